@@ -1,0 +1,55 @@
+# vigil: see README.md. Every target runs as root on a machine with Go and
+# Debian's archive; .ci/run installs the Debian packages the tests need.
+
+GO       ?= go
+BIN      ?= bin/vigil
+PKGS     ?= ./...
+FUZZTIME ?= 10s
+# The whole suite on this project's 2-core machines takes a few minutes; the
+# timeout only stops a hung test from eating CI's budget.
+TESTFLAGS ?= -count=1 -timeout 20m
+
+.PHONY: all build test demo bench fuzz lint clean install
+
+all: build
+
+build:
+	$(GO) build -trimpath -o $(BIN) ./cmd/vigil
+
+# The whole suite: unit tests, simulations, and the real-kernel tests in
+# network namespaces (those need root; as another user they skip and say so).
+test:
+	$(GO) vet $(PKGS)
+	$(GO) test $(TESTFLAGS) $(PKGS)
+
+# A three-director cluster in network namespaces, a failover, the numbers.
+demo: build
+	$(BIN) demo
+
+# Go benchmarks of every package (parser, datapath apply, health checks, ...).
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+# A short run of every fuzz target (go test -fuzz takes one target at a time).
+fuzz:
+	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' .); do \
+		dir=$$(dirname $$f); \
+		for t in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | sed 's/^func //'); do \
+			echo "== $$dir $$t ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./$$dir; \
+		done; \
+	done
+
+lint:
+	@bad=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$bad" ]; then echo "gofmt: not formatted:"; echo "$$bad"; exit 1; fi
+	$(GO) vet $(PKGS)
+	@command -v staticcheck >/dev/null || $(GO) install honnef.co/go/tools/cmd/staticcheck@latest
+	PATH="$$PATH:$$($(GO) env GOPATH)/bin" staticcheck $(PKGS)
+
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)/usr/local/sbin/vigil
+
+clean:
+	rm -rf bin
+	$(GO) clean -testcache
