@@ -1,0 +1,95 @@
+// Package vrrp speaks VRRP on the wire for vigil: a codec for VRRPv2
+// (RFC 3768) and VRRPv3 (RFC 5798) adverts as pure functions, an advert
+// Sender and a Listener built on a small PacketConn interface, and a Linux
+// raw-socket implementation of that interface.
+//
+// The package never decides who holds a virtual router: the cluster does.
+// The Sender only announces what it is told to hold, and the Listener only
+// reports adverts it did not expect (the split-brain monitor).
+//
+// # Wire format
+//
+// VRRPv2 (RFC 3768 §5.1), IPv4 only, IP protocol 112, TTL 255, sent to
+// 224.0.0.18 or a unicast peer:
+//
+//	 0                   1                   2                   3
+//	 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|Version| Type  | Virtual Rtr ID|   Priority    | Count IP Addrs|
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|   Auth Type   |   Adver Int   |          Checksum             |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|                         IP Address (1)                        |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|                            .....                              |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|                         IP Address (n)                        |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|                     Authentication Data (1)                   |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|                     Authentication Data (2)                   |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//
+// Version is 2 and Type is 1 (ADVERTISEMENT). Adver Int is in seconds.
+// Auth Type is 0 (none), 1 (simple text password: the 8 bytes of
+// Authentication Data, zero padded) or 2 (IP AH, obsolete). The 8 bytes of
+// Authentication Data are always present, whatever the Auth Type. The
+// checksum is the Internet checksum (RFC 1071) of the VRRP message alone.
+//
+// VRRPv3 (RFC 5798 §5.1), IPv4 (224.0.0.18) or IPv6 (ff02::12, source the
+// link-local address of the interface), IP protocol 112, TTL/hop limit 255:
+//
+//	 0                   1                   2                   3
+//	 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|Version| Type  | Virtual Rtr ID|   Priority    |Count IPvX Addr|
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|(rsvd) |     Max Adver Int     |          Checksum             |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|                                                               |
+//	+                                                               +
+//	|                       IPvX Address(es)                        |
+//	+                                                               +
+//	|                                                               |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//
+// Version is 3, Max Adver Int is 12 bits of centiseconds, the 4 reserved
+// bits are sent as zero and ignored on receipt, and there is no
+// authentication. The checksum covers a pseudo-header and the VRRP message:
+//
+//	IPv4 (RFC 768 style)             IPv6 (RFC 8200 §8.1)
+//	source address        4 bytes    source address          16 bytes
+//	destination address   4 bytes    destination address     16 bytes
+//	zero                  1 byte     upper-layer length       4 bytes
+//	protocol (112)        1 byte     zero                     3 bytes
+//	VRRP length           2 bytes    next header (112)        1 byte
+//
+// keepalived's v3_checksum_as_v2 option (for interoperating with old
+// implementations) computes the VRRPv3-over-IPv4 checksum without the
+// pseudo-header, as v2 does; Options.ChecksumAsV2 selects it. It has no
+// effect on IPv6.
+//
+// # Validation
+//
+// Parse checks everything RFC 3768 §7.1 and RFC 5798 §7.1 ask of a receiver
+// that can be checked from the packet, its addresses and its TTL, and
+// CheckLocal checks it against the receiving instance. Every rejection wraps
+// one of the sentinel errors (ErrTTL, ErrVersion, ...); Reason maps an error
+// to a short label for metrics.
+//
+// # Drivers
+//
+// The Sender and the Listener are thin loops around a PacketConn. Their
+// ordering contract:
+//
+//  1. Sender.Hold sends one advert at once, then one every advert interval
+//     until Release or the end of Run.
+//  2. Sender.Release stops the periodic adverts and sends exactly one
+//     priority-0 advert, after any advert already being sent: no advert with
+//     a non-zero priority follows it. The caller removes the VIPs (and LVS
+//     services) before calling Release.
+//  3. The Listener decodes every packet, counts each drop by reason, and
+//     calls OnForeign for every valid advert for one of its VRIDs that does
+//     not come from the expected holder, in arrival order, from its Run
+//     goroutine.
+package vrrp
