@@ -52,7 +52,10 @@ func testLogger(t *testing.T) *slog.Logger {
 
 type tWriter struct{ t *testing.T }
 
-func (w tWriter) Write(b []byte) (int, error) { w.t.Log(strings.TrimSpace(string(b))); return len(b), nil }
+func (w tWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(b)))
+	return len(b), nil
+}
 
 // recv reads and parses the next advert on p.
 func recv(t *testing.T, p *vrrptest.Port, wait time.Duration) (*vrrp.Advert, vrrp.PacketInfo, error) {
@@ -206,7 +209,7 @@ type foreignLog struct {
 }
 
 func (f *foreignLog) add(x vrrp.Foreign) { f.mu.Lock(); f.got = append(f.got, x); f.mu.Unlock() }
-func (f *foreignLog) len() int          { f.mu.Lock(); defer f.mu.Unlock(); return len(f.got) }
+func (f *foreignLog) len() int           { f.mu.Lock(); defer f.mu.Unlock(); return len(f.got) }
 
 func TestListenerReportsForeignAndCountsDrops(t *testing.T) {
 	checkGoroutines(t)
@@ -254,9 +257,9 @@ func TestListenerReportsForeignAndCountsDrops(t *testing.T) {
 	send(rogue, a99, vrrp.GroupV4) // not ours: drop "vrid"
 	wrong := a
 	wrong.Addrs = []netip.Addr{netip.MustParseAddr("10.0.0.200")}
-	send(rogue, wrong, vrrp.GroupV4) // foreign #3 with ErrAddrList, drop "addr_list"
-	rogue.WriteTo([]byte{0x31, 51}, vrrp.GroupV4)       // drop "short"
-	rogue.WriteTo(make([]byte, 16), vrrp.GroupV4)       // version 0: drop "version"
+	send(rogue, wrong, vrrp.GroupV4)              // foreign #3 with ErrAddrList, drop "addr_list"
+	rogue.WriteTo([]byte{0x31, 51}, vrrp.GroupV4) // drop "short"
+	rogue.WriteTo(make([]byte, 16), vrrp.GroupV4) // version 0: drop "version"
 	b, _ := a.Marshal(rogueIP, vrrp.GroupV4, vrrp.Options{})
 	b[6] ^= 0xff
 	rogue.WriteTo(b, vrrp.GroupV4) // drop "checksum"
@@ -328,7 +331,9 @@ func TestListenerUnderFaults(t *testing.T) {
 	lc := lan.Port(obsIP)
 	var fl foreignLog
 	l, _ := vrrp.NewListener(lc, vrrp.ListenerConfig{
-		Lookup:    func(uint8) (vrrp.Watch, bool) { return vrrp.Watch{Local: vrrp.Local{Version: 3}, Holder: holderIP}, true },
+		Lookup: func(uint8) (vrrp.Watch, bool) {
+			return vrrp.Watch{Local: vrrp.Local{Version: 3}, Holder: holderIP}, true
+		},
 		OnForeign: fl.add,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
