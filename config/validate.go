@@ -1,0 +1,3 @@
+package config
+
+func validate(b *builder, c *Config) {}
