@@ -51,8 +51,15 @@ type Advert struct {
 // interoperability.
 type Options struct {
 	// ChecksumAsV2 computes v3 checksums over IPv4 without the
-	// pseudo-header (keepalived's v3_checksum_as_v2). No effect on IPv6.
+	// pseudo-header, as RFC 9568 §5.2.8 clarifies, and as FRR ("no vrrp
+	// checksum-with-ipv4-pseudoheader"), Cisco and keepalived 2.3's
+	// v3_checksum_as_v2 do. Off: the RFC 5798 pseudo-header, as keepalived
+	// 2.2.7 does. No effect on IPv6.
 	ChecksumAsV2 bool
+	// OldUnicastChecksum puts the group 224.0.0.18 instead of the unicast
+	// peer in the v3 IPv4 pseudo-header, as keepalived up to 1.3.6 did and
+	// its old_unicast_checksum option still does.
+	OldUnicastChecksum bool
 }
 
 // PasswordAuthData returns the v2 Authentication Data for a simple text
@@ -291,6 +298,9 @@ func sameAddrSet(x, y []netip.Addr) bool {
 func checksum(version uint8, msg []byte, src, dst netip.Addr, o Options) uint16 {
 	var sum uint32
 	if version == 3 && (src.Is6() || !o.ChecksumAsV2) {
+		if o.OldUnicastChecksum && dst.Is4() {
+			dst = GroupV4
+		}
 		sum = sumBytes(sum, src.AsSlice())
 		sum = sumBytes(sum, dst.AsSlice())
 		if src.Is6() {

@@ -325,3 +325,20 @@ func BenchmarkAppendMarshal(b *testing.B) {
 		}
 	}
 }
+
+func TestOldUnicastChecksum(t *testing.T) {
+	// keepalived's old_unicast_checksum: a unicast v3 advert checksummed as
+	// if sent to the group.
+	g := goldens[1]
+	peer := netip.MustParseAddr("10.0.0.3")
+	b, err := g.adv.Marshal(g.src, peer, Options{OldUnicastChecksum: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b, g.wire) {
+		t.Fatalf("old unicast checksum:\n got % x\nwant % x", b, g.wire)
+	}
+	if _, err := Parse(b, g.src, peer, ParseOptions{HopLimit: 255, Options: Options{OldUnicastChecksum: true}}); err != nil {
+		t.Fatal(err)
+	}
+}

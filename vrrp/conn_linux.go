@@ -178,7 +178,11 @@ func (c *Conn) ReadFrom(b []byte) (int, PacketInfo, error) {
 	}
 	if a, ok := src.(*net.IPAddr); ok {
 		info.Src, _ = netip.AddrFromSlice(a.IP)
-		info.Src = info.Src.WithZone(a.Zone)
+		if info.Src.IsLinkLocalUnicast() {
+			// Not a.Zone: the net package names zones from the interfaces
+			// of whatever namespace its thread is in.
+			info.Src = info.Src.WithZone(c.ifi.Name)
+		}
 	}
 	return n, info, nil
 }

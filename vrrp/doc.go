@@ -64,10 +64,13 @@
 //	protocol (112)        1 byte     zero                     3 bytes
 //	VRRP length           2 bytes    next header (112)        1 byte
 //
-// keepalived's v3_checksum_as_v2 option (for interoperating with old
-// implementations) computes the VRRPv3-over-IPv4 checksum without the
-// pseudo-header, as v2 does; Options.ChecksumAsV2 selects it. It has no
-// effect on IPv6.
+// keepalived 2.2.7 computes the VRRPv3-over-IPv4 checksum with the
+// pseudo-header, the unicast peer as its destination. RFC 9568 (which
+// obsoletes RFC 5798) computes it over the VRRP message alone, as v2 does;
+// so do FRR, Cisco and keepalived 2.3 with v3_checksum_as_v2:
+// Options.ChecksumAsV2 selects that. Options.OldUnicastChecksum puts the
+// group address in the pseudo-header of unicast adverts, as keepalived's
+// old_unicast_checksum does. Neither affects IPv6.
 //
 // # Validation
 //
