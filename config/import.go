@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -34,6 +35,10 @@ type ImportOptions struct {
 	// ClusterName is the name in the cluster block. Empty: derived from
 	// the common prefix of the router_ids, else "keepalived".
 	ClusterName string
+	// Addresses gives the addresses of nodes by name (one per heartbeat
+	// link, in link order), instead of taking them from unicast_src_ip,
+	// mcast_src_ip or the unicast_peer lists.
+	Addresses map[string][]string
 }
 
 // Imported is the result of a successful Import.
@@ -165,6 +170,16 @@ func Import(names []string, srcs [][]byte, opt ImportOptions) (*Imported, error)
 	if err != nil {
 		return nil, err
 	}
+	for name, as := range opt.Addresses {
+		if !slices.Contains(nodes, name) {
+			return nil, fmt.Errorf("config import: address given for %q, which is not a node (nodes: %s)", name, strings.Join(nodes, ", "))
+		}
+		for _, a := range as {
+			if _, err := netip.ParseAddr(a); err != nil {
+				return nil, fmt.Errorf("config import: node %s: bad address %q", name, a)
+			}
+		}
+	}
 	im := &importer{files: names, nodes: nodes}
 	var perr ErrorList
 	for i, n := range names {
@@ -178,11 +193,22 @@ func Import(names []string, srcs [][]byte, opt ImportOptions) (*Imported, error)
 		}
 		im.trees = append(im.trees, t)
 	}
+	for _, t := range im.trees {
+		for _, n := range t {
+			if n.Keyword == "cluster" {
+				perr = append(perr, &Error{Pos: n.Pos, Keyword: "cluster",
+					Msg: "this is already a vigil configuration; import takes the keepalived.conf of each node"})
+			}
+		}
+	}
 	if len(perr) > 0 {
 		return nil, perr
 	}
 	for j := 1; j < len(names); j++ {
 		im.compareLists("", im.trees[0], im.trees[j], Pos{File: names[0]}, Pos{File: names[j]}, j, true)
+	}
+	if len(im.errs) == 0 {
+		im.addresses(opt.Addresses)
 	}
 	if len(im.errs) > 0 {
 		return nil, im.errs
@@ -249,6 +275,8 @@ type importer struct {
 	// ifA and ifB are the interfaces of the vrrp_instance being compared:
 	// "dev IFACE" naming the instance's own interface is node-specific.
 	ifA, ifB string
+	addrs    [][]impAddr // per node
+	notes    []string    // per node: a comment for the cluster block
 }
 
 // impIface returns the interface of a vrrp_instance, or "".
@@ -527,15 +555,18 @@ func (im *importer) render(clusterName string) []byte {
 	b.WriteString("cluster {\n")
 	fmt.Fprintf(&b, "    name %s\n", quoteWord(clusterName))
 	for i, name := range im.nodes {
-		addrs, note := im.address(i)
-		if note != "" {
-			fmt.Fprintf(&b, "    # %s\n", note)
+		if im.notes[i] != "" {
+			fmt.Fprintf(&b, "    # %s\n", im.notes[i])
 		}
-		if len(addrs) == 0 {
+		if len(im.addrs[i]) == 0 {
 			fmt.Fprintf(&b, "    node %s {\n    }\n", quoteWord(name))
 			continue
 		}
-		fmt.Fprintf(&b, "    node %s { address %s }\n", quoteWord(name), strings.Join(addrs, " "))
+		var as []string
+		for _, a := range im.addrs[i] {
+			as = append(as, a.addr)
+		}
+		fmt.Fprintf(&b, "    node %s { address %s }\n", quoteWord(name), strings.Join(as, " "))
 	}
 	b.WriteString("}\n")
 
@@ -701,56 +732,93 @@ func (im *importer) mergeInstance(inst *Node) *Node {
 	return &out
 }
 
+// impAddr is a node address and where it was found.
+type impAddr struct {
+	addr string
+	pos  Pos
+}
+
+// addresses finds every node's addresses (im.addrs, im.notes) and reports
+// two nodes with the same address as drift.
+func (im *importer) addresses(given map[string][]string) {
+	im.addrs = make([][]impAddr, len(im.trees))
+	im.notes = make([]string, len(im.trees))
+	for i := range im.trees {
+		if g, ok := given[im.nodes[i]]; ok {
+			for _, a := range g {
+				im.addrs[i] = append(im.addrs[i], impAddr{a, Pos{File: im.files[i]}})
+			}
+			continue
+		}
+		im.addrs[i], im.notes[i] = im.address(i)
+	}
+	owner := map[string]int{}
+	for i, as := range im.addrs {
+		for _, a := range as {
+			if k, ok := owner[a.addr]; ok && k != i {
+				im.drift(im.addrs[k][slices.IndexFunc(im.addrs[k], func(x impAddr) bool { return x.addr == a.addr })].pos, a.pos, "cluster",
+					"nodes %s and %s would both have the address %s: each node needs its own (are these the files of different nodes?)", im.nodes[k], im.nodes[i], a.addr)
+				continue
+			}
+			owner[a.addr] = i
+		}
+	}
+}
+
 // address finds the address of node i: the unicast_src_ip or mcast_src_ip
 // of its instances (several distinct ones: one per heartbeat link), or
 // else the one address the other nodes list as a unicast peer and node i
 // does not. note explains an inferred or missing address.
-func (im *importer) address(i int) (addrs []string, note string) {
+func (im *importer) address(i int) (addrs []impAddr, note string) {
 	for _, n := range im.trees[i] {
 		if n.Keyword != "vrrp_instance" {
 			continue
 		}
 		for _, kw := range []string{"unicast_src_ip", "mcast_src_ip"} {
-			if s := n.Find(kw); s != nil && len(s.Args) > 0 && !slices.Contains(addrs, s.Args[0]) {
-				addrs = append(addrs, s.Args[0])
-				break
+			s := n.Find(kw)
+			if s == nil || len(s.Args) == 0 {
+				continue
 			}
+			if !slices.ContainsFunc(addrs, func(a impAddr) bool { return a.addr == s.Args[0] }) {
+				addrs = append(addrs, impAddr{s.Args[0], s.Pos})
+			}
+			break
 		}
 	}
 	if len(addrs) > 0 {
 		return addrs, ""
 	}
-	peers := func(k int) map[string]bool {
-		m := map[string]bool{}
+	peers := func(k int) []string {
+		var l []string
 		for _, n := range im.trees[k] {
 			if n.Keyword != "vrrp_instance" {
 				continue
 			}
 			if u := n.Find("unicast_peer"); u != nil {
 				for _, c := range u.Children {
-					m[c.Keyword] = true
+					if !slices.Contains(l, c.Keyword) {
+						l = append(l, c.Keyword)
+					}
 				}
 			}
 		}
-		return m
+		return l
 	}
+	// The candidates: listed as a peer by every other node, not by i.
 	own := peers(i)
 	var cand []string
+	first := true
 	for j := range im.trees {
 		if j == i {
 			continue
 		}
-		pj := peers(j)
 		var next []string
-		for p := range pj {
-			if !own[p] && (cand == nil || slices.Contains(cand, p)) {
+		for _, p := range peers(j) {
+			if !slices.Contains(own, p) && (first || slices.Contains(cand, p)) {
 				next = append(next, p)
 			}
 		}
-		cand = next
-		if len(cand) == 0 {
-			break
-		}
+		cand, first = next, false
 	}
 	// Point warnings at the first vrrp_instance of the file (or the file).
 	at := Pos{File: im.files[i], Line: 1, Col: 1}
@@ -763,7 +831,7 @@ func (im *importer) address(i int) (addrs []string, note string) {
 	if len(cand) == 1 {
 		im.warns = append(im.warns, Warning{Pos: at, Keyword: "vrrp_instance",
 			Msg: fmt.Sprintf("no unicast_src_ip or mcast_src_ip: the address of node %s, %s, is inferred from the unicast_peer lists of the other nodes", im.nodes[i], cand[0])})
-		return cand, fmt.Sprintf("address of %s inferred from the unicast_peer lists of the other nodes", im.nodes[i])
+		return []impAddr{{cand[0], at}}, fmt.Sprintf("address of %s inferred from the unicast_peer lists of the other nodes", im.nodes[i])
 	}
 	im.warns = append(im.warns, Warning{Pos: at, Keyword: "vrrp_instance",
 		Msg: fmt.Sprintf("cannot determine the address of node %s (no unicast_src_ip, mcast_src_ip or unicast_peer lists to take it from): add `address` to node %s in the cluster block", im.nodes[i], im.nodes[i])})
