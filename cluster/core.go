@@ -1,0 +1,184 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+)
+
+// Config configures a Core.
+type Config struct {
+	// Node is this node's name, as used in InstanceSpec.Priority.
+	Node string
+	// Nodes lists every cluster member (candidates are also taken from
+	// the specs' priorities).
+	Nodes  []string
+	Timing Timing
+	// Instances are the VRRP instances this cluster decides ownership of.
+	Instances []InstanceSpec
+	// Incarnation must differ on every process start (pick it at random).
+	Incarnation uint64
+	// Barrier is the last index in the node's durable Raft log when the
+	// process started (raft.LastIndex before any new entry). The node never
+	// holds an epoch at or below it: it cannot know whether a previous
+	// incarnation gave that epoch up, so it acknowledges release instead.
+	Barrier uint64
+	// Logger receives the core's transitions; nil discards.
+	Logger *slog.Logger
+}
+
+// Core is the deterministic lease and ownership core of one node: the
+// holder side (always) and the leader side (while this node leads). It
+// starts no goroutines and never reads the clock: every input carries now.
+// It is not safe for concurrent use; one driver loop owns it.
+type Core struct {
+	cfg    Config
+	log    *slog.Logger
+	view   *State
+	holder *holder
+	leader *leader
+	out    []Action
+}
+
+// ErrConfig is wrapped by NewCore's errors.
+var ErrConfig = errors.New("invalid cluster core configuration")
+
+// NewCore validates cfg and returns a core that holds nothing.
+func NewCore(cfg Config) (*Core, error) {
+	if cfg.Node == "" {
+		return nil, fmt.Errorf("cluster: new core: %w: empty node name", ErrConfig)
+	}
+	if err := cfg.Timing.Validate(); err != nil {
+		return nil, fmt.Errorf("cluster: new core: %w: %w", ErrConfig, err)
+	}
+	specs := slices.Clone(cfg.Instances)
+	slices.SortFunc(specs, func(a, b InstanceSpec) int { return cmpString(a.Name, b.Name) })
+	names := make([]string, 0, len(specs))
+	nodes := slices.Clone(cfg.Nodes)
+	nodes = append(nodes, cfg.Node)
+	for i, s := range specs {
+		if s.Name == "" {
+			return nil, fmt.Errorf("cluster: new core: %w: instance %d has no name", ErrConfig, i)
+		}
+		if i > 0 && specs[i-1].Name == s.Name {
+			return nil, fmt.Errorf("cluster: new core: %w: instance %q listed twice", ErrConfig, s.Name)
+		}
+		if s.PreemptDelay < 0 {
+			return nil, fmt.Errorf("cluster: new core: %w: instance %q: negative preempt_delay", ErrConfig, s.Name)
+		}
+		names = append(names, s.Name)
+		for n := range s.Priority {
+			nodes = append(nodes, n)
+		}
+	}
+	slices.Sort(nodes)
+	nodes = slices.Compact(nodes)
+	c := &Core{cfg: cfg, log: cfg.Logger, view: NewState()}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	c.holder = newHolder(cfg.Node, cfg.Timing, cfg.Incarnation, cfg.Barrier, names, &c.out)
+	c.leader = newLeader(cfg.Node, cfg.Timing, specs, nodes, c.view, &c.out)
+	return c, nil
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Step feeds one event observed at now (this node's monotonic clock).
+func (c *Core) Step(now time.Time, ev Event) {
+	n := len(c.out)
+	switch ev := ev.(type) {
+	case Committed:
+		if ev.State == nil {
+			return
+		}
+		c.view = ev.State
+		c.leader.view = ev.State
+		c.holder.committedState(now, ev.State)
+		c.leader.tick(now)
+	case Leadership:
+		c.leader.leadership(now, ev)
+	case LeaderReady:
+		c.leader.leaderReady(now, ev)
+	case Verified:
+		c.leader.verified(now, ev)
+	case Reachable:
+		if c.leader.reach[ev.Node] != ev.Up {
+			c.leader.reach[ev.Node] = ev.Up
+			c.leader.tick(now)
+		}
+	case LeaseRequest:
+		c.leader.request(now, ev)
+	case LeaseGrant:
+		c.holder.grant(now, ev)
+	case ReleaseRequest:
+		c.holder.releaseRequest(now, ev)
+	}
+	c.logActions(n)
+}
+
+// Tick lets time pass: leases expire, renewals fall due, waits end.
+func (c *Core) Tick(now time.Time) {
+	n := len(c.out)
+	c.holder.tick(now)
+	c.leader.tick(now)
+	c.logActions(n)
+}
+
+// Deadline is the earliest time Tick has something to do; the driver arms
+// a timer for it (and may tick more often).
+func (c *Core) Deadline() (time.Time, bool) {
+	a, aok := c.holder.deadline()
+	b, bok := c.leader.deadline()
+	switch {
+	case aok && bok:
+		if b.Before(a) {
+			return b, true
+		}
+		return a, true
+	case aok:
+		return a, true
+	}
+	return b, bok
+}
+
+// Ready returns the actions to execute, in order. They stay until Advance.
+func (c *Core) Ready() []Action { return c.out }
+
+// Advance discards the actions returned by Ready.
+func (c *Core) Advance() { c.out = c.out[:0] }
+
+// State returns the committed state the core last saw (read only).
+func (c *Core) State() *State { return c.view }
+
+// IsLeader reports whether the core acts as leader.
+func (c *Core) IsLeader() bool { return c.leader.isLeader }
+
+func (c *Core) logActions(from int) {
+	if !c.log.Enabled(context.Background(), slog.LevelInfo) {
+		return
+	}
+	for _, a := range c.out[from:] {
+		switch a := a.(type) {
+		case Hold:
+			c.log.Debug("hold", "instance", a.Instance, "epoch", a.Epoch, "until", a.Until)
+		case Release:
+			c.log.Info("release", "instance", a.Instance, "epoch", a.Epoch, "reason", a.Reason)
+		case Propose:
+			if a.Command.Op == OpAssign {
+				c.log.Info("propose assignment", "instance", a.Command.Instance, "to", a.Command.Node, "replacing_epoch", a.Command.Epoch)
+			}
+		}
+	}
+}

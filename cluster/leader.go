@@ -1,0 +1,262 @@
+package cluster
+
+import (
+	"time"
+)
+
+// leader is the leader side: it grants lease renewals to committed holders
+// after a quorum round, and moves instances only when the old holder
+// acknowledged release or its lease has surely run out.
+type leader struct {
+	me    string
+	t     Timing
+	wait  time.Duration // MoveWait
+	specs []InstanceSpec
+	nodes []string // every node named in any spec, sorted
+	view  *State
+	out   *[]Action
+
+	// unsafeNoElectionWait disables the new-leader wait. Only the
+	// simulation's teeth test sets it, to prove the simulation notices.
+	unsafeNoElectionWait bool
+	// unsafeSkipVerify grants without a quorum round (teeth test only).
+	unsafeSkipVerify bool
+
+	isLeader  bool
+	ready     bool
+	term      uint64
+	electedAt time.Time
+
+	round      uint64
+	inflight   bool
+	roundStart time.Time
+	roundReqs  []LeaseRequest
+	pending    []LeaseRequest
+
+	reach map[string]bool
+	since map[string]time.Time
+	insts map[string]*lInst
+}
+
+type lInst struct {
+	lastGrant  time.Time
+	doomed     uint64 // an assignment replacing this epoch was proposed: never grant it again
+	revoking   bool
+	askedAt    time.Time
+	proposedAt time.Time
+	proposedEp uint64
+	proposing  bool
+	wakeAt     time.Time
+}
+
+func (li *lInst) wake(t time.Time) {
+	if li.wakeAt.IsZero() || t.Before(li.wakeAt) {
+		li.wakeAt = t
+	}
+}
+
+func newLeader(me string, t Timing, specs []InstanceSpec, nodes []string, view *State, out *[]Action) *leader {
+	return &leader{me: me, t: t, wait: t.MoveWait(), specs: specs, nodes: nodes, view: view, out: out,
+		reach: map[string]bool{}, since: map[string]time.Time{}, insts: map[string]*lInst{}}
+}
+
+func (l *leader) emit(a Action) { *l.out = append(*l.out, a) }
+
+func (l *leader) leadership(now time.Time, ev Leadership) {
+	if ev.Leader == l.isLeader && ev.Term == l.term {
+		return
+	}
+	// Any change of leadership or term starts afresh: the volatile grant
+	// records are only meaningful within one term.
+	l.isLeader, l.term = ev.Leader, ev.Term
+	l.ready = false
+	l.electedAt = now
+	l.inflight, l.roundReqs, l.pending = false, nil, nil
+	l.since = map[string]time.Time{}
+	l.insts = map[string]*lInst{}
+	l.tick(now)
+}
+
+func (l *leader) leaderReady(now time.Time, ev LeaderReady) {
+	if l.isLeader && ev.Term == l.term {
+		l.ready = true
+		l.tick(now)
+	}
+}
+
+func (l *leader) inst(name string) *lInst {
+	li := l.insts[name]
+	if li == nil {
+		li = &lInst{}
+		l.insts[name] = li
+	}
+	return li
+}
+
+func (l *leader) request(now time.Time, r LeaseRequest) {
+	if !l.isLeader {
+		return
+	}
+	for _, p := range l.pending {
+		if p.ID == r.ID && p.From == r.From {
+			return
+		}
+	}
+	l.pending = append(l.pending, r)
+	l.startRound(now)
+}
+
+// startRound begins a quorum round covering every request received so far.
+// The round starts after those requests arrived, which is what makes a
+// grant safe against any later leader (see the package doc).
+func (l *leader) startRound(now time.Time) {
+	if l.inflight || len(l.pending) == 0 || !l.isLeader {
+		return
+	}
+	l.round++
+	l.inflight, l.roundStart = true, now
+	l.roundReqs, l.pending = l.pending, nil
+	if l.unsafeSkipVerify {
+		l.verified(now, Verified{Round: l.round, OK: true})
+		return
+	}
+	l.emit(VerifyLeader{Round: l.round, Term: l.term})
+}
+
+func (l *leader) verified(now time.Time, v Verified) {
+	if !l.isLeader || !l.inflight || v.Round != l.round {
+		return
+	}
+	reqs := l.roundReqs
+	l.inflight, l.roundReqs = false, nil
+	if v.OK && l.ready {
+		for _, r := range reqs {
+			cur := l.view.Instances[r.Instance]
+			li := l.inst(r.Instance)
+			if cur.Holder != r.From || cur.Epoch != r.Epoch || cur.Released || li.revoking || li.doomed == cur.Epoch {
+				continue
+			}
+			// Record the grant at the time the round completed: later than
+			// the request was sent, so lastGrant+wait bounds its lease.
+			li.lastGrant = now
+			l.emit(SendGrant{To: r.From, Instance: r.Instance, Epoch: r.Epoch, ID: r.ID})
+		}
+	}
+	l.startRound(now)
+}
+
+func (l *leader) statuses(now time.Time) []NodeStatus {
+	out := make([]NodeStatus, 0, len(l.nodes))
+	for _, n := range l.nodes {
+		r := l.view.Nodes[n]
+		st := NodeStatus{Name: n, Reachable: n == l.me || l.reach[n], Fault: r.Fault, Weight: r.Weight, Drained: r.Drained}
+		if st.Eligible() {
+			if l.since[n].IsZero() {
+				l.since[n] = now
+			}
+			st.EligibleSince = l.since[n]
+		} else {
+			delete(l.since, n)
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+func (l *leader) tick(now time.Time) {
+	if !l.isLeader {
+		return
+	}
+	if l.inflight && !now.Before(l.roundStart.Add(l.t.Renew)) {
+		// The round was lost; the holders will ask again.
+		l.inflight, l.roundReqs = false, nil
+	}
+	l.startRound(now)
+	if !l.ready {
+		return
+	}
+	nodes := l.statuses(now)
+	for _, spec := range l.specs {
+		cur := l.view.Instances[spec.Name]
+		li := l.inst(spec.Name)
+		li.wakeAt = time.Time{}
+		d := Decide(spec, cur, nodes, now)
+		if !d.Recheck.IsZero() {
+			li.wakeAt = d.Recheck
+		}
+		if li.proposing && li.proposedEp != cur.Epoch {
+			li.proposing = false // the proposal (or another) committed
+		}
+		if cur.Live() && d.Holder == cur.Holder {
+			li.revoking = false
+			continue
+		}
+		if !cur.Live() {
+			if d.Holder != "" || cur.Holder != "" {
+				l.propose(now, spec.Name, li, cur, d.Holder)
+			}
+			continue
+		}
+		// The live holder must go. Stop renewing it, ask it to let go, and
+		// move it once it acknowledged (then cur is not live) or its lease
+		// has surely expired.
+		li.revoking = true
+		if l.reach[cur.Holder] {
+			if li.askedAt.IsZero() || !now.Before(li.askedAt.Add(l.t.Retry)) {
+				li.askedAt = now
+				l.emit(SendReleaseRequest{To: cur.Holder, Instance: spec.Name, Epoch: cur.Epoch})
+			}
+			li.wake(li.askedAt.Add(l.t.Retry))
+		}
+		safe := l.safeAt(li)
+		if now.Before(safe) {
+			li.wake(safe)
+			continue
+		}
+		l.propose(now, spec.Name, li, cur, d.Holder)
+	}
+}
+
+// safeAt is when, on this leader's clock, no lease for the instance's
+// current epoch can still be in force: MoveWait after the later of the
+// election and the last grant of this term.
+func (l *leader) safeAt(li *lInst) time.Time {
+	from := l.electedAt
+	if li.lastGrant.After(from) {
+		from = li.lastGrant
+	}
+	if l.unsafeNoElectionWait && li.lastGrant.IsZero() {
+		return from
+	}
+	return from.Add(l.wait)
+}
+
+func (l *leader) propose(now time.Time, name string, li *lInst, cur Assignment, to string) {
+	if li.proposing && li.proposedEp == cur.Epoch && now.Before(li.proposedAt.Add(l.t.Retry)) {
+		li.wake(li.proposedAt.Add(l.t.Retry))
+		return
+	}
+	li.proposing, li.proposedEp, li.proposedAt = true, cur.Epoch, now
+	li.doomed = cur.Epoch
+	li.wake(now.Add(l.t.Retry))
+	l.emit(Propose{Command{Op: OpAssign, Instance: name, Node: to, Epoch: cur.Epoch}})
+}
+
+func (l *leader) deadline() (time.Time, bool) {
+	if !l.isLeader {
+		return time.Time{}, false
+	}
+	var d time.Time
+	set := func(t time.Time) {
+		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
+			d = t
+		}
+	}
+	if l.inflight {
+		set(l.roundStart.Add(l.t.Renew))
+	}
+	for _, li := range l.insts {
+		set(li.wakeAt)
+	}
+	return d, !d.IsZero()
+}

@@ -1,0 +1,173 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+)
+
+// Assignment is the replicated ownership of one instance.
+type Assignment struct {
+	// Holder is the node that may hold the VIP under a lease; "" for none.
+	Holder string `json:"holder,omitempty"`
+	// Epoch is the Raft index of the entry that made this assignment: the
+	// fencing token passed to hooks and logs. 0 means never assigned.
+	Epoch uint64 `json:"epoch,omitempty"`
+	// Released is set once the holder acknowledged (through the log) that
+	// it gave up this epoch and will never hold it again.
+	Released bool `json:"released,omitempty"`
+}
+
+// Live reports whether the assignment names a holder that has not released.
+func (a Assignment) Live() bool { return a.Holder != "" && !a.Released }
+
+// NodeReport is what a node reported about itself through the log.
+type NodeReport struct {
+	// Weight is the sum of the node's tracker weights (added to its
+	// configured priority).
+	Weight int `json:"weight,omitempty"`
+	// Fault is set when a weight-0 tracker failed: the node is ineligible.
+	Fault bool `json:"fault,omitempty"`
+	// Drained is set by an operator (vigil drain): the node is ineligible.
+	Drained bool `json:"drained,omitempty"`
+}
+
+// Op is the kind of a Command.
+type Op uint8
+
+// The commands of the replicated state machine.
+const (
+	// OpAssign sets Instance's holder to Node ("" for none) if the current
+	// epoch is still Epoch (compare-and-set, so a retried assignment is a
+	// no-op). The new epoch is the entry's index.
+	OpAssign Op = iota + 1
+	// OpRelease records that Node released Instance at Epoch.
+	OpRelease
+	// OpReport sets Node's tracker weight and fault flag.
+	OpReport
+	// OpDrain sets Node's drain flag.
+	OpDrain
+)
+
+func (o Op) String() string {
+	switch o {
+	case OpAssign:
+		return "assign"
+	case OpRelease:
+		return "release"
+	case OpReport:
+		return "report"
+	case OpDrain:
+		return "drain"
+	}
+	return fmt.Sprintf("op(%d)", uint8(o))
+}
+
+// Command is one replicated write. Every command is idempotent: applying
+// it twice (a retried write) leaves the same state as applying it once.
+type Command struct {
+	Op       Op     `json:"op"`
+	Instance string `json:"instance,omitempty"`
+	Node     string `json:"node,omitempty"`
+	Epoch    uint64 `json:"epoch,omitempty"`
+	Weight   int    `json:"weight,omitempty"`
+	Fault    bool   `json:"fault,omitempty"`
+	Drained  bool   `json:"drained,omitempty"`
+}
+
+func (c Command) String() string {
+	switch c.Op {
+	case OpAssign:
+		return fmt.Sprintf("assign %s to %q if epoch %d", c.Instance, c.Node, c.Epoch)
+	case OpRelease:
+		return fmt.Sprintf("release %s by %s epoch %d", c.Instance, c.Node, c.Epoch)
+	case OpReport:
+		return fmt.Sprintf("report %s weight %d fault %t", c.Node, c.Weight, c.Fault)
+	case OpDrain:
+		return fmt.Sprintf("drain %s %t", c.Node, c.Drained)
+	}
+	return c.Op.String()
+}
+
+// Errors returned by State.Apply. A rejected command changes nothing.
+var (
+	ErrStaleEpoch = errors.New("stale epoch")
+	ErrNotHolder  = errors.New("not the holder of that epoch")
+	ErrBadCommand = errors.New("bad command")
+)
+
+// State is the replicated data of the state machine. Apply is a pure
+// function of the state and the entry, so every replica that applies the
+// same log holds the same State.
+type State struct {
+	// Index is the last applied log index.
+	Index     uint64                `json:"index"`
+	Instances map[string]Assignment `json:"instances"`
+	Nodes     map[string]NodeReport `json:"nodes"`
+}
+
+// NewState returns an empty state.
+func NewState() *State {
+	return &State{Instances: map[string]Assignment{}, Nodes: map[string]NodeReport{}}
+}
+
+// Clone returns a deep copy.
+func (s *State) Clone() *State {
+	return &State{Index: s.Index, Instances: maps.Clone(s.Instances), Nodes: maps.Clone(s.Nodes)}
+}
+
+// Apply applies the command of log entry index. Entries at or below the
+// last applied index are ignored (replay after a restore is harmless). It
+// returns whether the state changed and, for a rejected command, why.
+func (s *State) Apply(index uint64, c Command) (bool, error) {
+	if index <= s.Index {
+		return false, nil
+	}
+	s.Index = index
+	switch c.Op {
+	case OpAssign:
+		if c.Instance == "" {
+			return false, fmt.Errorf("cluster: apply %v: %w: no instance", c, ErrBadCommand)
+		}
+		cur := s.Instances[c.Instance]
+		if cur.Epoch != c.Epoch {
+			return false, fmt.Errorf("cluster: apply %v: %w: epoch is %d", c, ErrStaleEpoch, cur.Epoch)
+		}
+		s.Instances[c.Instance] = Assignment{Holder: c.Node, Epoch: index}
+		return true, nil
+	case OpRelease:
+		cur := s.Instances[c.Instance]
+		if cur.Holder != c.Node || cur.Epoch != c.Epoch || c.Node == "" {
+			return false, fmt.Errorf("cluster: apply %v: %w: holder %q epoch %d", c, ErrNotHolder, cur.Holder, cur.Epoch)
+		}
+		if cur.Released {
+			return false, nil
+		}
+		cur.Released = true
+		s.Instances[c.Instance] = cur
+		return true, nil
+	case OpReport:
+		if c.Node == "" {
+			return false, fmt.Errorf("cluster: apply %v: %w: no node", c, ErrBadCommand)
+		}
+		r := s.Nodes[c.Node]
+		if r.Weight == c.Weight && r.Fault == c.Fault {
+			return false, nil
+		}
+		r.Weight, r.Fault = c.Weight, c.Fault
+		s.Nodes[c.Node] = r
+		return true, nil
+	case OpDrain:
+		if c.Node == "" {
+			return false, fmt.Errorf("cluster: apply %v: %w: no node", c, ErrBadCommand)
+		}
+		r := s.Nodes[c.Node]
+		if r.Drained == c.Drained {
+			return false, nil
+		}
+		r.Drained = c.Drained
+		s.Nodes[c.Node] = r
+		return true, nil
+	}
+	return false, fmt.Errorf("cluster: apply %v: %w", c, ErrBadCommand)
+}
