@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -195,7 +196,9 @@ func (c *Conn) WriteTo(b []byte, dst netip.Addr) error {
 		_, err = c.v4.WriteTo(b, &ipv4.ControlMessage{Src: c.src.AsSlice(), IfIndex: c.ifi.Index}, to)
 	} else {
 		if dst.IsLinkLocalUnicast() || dst.IsLinkLocalMulticast() {
-			to.Zone = c.ifi.Name
+			// By number: the net package would resolve a name among the
+			// interfaces of whatever namespace the calling thread is in.
+			to.Zone = strconv.Itoa(c.ifi.Index)
 		}
 		_, err = c.v6.WriteTo(b, &ipv6.ControlMessage{Src: c.src.AsSlice(), IfIndex: c.ifi.Index, HopLimit: HopLimit}, to)
 	}
