@@ -15,17 +15,27 @@ import (
 // every problem found; the warnings (deprecated keywords, ...) come back
 // even when there are errors.
 func ParseFile(path string) (*Config, []Warning, error) {
+	return ParseFileWith(path, Options{})
+}
+
+// ParseFileWith is ParseFile with options.
+func ParseFileWith(path string, opt Options) (*Config, []Warning, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, ErrorList{{Pos: Pos{File: path}, Msg: err.Error()}}
 	}
-	return Parse(path, src)
+	return ParseWith(path, src, opt)
 }
 
 // Parse is ParseFile for a configuration already in memory; name is used
 // in positions and as the base for relative includes.
 func Parse(name string, src []byte) (*Config, []Warning, error) {
-	tree, err := ParseTree(name, src)
+	return ParseWith(name, src, Options{})
+}
+
+// ParseWith is Parse with options.
+func ParseWith(name string, src []byte, opt Options) (*Config, []Warning, error) {
+	tree, err := ParseTreeWith(name, src, opt)
 	b := &builder{}
 	if el, ok := err.(ErrorList); ok {
 		b.errs = append(b.errs, el...)

@@ -169,8 +169,8 @@ var urlTable = table[URL]{
 			if isRange {
 				to, err2 = strconv.Atoi(hi)
 			}
-			if err1 != nil || err2 != nil || from < 100 || to > 999 || to < from {
-				b.errorf(n, "%q is not an HTTP status code or range (100-999)", a)
+			if err1 != nil || err2 != nil || from < 100 || to > 599 || to < from {
+				b.errorf(n, "%q is not an HTTP status code or range (100-599)", a)
 				continue
 			}
 			u.StatusCodes = append(u.StatusCodes, CodeRange{from, to})

@@ -376,8 +376,9 @@ var authTable = table[Auth]{
 	"auth_pass": {fn: func(b *builder, n *Node, a *Auth) {
 		if s, ok := b.str(n); ok {
 			if len(s) > 8 {
-				b.warnf(n, "only the first 8 characters are used (%q)", s[:8])
-				s = s[:8]
+				// keepalived truncates with a config error (-t fails).
+				b.errorf(n, "%d characters; VRRPv2 carries at most 8 (keepalived would truncate it to %q)", len(s), s[:8])
+				return
 			}
 			a.Pass = s
 		}

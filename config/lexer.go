@@ -24,8 +24,9 @@ type token struct {
 
 // lexer splits one file into tokens the way keepalived's read_line and
 // alloc_strvec do: whitespace separates words; '{' and '}' are tokens of
-// their own even when glued to a word; '#' and '!' at the start of a word
-// begin a comment running to the end of the line; a double-quoted string is
+// their own even when glued to a word; '#' and '!' outside quotes begin a
+// comment running to the end of the line, even inside a word (keepalived
+// reads `foo#bar` as `foo`); a double-quoted string is
 // one word (\" and \\ escape inside it); a backslash ending a line joins it
 // with the next.
 type lexer struct {
@@ -105,7 +106,7 @@ func (l *lexer) next() token {
 		start := l.off
 		for l.off < len(src) {
 			switch src[l.off] {
-			case ' ', '\t', '\r', '\n', '\f', '\v', '{', '}':
+			case ' ', '\t', '\r', '\n', '\f', '\v', '{', '}', '#', '!':
 				goto done
 			}
 			l.off++

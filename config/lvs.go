@@ -390,7 +390,7 @@ func (b *builder) realServer(n *Node, vs *VirtualServer) *RealServer {
 		return nil
 	}
 	if len(n.Args) == 2 {
-		r.Port, _ = b.portArg(n, 1)
+		r.Port, _ = b.intArg(n, 1, 0, 65535) // 0: the virtual server's port (fwmark services)
 	}
 	var checks []*Node
 	own := make([]*Node, 0, len(n.Children))

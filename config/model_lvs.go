@@ -26,13 +26,13 @@ type VRRPInstance struct {
 	TrackScripts            []Track       `json:"track_script"`
 	TrackFiles              []Track       `json:"track_file"`
 	DontTrackPrimary        bool          `json:"dont_track_primary"`
-	UnicastSrcIP            netip.Addr    `json:"unicast_src_ip"`
+	UnicastSrcIP            netip.Addr    `json:"unicast_src_ip,omitzero"`
 	UnicastPeers            []UnicastPeer `json:"unicast_peer"`
 	UnicastTTL              int           `json:"unicast_ttl,omitempty"`
 	UnicastFaultNoPeer      bool          `json:"unicast_fault_no_peer,omitempty"`
 	CheckUnicastSrc         bool          `json:"check_unicast_src"`
-	McastSrcIP              netip.Addr    `json:"mcast_src_ip"`
-	McastDstIP              netip.Addr    `json:"mcast_dst_ip"`
+	McastSrcIP              netip.Addr    `json:"mcast_src_ip,omitzero"`
+	McastDstIP              netip.Addr    `json:"mcast_dst_ip,omitzero"`
 	UseVMAC                 bool          `json:"use_vmac"`
 	VMACName                string        `json:"vmac_name,omitempty"`
 	VMACAddr                string        `json:"vmac_addr,omitempty"`

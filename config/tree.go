@@ -66,13 +66,28 @@ const (
 // directory of the including file) and spliced in where the include
 // statement stood. The error, if any, is an ErrorList.
 func ParseTree(name string, src []byte) ([]*Node, error) {
-	p := &treeParser{}
+	return ParseTreeWith(name, src, Options{})
+}
+
+// Options adjust parsing.
+type Options struct {
+	// ConfigID selects keepalived's conditional lines: a line starting
+	// with @ID is used only when ConfigID is ID, one starting with @^ID
+	// only when it is not. keepalived defaults the id to the host name;
+	// vigil passes the node name (empty: every @ID line is skipped).
+	ConfigID string
+}
+
+// ParseTreeWith is ParseTree with options.
+func ParseTreeWith(name string, src []byte, opt Options) ([]*Node, error) {
+	p := &treeParser{opt: opt}
 	p.push(name, string(src))
 	nodes := p.block(nil, 0)
 	return nodes, p.errs.Err()
 }
 
 type treeParser struct {
+	opt   Options
 	stack []*lexer
 	errs  ErrorList
 	words []token // reused statement buffer
@@ -141,6 +156,24 @@ func (p *treeParser) block(open *Node, depth int) []*Node {
 				return nodes
 			}
 		}
+		skip := false
+		if w := p.words[0].text; len(w) > 1 && w[0] == '@' {
+			if w[1] == '^' {
+				skip = w[2:] == p.opt.ConfigID
+			} else {
+				skip = w[1:] != p.opt.ConfigID
+			}
+			if len(p.words) == 1 {
+				if term.kind == tokLBrace {
+					p.errorf(tl.pos(p.words[0].line, p.words[0].col), w, "conditional prefix without a keyword")
+				}
+				if term.kind == tokRBrace {
+					tl.back(term)
+				}
+				continue
+			}
+			p.words = p.words[1:]
+		}
 		first := p.words[0]
 		n := &Node{Pos: tl.pos(first.line, first.col), Keyword: first.text}
 		if len(p.words) > 1 {
@@ -152,7 +185,7 @@ func (p *treeParser) block(open *Node, depth int) []*Node {
 		// The position belongs to the file the first word came from. A
 		// statement never spans files, because the end of an included
 		// file ends its statement.
-		if n.Keyword == "include" {
+		if n.Keyword == "include" && !skip {
 			if term.kind != tokEOL && term.kind != tokEOF {
 				tl.back(term)
 			}
@@ -185,24 +218,31 @@ func (p *treeParser) block(open *Node, depth int) []*Node {
 				return nodes
 			}
 			n.Children = p.block(n, depth+1)
-			nodes = append(nodes, n)
+			nodes = appendUnless(nodes, n, skip)
 		case tokRBrace:
-			nodes = append(nodes, n)
+			nodes = appendUnless(nodes, n, skip)
 			if open == nil {
 				p.errorf(tl.pos(term.line, term.col), "", "unexpected '}' with no open block")
 				continue
 			}
 			return nodes
 		case tokEOF:
-			nodes = append(nodes, n)
+			nodes = appendUnless(nodes, n, skip)
 			if open != nil {
 				p.errorf(open.Pos, open.Keyword, "block opened here is not closed (missing '}')")
 			}
 			return nodes
 		default:
-			nodes = append(nodes, n)
+			nodes = appendUnless(nodes, n, skip)
 		}
 	}
+}
+
+func appendUnless(nodes []*Node, n *Node, skip bool) []*Node {
+	if skip {
+		return nodes
+	}
+	return append(nodes, n)
 }
 
 // include resolves an include statement and pushes the matched files onto
