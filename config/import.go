@@ -16,7 +16,7 @@ import (
 // difference it reports names exact positions in both files.
 //
 // What may differ between the nodes, and becomes a `node NAME { ... }`
-// override inside the vrrp_instance (see instanceNodeKeywords): priority,
+// override inside the vrrp_instance (see impInstanceNodeKeywords): priority,
 // state, interface, track_interface, unicast_src_ip, unicast_peer and
 // mcast_src_ip. In global_defs router_id may differ (vigil names nodes in
 // the cluster block instead); notification_email_from and smtp_helo_name
@@ -106,23 +106,23 @@ func (l DriftList) Unwrap() []error {
 	return out
 }
 
-// instanceNodeKeywords are the vrrp_instance keywords whose values are the
+// impInstanceNodeKeywords are the vrrp_instance keywords whose values are the
 // node's own: they become `node NAME { ... }` overrides when they differ.
 var impInstanceNodeKeywords = map[string]bool{
 	"priority": true, "state": true, "interface": true, "track_interface": true,
 	"unicast_src_ip": true, "unicast_peer": true, "mcast_src_ip": true,
 }
 
-// perNodeOnly are node keywords that never make sense as a shared default
+// impPerNodeOnly are node keywords that never make sense as a shared default
 // when they differ: every node gets its own override, and none is shared.
 var impPerNodeOnly = map[string]bool{"unicast_src_ip": true, "unicast_peer": true, "mcast_src_ip": true}
 
-// globalNodeKeywords are global_defs keywords that may differ per node; a
+// impGlobalNodeKeywords are global_defs keywords that may differ per node; a
 // difference is a warning and the first file's value is kept, except for
 // router_id, which is dropped when it differs.
 var impGlobalNodeKeywords = map[string]bool{"router_id": true, "notification_email_from": true, "smtp_helo_name": true}
 
-// listBlocks are blocks whose lines are entries of one list, compared as
+// impListBlocks are blocks whose lines are entries of one list, compared as
 // a whole (entries only in one file, or a different order).
 var impListBlocks = map[string]bool{
 	"virtual_ipaddress": true, "virtual_ipaddress_excluded": true, "virtual_routes": true,
@@ -295,7 +295,7 @@ func (im *importer) drift(a, b Pos, ctx, format string, args ...any) {
 	im.errs = append(im.errs, &DriftError{A: a, B: b, Context: ctx, Msg: fmt.Sprintf(format, args...)})
 }
 
-// keyed indexes statements for matching across files: a block by its
+// impKeyed indexes statements for matching across files: a block by its
 // keyword and arguments (real_server 10.0.0.1 80), a plain statement by its
 // keyword alone (its arguments are its value), a repeated key with #N.
 type impKeyed struct {
@@ -364,7 +364,7 @@ func (im *importer) compareLists(ctx string, a, b []*Node, pa, pb Pos, j int, to
 	}
 }
 
-// describe names a statement in a message: a block by its header, a plain
+// impDescribe names a statement in a message: a block by its header, a plain
 // statement by its keyword.
 func impDescribe(n *Node, top bool) string {
 	if n.Block || top {
@@ -490,7 +490,7 @@ func impTexts(e []impEntry) []string {
 	return out
 }
 
-// minus returns the entries of a not matched in b (as multisets).
+// impMinus returns the entries of a not matched in b (as multisets).
 func impMinus(a, b []impEntry) []impEntry {
 	left := map[string]int{}
 	for _, x := range b {
@@ -514,7 +514,7 @@ func impListText(e []impEntry) string {
 	return strings.Join(impTexts(e), ", ")
 }
 
-// renderNode writes n (and its block) in keepalived.conf syntax, indented
+// impRenderNode writes n (and its block) in keepalived.conf syntax, indented
 // by depth levels of four spaces.
 func impRenderNode(b *bytes.Buffer, n *Node, depth int) {
 	ind := strings.Repeat("    ", depth)
@@ -679,23 +679,17 @@ func (im *importer) mergeInstance(inst *Node) *Node {
 			}
 		}
 		if all && equal {
-			continue // shared: stays where the first file has it
+			continue // the same everywhere: shared, where the first file has it
 		}
-		drop[kw] = true
+		// Present everywhere: the first file's value is the shared
+		// default and the others override it (priority 100, node d2 {
+		// priority 99 }). Else, or for addresses, each node has its own.
+		shared := all && !impPerNodeOnly[kw]
+		drop[kw] = !shared
 		for i, v := range vals {
-			if v == nil {
-				continue
+			if v != nil && !(shared && impRenderText(v) == impRenderText(vals[0])) {
+				overrides[i] = append(overrides[i], v)
 			}
-			if all && !impPerNodeOnly[kw] && i > 0 && impRenderText(v) == impRenderText(vals[0]) {
-				continue
-			}
-			if all && !impPerNodeOnly[kw] && i == 0 {
-				continue // the first file's value is the shared default
-			}
-			overrides[i] = append(overrides[i], v)
-		}
-		if all && !impPerNodeOnly[kw] {
-			drop[kw] = false
 		}
 	}
 	// Where the interface differs per node, "dev IFACE" naming the first
