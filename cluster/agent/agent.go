@@ -1,0 +1,315 @@
+// Package agent runs one director: the thin driver loop around the
+// deterministic core of package cluster. It owns the Raft node
+// (hashicorp/raft with raft-boltdb in the data directory), the lease
+// messages between nodes, and the Executor that puts VIPs on and off the
+// wire. It decides nothing itself.
+//
+// The loop's ordering contract, one iteration at a time:
+//
+//  1. Wait for one input: the timer armed at the core's Deadline, a newly
+//     committed state from the FSM, a Raft leadership or heartbeat
+//     observation, a lease message from a peer, or the answer of an
+//     asynchronous Raft call (Barrier) started by an earlier action.
+//  2. Feed it to the core with the current time (Step or Tick). Time is
+//     read here, never inside the core.
+//  3. Execute the core's actions in order. A Release is carried out (the
+//     address removed, the priority-0 advert sent) before any later action
+//     of the batch, so a release acknowledgement is never proposed before
+//     the VIP is gone. A Hold whose lease end has passed is not executed.
+//  4. Advance the core and arm the timer at its new Deadline.
+//
+// Raft calls that block (Barrier, Apply) run in goroutines owned by the
+// agent; their answers come back as inputs in step 1. Run returns only
+// after every goroutine it started has stopped.
+package agent
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"vigil/cluster"
+)
+
+// Executor carries out the core's Hold and Release actions: the VIP
+// addresses (with a kernel lifetime bounded by the lease), gratuitous ARP,
+// and VRRP adverts. Calls come from the agent's single loop, never
+// concurrently, and must not block for long: a slow executor delays the
+// release of other instances.
+type Executor interface {
+	// Hold keeps or adds the instance's addresses with a kernel lifetime
+	// ending no later than until plus the core's KernelSlack, and announces
+	// them when they are new. Called again on every renewal.
+	Hold(instance string, epoch uint64, until time.Time) error
+	// Release removes the instance's addresses and stops its adverts
+	// (sending a priority-0 advert). Idempotent.
+	Release(instance string, epoch uint64, reason string) error
+}
+
+// Config configures an Agent.
+type Config struct {
+	// Cluster is the cluster's name; messages of another cluster are
+	// dropped.
+	Cluster string
+	// Node is this director's name.
+	Node string
+	// Peers maps every member, this node included, to its addresses, one
+	// per heartbeat link in link order.
+	Peers map[string][]string
+	// RaftPort and MessagePort are the TCP port of the Raft transport and
+	// the UDP port of lease messages, the same on every node and link.
+	RaftPort, MessagePort int
+	// DataDir holds the Raft log, stable store and snapshots.
+	DataDir string
+	// Timing is the lease timing; zero means cluster.DefaultTiming.
+	Timing cluster.Timing
+	// Raft overrides the Raft timeouts (heartbeat, election, leader lease,
+	// commit); zero values take fastRaft's.
+	Raft RaftTiming
+	// Instances are the VRRP instances whose ownership is decided.
+	Instances []cluster.InstanceSpec
+	// Executor carries out Hold and Release.
+	Executor Executor
+	// Logger receives everything; nil discards.
+	Logger *slog.Logger
+}
+
+// Agent is one running director.
+type Agent struct {
+	cfg    Config
+	log    *slog.Logger
+	raft   *raft.Raft
+	fsm    *fsm
+	stream *linkStream
+	msgs   *messenger
+	stores *stores
+	core   *cluster.Core
+
+	results chan cluster.Event // answers of asynchronous Raft calls
+	obs     chan raft.Observation
+	wg      sync.WaitGroup
+
+	mu       sync.Mutex // guards status
+	status   Status
+	leaderID string
+}
+
+// Status is a snapshot of what the agent knows, for the API and tests.
+type Status struct {
+	Node      string
+	RaftState string
+	Term      uint64
+	Leader    string
+	State     *cluster.State
+	// Holding maps the instances this node holds now to their epochs.
+	Holding map[string]uint64
+}
+
+// New opens the data directory, starts Raft (bootstrapping the cluster
+// from Peers on the very first start) and the message sockets. Run drives
+// it; Close releases what New opened if Run is never called.
+func New(cfg Config) (*Agent, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Timing == (cluster.Timing{}) {
+		cfg.Timing = cluster.DefaultTiming()
+	}
+	if cfg.Executor == nil {
+		return nil, errors.New("agent: new: no executor")
+	}
+	local, ok := cfg.Peers[cfg.Node]
+	if !ok || len(local) == 0 {
+		return nil, fmt.Errorf("agent: new: node %q is not among the peers %v", cfg.Node, slices.Sorted(maps.Keys(cfg.Peers)))
+	}
+	a := &Agent{
+		cfg:     cfg,
+		log:     cfg.Logger.With("node", cfg.Node),
+		fsm:     newFSM(),
+		results: make(chan cluster.Event, 16),
+		obs:     make(chan raft.Observation, 64),
+	}
+	var err error
+	if a.stores, err = openStores(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	barrier, err := a.stores.log.LastIndex()
+	if err != nil {
+		a.stores.close()
+		return nil, fmt.Errorf("agent: read last log index: %w", err)
+	}
+	if a.stream, err = listenLinks(local, cfg.RaftPort, cfg.Peers, 300*time.Millisecond); err != nil {
+		a.stores.close()
+		return nil, err
+	}
+	if a.msgs, err = newMessenger(cfg.Cluster, cfg.Node, local, cfg.MessagePort, cfg.Peers, a.log); err != nil {
+		a.stream.Close()
+		a.stores.close()
+		return nil, err
+	}
+	if a.raft, err = a.startRaft(); err != nil {
+		a.msgs.close()
+		a.stream.Close()
+		a.stores.close()
+		return nil, err
+	}
+	var inc [8]byte
+	_, _ = rand.Read(inc[:])
+	a.core, err = cluster.NewCore(cluster.Config{
+		Node:        cfg.Node,
+		Nodes:       slices.Sorted(maps.Keys(cfg.Peers)),
+		Timing:      cfg.Timing,
+		Instances:   cfg.Instances,
+		Incarnation: binary.LittleEndian.Uint64(inc[:]),
+		Barrier:     barrier,
+		Logger:      a.log,
+	})
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.status = Status{Node: cfg.Node, Holding: map[string]uint64{}, State: cluster.NewState()}
+	return a, nil
+}
+
+// Run drives the core until ctx is cancelled, then releases every VIP this
+// node holds and shuts Raft down. It returns ctx's error.
+func (a *Agent) Run(ctx context.Context) error {
+	defer a.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer func() { cancel(); a.wg.Wait() }()
+
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	a.feedLeadership(ctx, time.Now())
+	for {
+		a.execute(ctx)
+		a.arm(timer)
+		select {
+		case <-ctx.Done():
+			a.releaseAll("agent stopping")
+			return ctx.Err()
+		case now := <-timer.C:
+			a.core.Tick(now)
+		case s := <-a.fsm.notify:
+			a.core.Step(time.Now(), cluster.Committed{State: s})
+			a.setState(s)
+		case o := <-a.obs:
+			a.observe(ctx, o)
+		case m := <-a.msgs.in:
+			a.receive(m)
+		case ev := <-a.results:
+			a.core.Step(time.Now(), ev)
+		}
+	}
+}
+
+// arm sets the timer to the core's next deadline (at most a second away,
+// so the loop also notices leadership it was not told about).
+func (a *Agent) arm(t *time.Timer) {
+	d := time.Second
+	if dl, ok := a.core.Deadline(); ok {
+		d = min(d, max(time.Until(dl), 0))
+	}
+	t.Reset(d)
+}
+
+// observe turns a Raft observation into core events.
+func (a *Agent) observe(ctx context.Context, o raft.Observation) {
+	now := time.Now()
+	switch d := o.Data.(type) {
+	case raft.FailedHeartbeatObservation:
+		a.core.Step(now, cluster.Reachable{Node: string(d.PeerID), Up: false})
+	case raft.ResumedHeartbeatObservation:
+		a.core.Step(now, cluster.Reachable{Node: string(d.PeerID), Up: true})
+	case raft.PeerObservation:
+		a.core.Step(now, cluster.Reachable{Node: string(d.Peer.ID), Up: !d.Removed})
+	case raft.RaftState, raft.LeaderObservation:
+		a.feedLeadership(ctx, now)
+	}
+}
+
+// feedLeadership reports the leader flag and term as a level; on becoming
+// leader it starts a Barrier whose success is LeaderReady.
+func (a *Agent) feedLeadership(ctx context.Context, now time.Time) {
+	leader := a.raft.State() == raft.Leader
+	term := a.raft.CurrentTerm()
+	_, id := a.raft.LeaderWithID()
+	a.mu.Lock()
+	wasLeader := a.status.RaftState == raft.Leader.String() && a.status.Term == term
+	a.status.RaftState, a.status.Term, a.status.Leader = a.raft.State().String(), term, string(id)
+	a.leaderID = string(id)
+	a.mu.Unlock()
+	a.core.Step(now, cluster.Leadership{Leader: leader, Term: term})
+	if leader && !wasLeader {
+		a.async(ctx, func() cluster.Event {
+			if err := a.raft.Barrier(a.cfg.Timing.Lease).Error(); err != nil {
+				a.log.Warn("barrier after election failed", "term", term, "err", err)
+				return nil
+			}
+			return cluster.LeaderReady{Term: term}
+		})
+	}
+}
+
+// async runs fn in a goroutine the agent waits for, and feeds its event to
+// the loop (nil: nothing to feed).
+func (a *Agent) async(ctx context.Context, fn func() cluster.Event) {
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		if ev := fn(); ev != nil {
+			select {
+			case a.results <- ev:
+			case <-ctx.Done():
+			}
+		}
+	}()
+}
+
+// Status returns what the agent knows now.
+func (a *Agent) Status() Status {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s := a.status
+	s.State = s.State.Clone()
+	s.Holding = maps.Clone(s.Holding)
+	return s
+}
+
+func (a *Agent) setState(s *cluster.State) {
+	a.mu.Lock()
+	a.status.State = s.Clone()
+	a.mu.Unlock()
+}
+
+// Close stops Raft and closes the sockets and stores. Run calls it.
+func (a *Agent) Close() {
+	if a.raft != nil {
+		if err := a.raft.Shutdown().Error(); err != nil {
+			a.log.Warn("raft shutdown", "err", err)
+		}
+		a.raft = nil
+	}
+	if a.msgs != nil {
+		a.msgs.close()
+		a.msgs = nil
+	}
+	if a.stream != nil {
+		a.stream.Close()
+		a.stream = nil
+	}
+	if a.stores != nil {
+		a.stores.close()
+		a.stores = nil
+	}
+}

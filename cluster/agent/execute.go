@@ -1,0 +1,163 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"vigil/cluster"
+)
+
+// execute carries out the core's actions in order (step 3 of the loop)
+// and advances the core.
+func (a *Agent) execute(ctx context.Context) {
+	for {
+		actions := a.core.Ready()
+		if len(actions) == 0 {
+			return
+		}
+		// Copy: the core reuses its slice after Advance, and executing an
+		// action may step the core again (a message to ourselves).
+		batch := append([]cluster.Action(nil), actions...)
+		a.core.Advance()
+		for _, act := range batch {
+			a.do(ctx, act)
+		}
+	}
+}
+
+func (a *Agent) do(ctx context.Context, act cluster.Action) {
+	switch x := act.(type) {
+	case cluster.Hold:
+		if !time.Now().Before(x.Until) {
+			a.log.Warn("not holding: lease already over", "instance", x.Instance, "epoch", x.Epoch)
+			return
+		}
+		if err := a.cfg.Executor.Hold(x.Instance, x.Epoch, x.Until); err != nil {
+			a.log.Error("hold failed", "instance", x.Instance, "epoch", x.Epoch, "err", err)
+			return
+		}
+		a.mu.Lock()
+		if _, ok := a.status.Holding[x.Instance]; !ok {
+			a.log.Info("holding", "instance", x.Instance, "epoch", x.Epoch)
+		}
+		a.status.Holding[x.Instance] = x.Epoch
+		a.mu.Unlock()
+	case cluster.Release:
+		if err := a.cfg.Executor.Release(x.Instance, x.Epoch, x.Reason); err != nil {
+			a.log.Error("release failed", "instance", x.Instance, "epoch", x.Epoch, "err", err)
+		}
+		a.mu.Lock()
+		if _, ok := a.status.Holding[x.Instance]; ok {
+			a.log.Info("released", "instance", x.Instance, "epoch", x.Epoch, "reason", x.Reason)
+		}
+		delete(a.status.Holding, x.Instance)
+		a.mu.Unlock()
+	case cluster.SendLeaseRequest:
+		m := message{Kind: kindLeaseRequest, Instance: x.Instance, Epoch: x.Epoch, ID: x.ID}
+		if leader := a.leader(); leader != "" {
+			a.sendTo(leader, m)
+		} else {
+			for _, n := range sortedNodes(a.cfg.Peers) {
+				a.sendTo(n, m)
+			}
+		}
+	case cluster.SendGrant:
+		a.sendTo(x.To, message{Kind: kindLeaseGrant, Instance: x.Instance, Epoch: x.Epoch, ID: x.ID})
+	case cluster.SendReleaseRequest:
+		a.sendTo(x.To, message{Kind: kindReleaseRequest, Instance: x.Instance, Epoch: x.Epoch})
+	case cluster.Propose:
+		a.propose(ctx, x.Command)
+	case cluster.VerifyLeader:
+		round, term := x.Round, x.Term
+		a.async(ctx, func() cluster.Event {
+			// A Barrier commits an entry through a majority of the
+			// current term: a quorum round that started now.
+			err := a.raft.Barrier(a.cfg.Timing.Lease).Error()
+			ok := err == nil && a.raft.CurrentTerm() == term
+			return cluster.Verified{Round: round, OK: ok}
+		})
+	default:
+		a.log.Error("unknown action", "action", cluster.FormatAction(act, time.Time{}))
+	}
+}
+
+// propose writes cmd to the log: directly on the leader, forwarded to the
+// leader elsewhere. Losing it is harmless; the core retries.
+func (a *Agent) propose(ctx context.Context, cmd cluster.Command) {
+	if a.raft.State() != raft.Leader {
+		if leader := a.leader(); leader != "" && leader != a.cfg.Node {
+			a.msgs.send(leader, message{Kind: kindPropose, Command: &cmd})
+		}
+		return
+	}
+	b, err := json.Marshal(cmd)
+	if err != nil {
+		a.log.Error("encode command", "command", cmd.String(), "err", err)
+		return
+	}
+	f := a.raft.Apply(b, a.cfg.Timing.Lease)
+	a.async(ctx, func() cluster.Event {
+		if err := f.Error(); err != nil {
+			a.log.Debug("proposal not committed", "command", cmd.String(), "err", err)
+		} else if rerr, ok := f.Response().(error); ok && rerr != nil {
+			a.log.Debug("proposal rejected by the state machine", "command", cmd.String(), "err", rerr)
+		}
+		return nil
+	})
+}
+
+// sendTo delivers a message to node, short-circuiting messages to self.
+func (a *Agent) sendTo(node string, m message) {
+	if node == a.cfg.Node {
+		m.From = a.cfg.Node
+		a.deliver(m)
+		return
+	}
+	a.msgs.send(node, m)
+}
+
+// receive feeds a peer's message to the core.
+func (a *Agent) receive(m message) { a.deliver(m) }
+
+func (a *Agent) deliver(m message) {
+	now := time.Now()
+	switch m.Kind {
+	case kindLeaseRequest:
+		a.core.Step(now, cluster.LeaseRequest{From: m.From, Instance: m.Instance, Epoch: m.Epoch, ID: m.ID})
+	case kindLeaseGrant:
+		a.core.Step(now, cluster.LeaseGrant{Instance: m.Instance, Epoch: m.Epoch, ID: m.ID})
+	case kindReleaseRequest:
+		a.core.Step(now, cluster.ReleaseRequest{Instance: m.Instance, Epoch: m.Epoch})
+	case kindPropose:
+		if m.Command != nil && a.raft.State() == raft.Leader {
+			b, err := json.Marshal(m.Command)
+			if err == nil {
+				a.raft.Apply(b, a.cfg.Timing.Lease) // the proposer retries if lost
+			}
+		}
+	default:
+		a.log.Debug("unknown message kind", "kind", m.Kind, "from", m.From)
+	}
+}
+
+func (a *Agent) leader() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.leaderID
+}
+
+// releaseAll releases every held instance on shutdown.
+func (a *Agent) releaseAll(reason string) {
+	a.mu.Lock()
+	held := a.status.Holding
+	a.status.Holding = map[string]uint64{}
+	a.mu.Unlock()
+	for inst, epoch := range held {
+		if err := a.cfg.Executor.Release(inst, epoch, reason); err != nil {
+			a.log.Error("release on shutdown failed", "instance", inst, "err", err)
+		}
+	}
+}
