@@ -124,4 +124,3 @@ func (a *Agent) startRaft() (*raft.Raft, error) {
 	}))
 	return r, nil
 }
-
