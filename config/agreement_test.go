@@ -293,12 +293,24 @@ func findKeepalived(t *testing.T) string {
 }
 
 // TestKeepalivedAgreement runs the real keepalived with its config-test mode
-// (`keepalived -t -f FILE`: exit status 0 when the file is fine, 4 when it
-// cannot run at all, 5 for configuration errors, 6 for script-security
-// violations; messages "(FILE: Line N) ..." on stderr) over every corpus
-// file, and vigil's config.ParseFile, and asserts they accept and reject
-// the same files except for the deliberate differences listed in
-// keepalivedDifferences.
+// over every corpus file, and vigil's config.ParseFile, and asserts they
+// accept and reject the same files except for the deliberate differences
+// listed in keepalivedDifferences.
+//
+// How keepalived 2.2.7 reports (found by running it, and in its lib/parser.c
+// report_config_error and core/main.c config_test_exit): `keepalived -t -f
+// FILE` parses and validates, then exits with 0 when nothing was reported,
+// 4 when it could not run the config at all (file not found, bad interface,
+// fatal), 5 for any other report (unknown keyword, bad number, missing
+// brace, and also mere warnings such as "No VIP specified" or a deprecated
+// keyword like nb_get_retry), and 6 for script-security violations. Each
+// report is one line on stderr, "(FILE: Line N) message" while the parser
+// knows the line, and without a position for the checks made after parsing
+// (duplicate VRID, missing virtual_router_id, sync group members).
+// `--config-test=LOGFILE` writes the same lines to LOGFILE instead; -l and -D
+// change nothing in -t mode. A missing include is only logged (exit 0)
+// unless -e or include_check is given; keepalived -t here runs without them,
+// as operators run it.
 func TestKeepalivedAgreement(t *testing.T) {
 	keepalived := findKeepalived(t)
 	if _, err := exec.LookPath("unshare"); err != nil {
