@@ -243,20 +243,10 @@ func runKeepalived(t *testing.T, keepalived string, files []string) map[string]k
 		fmt.Fprintf(&script, "%s -t -f %s -p %s/k.pid -r %s/v.pid -c %s/c.pid -b %s/b.pid >%s/%d.out 2>&1\necho $? >%s/%d.rc\n",
 			shellQuote(keepalived), shellQuote(abs), dir, dir, dir, dir, dir, i, dir, i)
 	}
-	// As root a new network namespace is enough; otherwise a user namespace
-	// maps us to root inside it (where unprivileged user namespaces exist).
-	args := []string{"--net"}
-	if os.Geteuid() != 0 {
-		args = []string{"--user", "--map-root-user", "--net"}
-	}
-	args = append(args, "sh", "-c", script.String())
-	cmd := exec.Command("unshare", args...)
+	cmd := exec.Command("unshare", "--net", "sh", "-c", script.String())
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		if os.Geteuid() != 0 {
-			t.Skipf("needs root (or unprivileged user namespaces) to run keepalived in a throwaway network namespace: unshare: %v: %s", err, out)
-		}
 		t.Fatalf("unshare: %v: %s", err, out)
 	}
 	res := make(map[string]keepalivedVerdict, len(files))
@@ -313,6 +303,12 @@ func findKeepalived(t *testing.T) string {
 // as operators run it.
 func TestKeepalivedAgreement(t *testing.T) {
 	keepalived := findKeepalived(t)
+	if os.Geteuid() != 0 {
+		// An unprivileged user namespace would do for the network, but
+		// there keepalived sees /bin/true owned by an unmapped user and
+		// disables track scripts as insecure: its verdicts would differ.
+		t.Skip("needs root (keepalived -t runs in a network namespace of its own, and judges script ownership as root)")
+	}
 	if _, err := exec.LookPath("unshare"); err != nil {
 		t.Fatalf("unshare (util-linux) is needed to isolate keepalived: %v", err)
 	}
