@@ -13,10 +13,9 @@ import (
 
 // Sender sends one unsolicited announcement of Target's address from its
 // interface: a gratuitous ARP for IPv4, an unsolicited neighbour
-// advertisement for IPv6. It must not block for long (the Announcer holds
-// its lock while sending, so that Stop is immediate) and must be safe to
-// call from the Announcer's loop while other goroutines call Announce and
-// Stop. LinkSender is the Linux implementation; viptest.Sender records.
+// advertisement for IPv6. It must not block for long (Stop waits for the
+// packet in flight). The Announcer calls it from Run's goroutine only.
+// LinkSender is the Linux implementation; viptest.Sender records.
 type Sender interface {
 	Send(tg Target) error
 }
@@ -49,8 +48,9 @@ type Announcer struct {
 
 	sent, failed atomic.Uint64
 
-	mu    sync.Mutex
-	sched *Schedule
+	sendMu sync.Mutex // held across one Send; Stop waits on it
+	mu     sync.Mutex // guards sched
+	sched  *Schedule
 }
 
 // NewAnnouncer returns an Announcer sending through s with timing t.
@@ -94,6 +94,10 @@ func (a *Announcer) Stop(iface string, addr netip.Addr) {
 	a.mu.Lock()
 	last := a.sched.Stop(Target{iface, addr.Unmap()})
 	a.mu.Unlock()
+	// A packet for addr may be in flight (it was checked before the
+	// schedule changed): wait for it. Any later one sees addr stopped.
+	a.sendMu.Lock()
+	a.sendMu.Unlock() //nolint:staticcheck // an empty critical section is the point
 	if last {
 		a.log.Info("stopped announcing", "iface", iface, "addr", addr)
 		a.poke()
@@ -157,12 +161,16 @@ func (a *Announcer) Run(ctx context.Context) error {
 	}
 }
 
-// sendOne sends one packet unless tg was stopped since it fell due; the
-// lock is held across the send so that Stop is immediate.
+// sendOne sends one packet unless tg was stopped since it fell due. The
+// send lock is held across the check and the send, and Stop takes it after
+// changing the schedule, so that Stop is immediate.
 func (a *Announcer) sendOne(tg Target) {
+	a.sendMu.Lock()
+	defer a.sendMu.Unlock()
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	if !a.sched.Active(tg) {
+	active := a.sched.Active(tg)
+	a.mu.Unlock()
+	if !active {
 		return
 	}
 	if err := a.send.Send(tg); err != nil {
