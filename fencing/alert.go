@@ -65,6 +65,17 @@ func (s Severity) String() string {
 // MarshalText renders the severity as "info", "warning" or "critical".
 func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText parses "info", "warning" or "critical".
+func (s *Severity) UnmarshalText(b []byte) error {
+	for _, v := range []Severity{SeverityInfo, SeverityWarning, SeverityCritical} {
+		if string(b) == v.String() {
+			*s = v
+			return nil
+		}
+	}
+	return fmt.Errorf("fencing: unknown severity %q (want info, warning or critical)", b)
+}
+
 // Severity is the default severity of alerts of kind k: anything that is
 // or may become two holders of one VIP is critical.
 func (k Kind) Severity() Severity {

@@ -38,6 +38,17 @@ func (s State) String() string {
 // MarshalText renders the state as keepalived does ("MASTER", ...).
 func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText parses keepalived's state names.
+func (s *State) UnmarshalText(b []byte) error {
+	for v := StateMaster; v <= StateDeleted; v++ {
+		if string(b) == v.String() {
+			*s = v
+			return nil
+		}
+	}
+	return fmt.Errorf("notify: unknown state %q", b)
+}
+
 // Transition is a state change of a VRRP instance (or sync group).
 type Transition struct {
 	Group    bool   `json:"group,omitempty"` // a vrrp_sync_group, not an instance
