@@ -251,3 +251,93 @@ func TestImportSameFileTwice(t *testing.T) {
 		t.Errorf("got  %s\nwant %s...", drift[0], want)
 	}
 }
+
+// TestImportForNodeReproducesEachFile: the imported configuration, as each
+// node sees it (Config.ForNode applies the node overrides), describes the
+// same instances, scripts, sync groups and virtual servers as that node's
+// own keepalived.conf.
+func TestImportForNodeReproducesEachFile(t *testing.T) {
+	for _, dir := range []string{"pair", "trio"} {
+		t.Run(dir, func(t *testing.T) {
+			files, _ := filepath.Glob(filepath.Join("testdata", "import", dir, "*.conf"))
+			res, err := config.ImportFiles(files, config.ImportOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := checkImported(t, res, res.Nodes...)
+			for i, f := range files {
+				orig, _, err := config.ParseFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := cfg.ForNode(res.Nodes[i])
+				if err != nil {
+					t.Fatalf("ForNode(%s): %v", res.Nodes[i], err)
+				}
+				// "dev IFACE" naming the instance's own interface is
+				// what keepalived does anyway; the import leaves it out
+				// where the interface differs per node.
+				for _, c := range []*config.Config{got, orig} {
+					for _, inst := range c.Instances {
+						for _, l := range [][]config.VIP{inst.VirtualIPAddresses, inst.VirtualIPExcluded} {
+							for k := range l {
+								if l[k].Dev == inst.Interface {
+									l[k].Dev = ""
+								}
+							}
+						}
+					}
+				}
+				for _, part := range []struct {
+					name      string
+					got, want any
+				}{
+					{"vrrp_instances", got.Instances, orig.Instances},
+					{"vrrp_scripts", got.Scripts, orig.Scripts},
+					{"vrrp_sync_groups", got.SyncGroups, orig.SyncGroups},
+					{"virtual_servers", got.VirtualServers, orig.VirtualServers},
+				} {
+					a, _ := json.MarshalIndent(part.want, "", " ")
+					b, _ := json.MarshalIndent(part.got, "", " ")
+					if !bytes.Equal(a, b) {
+						t.Errorf("node %s: %s differ from %s:\n--- %s\n%s\n--- imported\n%s", res.Nodes[i], part.name, f, f, a, b)
+					}
+				}
+			}
+		})
+	}
+}
+
+// FuzzImport: whatever two files hold, Import does not panic, what it
+// produces is syntactically sound keepalived.conf, and one file imported
+// twice (addresses given) always imports.
+func FuzzImport(f *testing.F) {
+	for _, dir := range []string{"pair", "drift", "noaddr"} {
+		files, _ := filepath.Glob(filepath.Join("testdata", "import", dir, "*.conf"))
+		a, _ := os.ReadFile(files[0])
+		b, _ := os.ReadFile(files[1])
+		f.Add(a, b)
+	}
+	f.Add([]byte("vrrp_instance \"V I\" {\n interface eth0\n notify \"/bin/x \\\"q\\\" #!{}\"\n}\n"), []byte("vrrp_instance \"V I\" {\n interface eth1\n}\n"))
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		// Includes would read whatever the fuzzer names on this machine.
+		if bytes.Contains(a, []byte("include")) || bytes.Contains(b, []byte("include")) {
+			return
+		}
+		res, err := config.Import([]string{"/nonexistent/a.conf", "/nonexistent/b.conf"}, [][]byte{a, b}, config.ImportOptions{})
+		if err != nil {
+			return
+		}
+		if _, err := config.ParseTree("out.conf", res.Config); err != nil {
+			t.Fatalf("imported configuration has syntax errors: %v\n%s", err, res.Config)
+		}
+		// One file imported twice always works (addresses given).
+		res2, err := config.Import([]string{"/nonexistent/c.conf", "/nonexistent/d.conf"}, [][]byte{a, a}, config.ImportOptions{Names: []string{"x", "y"}, Addresses: map[string][]string{"x": {"192.0.2.1"}, "y": {"192.0.2.2"}}})
+		if err != nil {
+			t.Fatalf("importing one file twice fails although it imported with another: %v", err)
+		}
+		if _, err := config.ParseTree("out2.conf", res2.Config); err != nil {
+			t.Fatalf("imported configuration has syntax errors: %v\n%s", err, res2.Config)
+		}
+	})
+}
