@@ -80,7 +80,15 @@ type table[T any] map[string]entry[T]
 // apply runs the handler of each node, reporting unknown keywords with a
 // suggestion among the keywords of the table.
 func apply[T any](b *builder, tab table[T], nodes []*Node, t *T, where string) {
+	applyExcept(b, tab, nodes, t, where, nil)
+}
+
+// applyExcept is apply skipping the nodes for which skip returns true.
+func applyExcept[T any](b *builder, tab table[T], nodes []*Node, t *T, where string, skip func(*Node) bool) {
 	for _, n := range nodes {
+		if skip != nil && skip(n) {
+			continue
+		}
 		e, ok := tab[n.Keyword]
 		if !ok {
 			b.unknown(n, where, tab.keys())

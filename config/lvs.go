@@ -224,20 +224,14 @@ func (b *builder) virtualServer(n *Node, g *GlobalDefs) *VirtualServer {
 			vs.Port, _ = b.portArg(n, 1)
 		}
 	}
-	var rs []*Node
-	own := make([]*Node, 0, len(n.Children))
-	for _, c := range n.Children {
-		if c.Keyword == "real_server" {
-			rs = append(rs, c)
-		} else {
-			own = append(own, c)
-		}
-	}
-	apply(b, vsTable, own, vs, "virtual_server")
+	applyExcept(b, vsTable, n.Children, vs, "virtual_server", isRealServer)
 	vs.DelayLoop, vs.ConnectTimeout, vs.Retry, vs.DelayBeforeRetry, vs.Warmup = vs.inh.resolve()
 	vs.Alpha = vs.inh.alpha.or(false)
 	vs.InhibitOnFailure = vs.inh.inhibit.or(false)
-	for _, c := range rs {
+	for _, c := range n.Children {
+		if !isRealServer(c) {
+			continue
+		}
 		if r := b.realServer(c, vs); r != nil {
 			vs.RealServers = append(vs.RealServers, r)
 		}
@@ -378,6 +372,13 @@ var vsTable = inheritEntries(table[VirtualServer]{
 	"ops":                vsFlag(func(vs *VirtualServer) { vs.OnePacketScheduling = true }),
 }, func(vs *VirtualServer) *inherited { return &vs.inh }, true)
 
+func isRealServer(n *Node) bool { return n.Keyword == "real_server" }
+
+func isChecker(n *Node) bool {
+	_, ok := checkerTables[n.Keyword]
+	return ok
+}
+
 // realServer parses a real_server block of vs.
 func (b *builder) realServer(n *Node, vs *VirtualServer) *RealServer {
 	if !b.block(n) || !b.nargs(n, 1, 2) {
@@ -392,21 +393,15 @@ func (b *builder) realServer(n *Node, vs *VirtualServer) *RealServer {
 	if len(n.Args) == 2 {
 		r.Port, _ = b.intArg(n, 1, 0, 65535) // 0: the virtual server's port (fwmark services)
 	}
-	var checks []*Node
-	own := make([]*Node, 0, len(n.Children))
-	for _, c := range n.Children {
-		if _, isCheck := checkerTables[c.Keyword]; isCheck {
-			checks = append(checks, c)
-		} else {
-			own = append(own, c)
-		}
-	}
-	apply(b, rsTable, own, r, "real_server")
+	applyExcept(b, rsTable, n.Children, r, "real_server", isChecker)
 	r.inh = vs.inh.overlay(r.inh)
 	r.DelayLoop, r.ConnectTimeout, r.Retry, r.DelayBeforeRetry, r.Warmup = r.inh.resolve()
 	r.Alpha = r.inh.alpha.or(false)
 	r.InhibitOnFailure = r.inh.inhibit.or(false)
-	for _, c := range checks {
+	for _, c := range n.Children {
+		if !isChecker(c) {
+			continue
+		}
 		if ck := b.checker(c, r); ck != nil {
 			r.Checkers = append(r.Checkers, ck)
 		}

@@ -1,5 +1,7 @@
 package config
 
+import "strings"
+
 // suggest returns the keyword among candidates closest to word by
 // optimal-string-alignment (Damerau-Levenshtein) distance, if it is close
 // enough to be a plausible typo: distance at most 2, or at most a third of
@@ -7,6 +9,11 @@ package config
 // (advert_interval -> advert_int). It returns "" otherwise.
 func suggest(word string, candidates []string) string {
 	best, bestD := "", 1<<30
+	for _, c := range candidates {
+		if len(c) == len(word) && strings.EqualFold(c, word) {
+			return c
+		}
+	}
 	for _, c := range candidates {
 		d := osaDistance(word, c)
 		if d < bestD {
