@@ -146,3 +146,6 @@ func (d *Datapath) Forget() { d.owned = lvs.Owned{} }
 
 // addr is a helper for tables.
 func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// MustAddr parses an IP address or panics, for tables.
+func MustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }

@@ -1,0 +1,88 @@
+//go:build linux
+
+package nft_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"vigil/lvs"
+	"vigil/lvs/lvstest"
+	"vigil/lvs/nft"
+	"vigil/test/netns"
+)
+
+// TestListedRuleset applies a state and reads it back with `nft -j list
+// table`: the rules nft itself decodes must be the documented ones, and the
+// maps must hold the computed tables.
+func TestListedRuleset(t *testing.T) {
+	lab := netns.New(t)
+	h := lab.Host("lb")
+	dp := openDP(t, h, nft.Options{Table: "vigil", ClientInterface: "eth0"})
+	st := lvs.State{Services: []lvs.Service{
+		{Proto: lvs.TCP, Addr: lvstest.MustAddr("10.91.0.200"), Port: 8080, Scheduler: "mh",
+			Reals: []lvs.Real{{Addr: lvstest.MustAddr("10.92.0.21"), Port: 8080, Weight: 1, Method: lvs.NAT},
+				{Addr: lvstest.MustAddr("10.92.0.22"), Port: 8080, Weight: 1, Method: lvs.NAT}}},
+		{Proto: lvs.TCP, Addr: lvstest.MustAddr("10.91.0.200"), Port: 443, Scheduler: "sh", Flags: lvs.FlagSHPort,
+			Reals: []lvs.Real{{Addr: lvstest.MustAddr("10.92.0.21"), Port: 443, Weight: 1, Method: lvs.NAT}}},
+		{Proto: lvs.UDP, Addr: lvstest.MustAddr("10.91.0.200"), Port: 53, Scheduler: "wrr",
+			Reals: []lvs.Real{{Addr: lvstest.MustAddr("10.92.0.23"), Port: 53, Weight: 2, Method: lvs.NAT}}},
+		{Proto: lvs.TCP, Addr: lvstest.MustAddr("10.91.0.201"), Port: 80, Scheduler: "sh", PersistenceTimeout: 300, PersistenceNetmask: 24,
+			Reals: []lvs.Real{{Addr: lvstest.MustAddr("10.92.0.24"), Port: 80, Weight: 1, Method: lvs.NAT}}},
+	}}
+	if err := dp.Apply(t.Context(), st); err != nil {
+		t.Fatal(err)
+	}
+	text := h.MustRun("nft", "list", "table", "ip", "vigil")
+	t.Logf("nft list table ip vigil:\n%s", text)
+	for _, want := range []string{
+		"meta l4proto . ip daddr . th dport vmap @services",
+		"tcp . 10.91.0.200 . 8080 : goto svc_",
+		"dnat ip to jhash ip saddr mod 61 seed 0x5eed offset ",
+		"dnat ip to jhash ip saddr . th sport mod 61 seed 0x5eed offset ",
+		"dnat ip to numgen inc mod 61 offset ",
+		"dnat ip to jhash ip saddr & 255.255.255.0 mod 61 seed 0x5eed offset ",
+		`oifname "eth0" counter packets 0 bytes 0 snat ip to meta l4proto . ip saddr . th sport map @pickup`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("nft listing lacks %q", want)
+		}
+	}
+	out := h.MustRun("nft", "-j", "list", "table", "ip", "vigil")
+	var doc struct {
+		Nftables []map[string]json.RawMessage `json:"nftables"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("nft -j: %v\n%s", err, out)
+	}
+	elems := map[string]int{}
+	rules := 0
+	for _, obj := range doc.Nftables {
+		if raw, ok := obj["map"]; ok {
+			var m struct {
+				Name string            `json:"name"`
+				Elem []json.RawMessage `json:"elem"`
+			}
+			if err := json.Unmarshal(raw, &m); err != nil {
+				t.Fatal(err)
+			}
+			elems[m.Name] = len(m.Elem)
+		}
+		if _, ok := obj["rule"]; ok {
+			rules++
+		}
+	}
+	// 4 services with 61 slots each; one weight and one pickup entry per
+	// real server; per service a chain with one rule, plus dispatch and
+	// pickup.
+	want := map[string]int{"services": 4, "backends": 4 * 61, "weights": 5, "pickup": 5}
+	for name, n := range want {
+		if elems[name] != n {
+			t.Errorf("map %s has %d elements, want %d (all: %v)", name, elems[name], n, elems)
+		}
+	}
+	if rules != 6 {
+		t.Errorf("%d rules, want 6", rules)
+	}
+}

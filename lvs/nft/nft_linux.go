@@ -1,0 +1,540 @@
+//go:build linux
+
+package nft
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"slices"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+
+	"vigil/lvs"
+)
+
+// Datapath programs the load balancer into an nftables table of its own.
+type Datapath struct {
+	opt   Options
+	conn  *nftables.Conn
+	table *nftables.Table
+	log   *slog.Logger
+	ops   uint64
+}
+
+var (
+	_ lvs.Datapath  = (*Datapath)(nil)
+	_ lvs.Validator = (*Datapath)(nil)
+	_ lvs.Counter   = (*Datapath)(nil)
+)
+
+// maxElemsPerMsg keeps one element list under netlink's 64 KiB attribute limit.
+const maxElemsPerMsg = 1000
+
+var (
+	typeDispatchKey = nftables.MustConcatSetType(nftables.TypeInetProto, nftables.TypeIPAddr, nftables.TypeInetService)
+	typeAddrPort    = nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeInetService)
+	typeWeightKey   = nftables.MustConcatSetType(nftables.TypeMark, nftables.TypeIPAddr, nftables.TypeInetService)
+)
+
+// New opens a netlink connection to nftables. It does not touch the kernel
+// until Apply.
+func New(opt Options) (*Datapath, error) {
+	if opt.Seed == 0 {
+		return nil, ErrSeed
+	}
+	log := opt.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	copts := []nftables.ConnOption{nftables.AsLasting(), nftables.WithSockOptions(bigBuffers)}
+	if opt.NetNS != 0 {
+		copts = append(copts, nftables.WithNetNSFd(opt.NetNS))
+	}
+	c, err := nftables.New(copts...)
+	if err != nil {
+		return nil, fmt.Errorf("nft: open netlink: %w", err)
+	}
+	return &Datapath{
+		opt:   opt,
+		conn:  c,
+		table: &nftables.Table{Family: nftables.TableFamilyIPv4, Name: opt.table()},
+		log:   log,
+	}, nil
+}
+
+// bigBuffers lets one batch carry a large table (as nft itself does with
+// SO_SNDBUFFORCE), and the acks of every message come back.
+func bigBuffers(c *netlink.Conn) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	err = rc.Control(func(fd uintptr) {
+		if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, 1<<30); serr != nil {
+			return
+		}
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 1<<28)
+	})
+	if err != nil {
+		return err
+	}
+	if serr != nil {
+		return fmt.Errorf("nft: socket buffers: %w", serr)
+	}
+	return nil
+}
+
+// Close implements lvs.Datapath. The table stays.
+func (d *Datapath) Close() error { return d.conn.CloseLasting() }
+
+// KernelOps implements lvs.Counter: netlink messages sent in batches (not
+// counting batch begin/end and reads).
+func (d *Datapath) KernelOps() uint64 { return d.ops }
+
+// Validate implements lvs.Validator.
+func (d *Datapath) Validate(st lvs.State) error { return d.opt.Validate(st) }
+
+// Delete removes vigil's table (all services) from the kernel.
+func (d *Datapath) Delete(ctx context.Context) error {
+	v, err := d.read()
+	if err != nil || !v.exists {
+		return err
+	}
+	d.conn.DelTable(d.table)
+	d.ops++
+	if err := d.conn.Flush(); err != nil {
+		return fmt.Errorf("nft: delete table %s: %w", d.table.Name, err)
+	}
+	return nil
+}
+
+// slotBits: a service's slots are id<<slotBits + slot in the backends map.
+const slotBits = 14
+
+// kSvc is one service as found in the kernel.
+type kSvc struct {
+	id      uint32
+	key     lvs.ServiceKey // invalid Addr: no services element (orphan)
+	rule    *nftables.Rule // the svc chain's rule; nil if missing
+	chain   bool
+	weights map[netip.AddrPort]int
+	slots   map[uint32]netip.AddrPort
+}
+
+func (k *kSvc) service() lvs.Service {
+	s := lvs.Service{Proto: k.key.Proto, Addr: k.key.Addr, Port: k.key.Port, Scheduler: "?"}
+	if k.rule != nil {
+		if a, ok := parseTag(string(k.rule.UserData)); ok {
+			s.Scheduler, s.Flags = a.sched, a.flags
+			s.PersistenceTimeout, s.PersistenceNetmask = a.timeout, a.netmask
+		}
+	}
+	for ap, w := range k.weights {
+		s.Reals = append(s.Reals, lvs.Real{Addr: ap.Addr(), Port: ap.Port(), Weight: w, Method: lvs.NAT})
+	}
+	return s
+}
+
+// view is the kernel's table as read.
+type view struct {
+	exists bool
+	chains map[string]bool
+	sets   map[string]*nftables.Set
+	rules  map[string]*nftables.Rule // base chains' rules by chain/user data
+	svcs   map[uint32]*kSvc
+	byKey  map[lvs.ServiceKey]*kSvc
+	pickup map[pickupKey]netip.AddrPort
+}
+
+func (v *view) svc(id uint32) *kSvc {
+	k := v.svcs[id]
+	if k == nil {
+		k = &kSvc{id: id, weights: map[netip.AddrPort]int{}, slots: map[uint32]netip.AddrPort{}}
+		v.svcs[id] = k
+	}
+	return k
+}
+
+func (d *Datapath) read() (*view, error) {
+	v := &view{chains: map[string]bool{}, sets: map[string]*nftables.Set{}, rules: map[string]*nftables.Rule{},
+		svcs: map[uint32]*kSvc{}, byKey: map[lvs.ServiceKey]*kSvc{}, pickup: map[pickupKey]netip.AddrPort{}}
+	if _, err := d.conn.ListTableOfFamily(d.table.Name, d.table.Family); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return v, nil
+		}
+		return nil, fmt.Errorf("nft: list table %s: %w", d.table.Name, err)
+	}
+	v.exists = true
+	chains, err := d.conn.ListChainsOfTableFamily(d.table.Family)
+	if err != nil {
+		return nil, fmt.Errorf("nft: list chains: %w", err)
+	}
+	for _, c := range chains {
+		if c.Table.Name != d.table.Name {
+			continue
+		}
+		v.chains[c.Name] = true
+		id, isSvc := parseChainName(c.Name)
+		if isSvc {
+			v.svc(id).chain = true
+		}
+		c.Table = d.table
+		rules, err := d.conn.GetRules(d.table, c)
+		if err != nil {
+			return nil, fmt.Errorf("nft: list rules of %s: %w", c.Name, err)
+		}
+		for _, r := range rules {
+			r.Table, r.Chain = d.table, c
+			if isSvc {
+				v.svc(id).rule = r
+			} else {
+				v.rules[c.Name+"/"+string(r.UserData)] = r
+			}
+		}
+	}
+	sets, err := d.conn.GetSets(d.table)
+	if err != nil {
+		return nil, fmt.Errorf("nft: list sets: %w", err)
+	}
+	for _, s := range sets {
+		s.Table = d.table
+		v.sets[s.Name] = s
+		elems, err := d.conn.GetSetElements(s)
+		if err != nil {
+			return nil, fmt.Errorf("nft: list elements of %s: %w", s.Name, err)
+		}
+		switch s.Name {
+		case "services":
+			for _, e := range elems {
+				key, ok := decodeDispatchKey(e.Key)
+				if !ok {
+					continue
+				}
+				id, ok := parseChainName(verdictChain(e.Val))
+				if !ok {
+					continue
+				}
+				k := v.svc(id)
+				k.key = key
+				v.byKey[key] = k
+			}
+		case "weights":
+			for _, e := range elems {
+				if len(e.Key) == 12 && len(e.Val) == 4 {
+					v.svc(host.Uint32(e.Key)).weights[decodeAP4(e.Key[4:])] = int(host.Uint32(e.Val))
+				}
+			}
+		case "backends":
+			for _, e := range elems {
+				if len(e.Key) == 4 {
+					g := host.Uint32(e.Key)
+					v.svc(g >> slotBits).slots[g&(1<<slotBits-1)] = decodeAP4(e.Val)
+				}
+			}
+		case "pickup":
+			for _, e := range elems {
+				if k, ok := decodePickupKey(e.Key); ok {
+					v.pickup[k] = decodeAP4(e.Val)
+				}
+			}
+		}
+	}
+	return v, nil
+}
+
+// Read implements lvs.Datapath.
+func (d *Datapath) Read(ctx context.Context) (lvs.State, error) {
+	v, err := d.read()
+	if err != nil {
+		return lvs.State{}, err
+	}
+	var st lvs.State
+	for _, k := range v.byKey {
+		st.Services = append(st.Services, k.service())
+	}
+	return st.Canonical(), nil
+}
+
+// Apply implements lvs.Datapath. Services this datapath cannot express are
+// reported (each a *lvs.ServiceError wrapping lvs.ErrUnsupported) and left as
+// they are in the kernel; everything else is applied in one atomic batch.
+func (d *Datapath) Apply(ctx context.Context, want lvs.State) error {
+	if err := want.Validate(); err != nil {
+		return err
+	}
+	want = want.Canonical()
+	v, err := d.read()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	var plans []plan
+	for _, s := range want.Services {
+		if err := d.opt.check(s); err != nil {
+			errs = append(errs, err)
+			if k := v.byKey[s.Key()]; k != nil && d.opt.check(k.service()) == nil {
+				plans = append(plans, d.opt.planFor(k.service()))
+			}
+			continue
+		}
+		plans = append(plans, d.opt.planFor(s))
+	}
+	if err := d.sync(v, plans); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// batch accumulates element changes per set.
+type batch struct {
+	adds, dels map[string][]nftables.SetElement
+}
+
+func (b *batch) add(set string, e nftables.SetElement) { b.adds[set] = append(b.adds[set], e) }
+
+func (b *batch) del(set string, key []byte) {
+	b.dels[set] = append(b.dels[set], nftables.SetElement{Key: key})
+}
+
+func (d *Datapath) sync(v *view, plans []plan) error {
+	b := &batch{adds: map[string][]nftables.SetElement{}, dels: map[string][]nftables.SetElement{}}
+	n := 0
+	// Table, base chains and the shared maps.
+	if !v.exists {
+		d.conn.AddTable(d.table)
+		n++
+	}
+	for _, c := range d.chains() {
+		if !v.chains[c.Name] {
+			d.conn.AddChain(c)
+			n++
+		}
+	}
+	newSets := map[string]*nftables.Set{}
+	for _, s := range d.baseSets() {
+		if v.sets[s.Name] == nil {
+			if err := d.conn.AddSet(s, nil); err != nil {
+				return fmt.Errorf("nft: add set %s: %w", s.Name, err)
+			}
+			newSets[s.Name] = s
+			n++
+		}
+	}
+	// Services: chains and rules first (the services map refers to them).
+	used := map[lvs.ServiceKey]bool{}
+	nextID := uint32(1)
+	var dropRules []*nftables.Rule
+	for _, p := range plans {
+		key := p.svc.Key()
+		used[key] = true
+		old := v.byKey[key]
+		if old == nil {
+			for v.svcs[nextID] != nil {
+				nextID++
+			}
+			old = v.svc(nextID)
+		}
+		id := old.id
+		chain := &nftables.Chain{Name: chainName(id), Table: d.table}
+		if !old.chain {
+			d.conn.AddChain(chain)
+			n++
+		}
+		rule := d.serviceRule(chain, id, p)
+		switch {
+		case old.rule == nil:
+			d.conn.AddRule(rule)
+			n++
+		case string(old.rule.UserData) != string(rule.UserData):
+			rule.Handle = old.rule.Handle
+			d.conn.ReplaceRule(rule)
+			n++
+		}
+		syncService(b, old, key, p)
+	}
+	var dropChains []uint32
+	for id, k := range v.svcs {
+		if k.key.Addr.IsValid() && used[k.key] {
+			continue
+		}
+		if k.key.Addr.IsValid() && v.byKey[k.key] == k {
+			b.del("services", dispatchKey(k.key))
+		}
+		for ap := range k.weights {
+			b.del("weights", weightKey(id, ap))
+		}
+		for slot := range k.slots {
+			b.del("backends", u32(id<<slotBits|slot))
+		}
+		if k.rule != nil {
+			dropRules = append(dropRules, k.rule)
+		}
+		if k.chain {
+			dropChains = append(dropChains, id)
+		}
+	}
+	// Reply-side pickup.
+	want := pickups(plans)
+	for k, vip := range v.pickup {
+		if nv, ok := want[k]; !ok || nv != vip {
+			b.del("pickup", pickupKeyBytes(k))
+		}
+	}
+	for k, vip := range want {
+		if ov, ok := v.pickup[k]; !ok || ov != vip {
+			b.add("pickup", nftables.SetElement{Key: pickupKeyBytes(k), Val: ap4(vip)})
+		}
+	}
+	// Elements: deletions first, then additions, in a fixed set order.
+	for _, name := range sortedKeys(b.dels) {
+		n += d.queueElems(d.setByName(v, newSets, name), b.dels[name], true)
+	}
+	for _, name := range sortedKeys(b.adds) {
+		n += d.queueElems(d.setByName(v, newSets, name), b.adds[name], false)
+	}
+	// Rules and chains no longer referenced.
+	for _, r := range dropRules {
+		if err := d.conn.DelRule(r); err != nil {
+			return fmt.Errorf("nft: delete rule of %s: %w", r.Chain.Name, err)
+		}
+		n++
+	}
+	for _, id := range dropChains {
+		d.conn.DelChain(&nftables.Chain{Name: chainName(id), Table: d.table})
+		n++
+	}
+	// Base rules: dispatch and pickup.
+	wantRules := map[string]func() *nftables.Rule{
+		"prerouting/" + dispatchTag:    d.dispatchRule,
+		"postrouting/" + d.pickupTag(): d.pickupRule,
+	}
+	for tag, r := range v.rules {
+		if wantRules[tag] == nil {
+			if err := d.conn.DelRule(r); err != nil {
+				return fmt.Errorf("nft: delete rule %q: %w", tag, err)
+			}
+			n++
+		}
+	}
+	for _, tag := range sortedKeys(wantRules) {
+		if v.rules[tag] == nil {
+			d.conn.AddRule(wantRules[tag]())
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	d.ops += uint64(n)
+	if err := d.conn.Flush(); err != nil {
+		return fmt.Errorf("nft: apply %d changes to table %s: %w", n, d.table.Name, err)
+	}
+	return nil
+}
+
+func syncService(b *batch, old *kSvc, key lvs.ServiceKey, p plan) {
+	id := old.id
+	if !old.key.Addr.IsValid() {
+		b.add("services", nftables.SetElement{Key: dispatchKey(key),
+			VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: chainName(id)}})
+	}
+	// Weights.
+	wantW := map[netip.AddrPort]int{}
+	for _, r := range p.svc.Reals {
+		wantW[r.AddrPort()] = r.Weight
+	}
+	for ap, w := range old.weights {
+		if nw, ok := wantW[ap]; !ok || nw != w {
+			b.del("weights", weightKey(id, ap))
+		}
+	}
+	for _, r := range p.svc.Reals {
+		if w, ok := old.weights[r.AddrPort()]; !ok || w != r.Weight {
+			b.add("weights", nftables.SetElement{Key: weightKey(id, r.AddrPort()), Val: u32(uint32(r.Weight))})
+		}
+	}
+	// Slots: only those that change.
+	for slot, ap := range old.slots {
+		if int(slot) >= len(p.slots) || p.slots[slot] != ap {
+			b.del("backends", u32(id<<slotBits|slot))
+		}
+	}
+	for i, ap := range p.slots {
+		if !ap.IsValid() {
+			continue
+		}
+		if oap, ok := old.slots[uint32(i)]; !ok || oap != ap {
+			b.add("backends", nftables.SetElement{Key: u32(id<<slotBits | uint32(i)), Val: ap4(ap)})
+		}
+	}
+}
+
+func (d *Datapath) setByName(v *view, newSets map[string]*nftables.Set, name string) *nftables.Set {
+	if s := newSets[name]; s != nil {
+		return s
+	}
+	if s := v.sets[name]; s != nil {
+		return s
+	}
+	// A dispatch map that is gone: deleting from it is moot.
+	return nil
+}
+
+func (d *Datapath) queueElems(s *nftables.Set, elems []nftables.SetElement, del bool) int {
+	if s == nil || len(elems) == 0 {
+		return 0
+	}
+	n := 0
+	for chunk := range slices.Chunk(elems, maxElemsPerMsg) {
+		var err error
+		if del {
+			err = d.conn.SetDeleteElements(s, chunk)
+		} else {
+			err = d.conn.SetAddElements(s, chunk)
+		}
+		if err != nil {
+			// Only marshalling can fail here; Flush reports it again.
+			d.log.Error("nft: queue elements", "set", s.Name, "err", err)
+		}
+		n++
+	}
+	return n
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// String renders a short summary, for logs.
+func (d *Datapath) String() string {
+	return fmt.Sprintf("nftables table ip %s (seed %#x)", d.table.Name, d.opt.Seed)
+}
+
+// verdictChain decodes the chain of a goto/jump verdict as GetSetElements
+// returns it (the nested NFTA_VERDICT_* attributes).
+func verdictChain(b []byte) string {
+	ad, err := netlink.NewAttributeDecoder(b)
+	if err != nil {
+		return ""
+	}
+	var chain string
+	for ad.Next() {
+		if ad.Type() == unix.NFTA_VERDICT_CHAIN {
+			chain = ad.String()
+		}
+	}
+	return chain
+}

@@ -1,0 +1,77 @@
+//go:build linux
+
+package nft_test
+
+import (
+	"fmt"
+	"os"
+	"sync/atomic"
+	"testing"
+
+	"vigil/lvs"
+	"vigil/lvs/lvstest"
+	"vigil/lvs/nft"
+	"vigil/test/netns"
+)
+
+const testSeed = 0x5eed
+
+var nftCaps = lvstest.Caps{
+	Schedulers: []string{"rr", "wrr", "sh", "mh"},
+	Methods:    []lvs.Method{lvs.NAT},
+}
+
+var tableSeq atomic.Uint32
+
+// openDP returns a datapath on host h with a table of its own, deleted at
+// cleanup.
+func openDP(t testing.TB, h *netns.Host, opt nft.Options) *nft.Datapath {
+	t.Helper()
+	f, err := os.Open("/run/netns/" + h.Namespace())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	opt.NetNS = int(f.Fd())
+	if opt.Seed == 0 {
+		opt.Seed = testSeed
+	}
+	if opt.Table == "" {
+		opt.Table = fmt.Sprintf("vigil%d", tableSeq.Add(1))
+	}
+	dp, err := nft.New(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := dp.Delete(t.Context()); err != nil {
+			t.Errorf("delete table: %v", err)
+		}
+	})
+	return dp
+}
+
+func TestConformanceNFT(t *testing.T) {
+	lab := netns.New(t)
+	h := lab.Host("lb")
+	a := lvstest.States()[1].State.Services[0]
+	wlc := a
+	wlc.Addr, wlc.Scheduler = lvstest.MustAddr("10.0.0.99"), "wlc"
+	dr := a
+	dr.Addr = lvstest.MustAddr("10.0.0.98")
+	dr.Reals = []lvs.Real{{Addr: lvstest.MustAddr("10.0.1.1"), Port: 80, Weight: 1, Method: lvs.DR}}
+	tun := dr
+	tun.Addr = lvstest.MustAddr("10.0.0.97")
+	tun.Reals = []lvs.Real{{Addr: lvstest.MustAddr("10.0.1.1"), Port: 80, Weight: 1, Method: lvs.TUN}}
+	v6 := lvs.Service{Proto: lvs.TCP, Addr: lvstest.MustAddr("fd00::1"), Port: 80, Scheduler: "mh"}
+	fwm := lvs.Service{FWMark: 3, Scheduler: "mh"}
+	rrp := a
+	rrp.Addr, rrp.Scheduler, rrp.PersistenceTimeout = lvstest.MustAddr("10.0.0.96"), "wrr", 300
+	lvstest.RunConformance(t, lvstest.Harness{
+		New: func(t *testing.T) lvs.Datapath {
+			return openDP(t, h, nft.Options{})
+		},
+		Caps:        nftCaps,
+		Unsupported: []lvs.Service{wlc, dr, tun, v6, fwm, rrp},
+	})
+}

@@ -1,0 +1,264 @@
+// Package nft is the nftables datapath of vigil's load balancer: for kernels
+// without IPVS, or users who prefer nftables. It programs a table of its own
+// (family ip, default name "vigil"), so it never touches anything else.
+//
+// NAT mode only, IPv4, schedulers rr/wrr (numgen) and sh/mh (a Maglev table
+// computed in Go, indexed by the kernel's jhash with a seed pinned
+// cluster-wide). Validate rejects the rest, naming the service, so `vigil
+// config check` can refuse it up front.
+//
+// The table, the same on every director given the same State and Seed
+// (`nft list table ip vigil` shows it):
+//
+//	map services  proto . vip . vport -> goto svc_<id>
+//	map backends  global slot (id<<14 + slot) -> rs . port   M slots per service
+//	map weights   id . rs . port -> weight                    what Read reports
+//	map pickup    proto . rs . port -> vip . vport
+//	chain prerouting (nat, dstnat):
+//	    meta l4proto . ip daddr . th dport vmap @services
+//	chain svc_<id>: one rule, its user data holds the service's attributes:
+//	    dnat ip to jhash ip saddr [. th sport] mod M seed S offset id<<14 map @backends
+//	    (or numgen inc mod M offset id<<14 for rr/wrr)
+//	chain postrouting (nat, srcnat): the reply-side pickup rule
+//	    [oifname X] snat ip to meta l4proto . ip saddr . th sport map @pickup
+//
+// The pickup rule: a flow whose first packet on this director comes from a
+// real server (after a failover, when the server speaks first) gets the VIP
+// as source, so the client's packets match its reply direction and reach the
+// same real server (measured: without it every such connection dies;
+// ws-continuity.md). A nat chain sees only the first packet of a flow, so it
+// touches nothing else.
+//
+// Changing one real's weight rewrites only the slots that move plus its
+// weights element: four netlink messages, whatever the table size.
+package nft
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"vigil/lvs"
+)
+
+// Options configure the nftables datapath.
+type Options struct {
+	// Table is the name of vigil's own nftables table (family ip). Default "vigil".
+	Table string
+	// Seed is the jhash seed, the same on every director (a cluster-wide
+	// config value). It must not be 0: the kernel draws a random seed per
+	// rule for 0, and directors would then disagree on placement.
+	Seed uint32
+	// MinTableSize raises the per-service table size (see TableSizes).
+	MinTableSize uint32
+	// ClientInterface, when set, limits the reply-side pickup rule to
+	// packets leaving through this interface (the client side).
+	ClientInterface string
+	// NetNS is a network namespace file descriptor to program (0 = the
+	// calling thread's namespace). Linux only.
+	NetNS int
+	// Logger receives debug logs; nil discards them.
+	Logger *slog.Logger
+}
+
+func (o Options) table() string {
+	if o.Table == "" {
+		return "vigil"
+	}
+	return o.Table
+}
+
+// ErrSeed is returned when Options.Seed is 0.
+var ErrSeed = errors.New("nft: Options.Seed must be a non-zero cluster-wide value (0 makes the kernel pick a random seed per director)")
+
+// hash kinds of a class.
+const (
+	kindSrc     = "src"     // jhash ip saddr
+	kindSrcPort = "srcport" // jhash ip saddr . th sport
+	kindNumgen  = "numgen"  // numgen inc
+)
+
+// class is what one prerouting rule serves: all services with the same
+// selector kind, table size and persistence mask share one rule and one
+// dispatch map.
+type class struct {
+	Kind string
+	M    uint32
+	Mask uint8 // source prefix length hashed (32 = whole address)
+}
+
+func (c class) name() string { return fmt.Sprintf("d_%s_%d_%d", c.Kind, c.M, c.Mask) }
+
+func parseClass(name string) (class, bool) {
+	f := strings.Split(name, "_")
+	if len(f) != 4 || f[0] != "d" {
+		return class{}, false
+	}
+	m, err1 := strconv.ParseUint(f[2], 10, 32)
+	mask, err2 := strconv.ParseUint(f[3], 10, 8)
+	c := class{Kind: f[1], M: uint32(m), Mask: uint8(mask)}
+	if err1 != nil || err2 != nil || c.name() != name {
+		return class{}, false
+	}
+	switch c.Kind {
+	case kindSrc, kindSrcPort, kindNumgen:
+		return c, true
+	}
+	return class{}, false
+}
+
+// plan is one service rendered for the kernel.
+type plan struct {
+	svc   lvs.Service // canonical
+	class class
+	slots []netip.AddrPort // len class.M; invalid = empty slot
+}
+
+// Validate reports the first service this datapath cannot express, as a
+// *lvs.ServiceError wrapping lvs.ErrUnsupported, or a generic validation
+// error. It needs no kernel: `vigil config check` calls it.
+func (o Options) Validate(st lvs.State) error {
+	if o.Seed == 0 {
+		return ErrSeed
+	}
+	if err := st.Validate(); err != nil {
+		return err
+	}
+	for _, s := range st.Canonical().Services {
+		if err := o.check(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func unsupported(s lvs.Service, format string, args ...any) error {
+	return &lvs.ServiceError{Service: s.Key(), Reason: "nftables datapath: " + fmt.Sprintf(format, args...), Err: lvs.ErrUnsupported}
+}
+
+func (o Options) check(s lvs.Service) error {
+	if s.FWMark != 0 {
+		return unsupported(s, "fwmark services are not supported (match the VIP and port instead, or use datapath ipvs)")
+	}
+	if !s.Addr.Is4() {
+		return unsupported(s, "IPv6 services are not supported yet (use datapath ipvs)")
+	}
+	switch s.Scheduler {
+	case "rr", "wrr":
+		if s.PersistenceTimeout > 0 {
+			return unsupported(s, "persistence_timeout with scheduler %s is not supported (use sh or mh, which are persistent by source address)", s.Scheduler)
+		}
+	case "sh", "mh":
+	default:
+		return unsupported(s, "scheduler %s has no nftables equivalent (use rr, wrr, sh or mh, or datapath ipvs)", s.Scheduler)
+	}
+	for _, r := range s.Reals {
+		switch r.Method {
+		case lvs.NAT:
+		case lvs.DR:
+			return unsupported(s, "real server %s: DR is not implemented by this datapath yet (use NAT, or datapath ipvs)", r.AddrPort())
+		default:
+			return unsupported(s, "real server %s: forwarding method %s cannot be expressed in nftables", r.AddrPort(), r.Method)
+		}
+		if !r.Addr.Is4() {
+			return unsupported(s, "real server %s: IPv6 real servers are not supported", r.AddrPort())
+		}
+		if r.Port == 0 {
+			return unsupported(s, "real server %s: port 0", r.AddrPort())
+		}
+	}
+	if TableSize(len(s.Reals), o.MinTableSize) == 0 {
+		return unsupported(s, "%d real servers is more than the largest table (%d slots) can balance", len(s.Reals), TableSizes[len(TableSizes)-1])
+	}
+	return nil
+}
+
+// planFor renders a canonical service that passed check.
+func (o Options) planFor(s lvs.Service) plan {
+	c := class{M: TableSize(len(s.Reals), o.MinTableSize), Mask: 32}
+	var idx []int
+	switch s.Scheduler {
+	case "rr", "wrr":
+		c.Kind = kindNumgen
+		idx = RoundRobin(s.Reals, c.M)
+	default:
+		c.Kind = kindSrc
+		if s.PersistenceTimeout > 0 {
+			// IPVS persistence: the same client (network) always lands on
+			// the same real server, whatever its source port.
+			c.Mask = s.PersistenceNetmask
+		} else if s.Flags&(lvs.FlagSHPort|lvs.FlagMHPort) != 0 {
+			c.Kind = kindSrcPort
+		}
+		idx = Maglev(s.Reals, c.M)
+	}
+	slots := make([]netip.AddrPort, c.M)
+	for i, j := range idx {
+		if j >= 0 {
+			slots[i] = s.Reals[j].AddrPort()
+		}
+	}
+	return plan{svc: s, class: c, slots: slots}
+}
+
+// HashKey returns the bytes the kernel's jhash reads for a client, as the
+// rule loads them into registers: the source address (masked to the
+// persistence granularity), then for sh-port/mh-port the source port padded
+// to 4 bytes.
+func HashKey(c class, client netip.AddrPort) []byte {
+	a := client.Addr().As4()
+	if c.Mask < 32 {
+		p := netip.PrefixFrom(client.Addr(), int(c.Mask)).Masked().Addr().As4()
+		a = p
+	}
+	k := a[:]
+	if c.Kind == kindSrcPort {
+		k = append(k, byte(client.Port()>>8), byte(client.Port()), 0, 0)
+	}
+	return k
+}
+
+// Place predicts the real server the kernel picks for a new connection from
+// client to service s (sh or mh), given the cluster's seed: the same jhash,
+// reciprocal scaling and Maglev table the datapath loads. ok is false for
+// numgen schedulers (rr/wrr: no placement by client) or an empty table.
+func (o Options) Place(s lvs.Service, client netip.AddrPort) (netip.AddrPort, bool) {
+	cs := lvs.State{Services: []lvs.Service{s}}.Canonical().Services[0]
+	if o.check(cs) != nil {
+		return netip.AddrPort{}, false
+	}
+	p := o.planFor(cs)
+	if p.class.Kind == kindNumgen {
+		return netip.AddrPort{}, false
+	}
+	slot := Scale(JHash(HashKey(p.class, client), o.Seed), p.class.M)
+	ap := p.slots[slot]
+	return ap, ap.IsValid()
+}
+
+// pickupKey is the key of the pickup map: a real server's protocol, address
+// and port.
+type pickupKey struct {
+	Proto lvs.Proto
+	Real  netip.AddrPort
+}
+
+// pickups maps every real server to the VIP and port its flows are rewritten
+// to. A real server behind two services with the same protocol maps to the
+// first in canonical order (the other service's server-first flows cannot be
+// told apart).
+func pickups(plans []plan) map[pickupKey]netip.AddrPort {
+	m := map[pickupKey]netip.AddrPort{}
+	for _, p := range plans {
+		for _, r := range p.svc.Reals {
+			k := pickupKey{p.svc.Proto, r.AddrPort()}
+			if _, ok := m[k]; !ok {
+				m[k] = netip.AddrPortFrom(p.svc.Addr, p.svc.Port)
+			}
+		}
+	}
+	return m
+}

@@ -1,0 +1,118 @@
+//go:build linux
+
+package nft
+
+import (
+	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
+)
+
+// 32-bit registers (NFT_REG32_00 is 8).
+const (
+	reg0 = 8 + iota
+	reg1
+	reg2
+	reg3
+	reg4
+	reg5
+)
+
+func (d *Datapath) chains() []*nftables.Chain {
+	return []*nftables.Chain{
+		{Name: "prerouting", Table: d.table, Type: nftables.ChainTypeNAT,
+			Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityNATDest},
+		{Name: "postrouting", Table: d.table, Type: nftables.ChainTypeNAT,
+			Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource},
+	}
+}
+
+func (d *Datapath) baseSets() []*nftables.Set {
+	return []*nftables.Set{
+		{Table: d.table, Name: "services", IsMap: true, KeyType: typeDispatchKey, DataType: nftables.TypeVerdict},
+		{Table: d.table, Name: "backends", IsMap: true, KeyType: nftables.TypeInteger, DataType: typeAddrPort,
+			KeyByteOrder: binaryutil.NativeEndian},
+		{Table: d.table, Name: "weights", IsMap: true, KeyType: typeWeightKey, DataType: nftables.TypeMark},
+		{Table: d.table, Name: "pickup", IsMap: true, KeyType: typeDispatchKey, DataType: typeAddrPort},
+	}
+}
+
+// dispatchTag is the dispatch rule's user data.
+const dispatchTag = "vigil dispatch"
+
+func (d *Datapath) pickupTag() string { return "vigil pickup oif=" + d.opt.ClientInterface }
+
+// loadKey loads meta l4proto . ip <addr at off> . th <port at poff> into
+// reg0..reg2, the 12-byte key of the services and pickup maps.
+func loadKey(addrOff, portOff uint32) []expr.Any {
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: reg0},
+		&expr.Payload{DestRegister: reg0 + 1, Base: expr.PayloadBaseNetworkHeader, Offset: addrOff, Len: 4},
+		&expr.Payload{DestRegister: reg0 + 2, Base: expr.PayloadBaseTransportHeader, Offset: portOff, Len: 2},
+	}
+}
+
+// dispatchRule: meta l4proto . ip daddr . th dport vmap @services
+func (d *Datapath) dispatchRule() *nftables.Rule {
+	e := loadKey(16, 2)
+	e = append(e, &expr.Lookup{SourceRegister: reg0, DestRegister: 0, IsDestRegSet: true, SetName: "services"})
+	return &nftables.Rule{Table: d.table, Chain: d.chains()[0], Exprs: e, UserData: []byte(dispatchTag)}
+}
+
+// serviceRule is the one rule of a service's chain, for example
+//
+//	dnat ip to jhash ip saddr mod 61 seed 0x5eed offset 16384 map @backends
+//
+// Its user data records the service's attributes and everything the rule
+// encodes, so Read reports them and a change replaces the rule.
+func (d *Datapath) serviceRule(chain *nftables.Chain, id uint32, p plan) *nftables.Rule {
+	c := p.class
+	base := id << slotBits
+	var e []expr.Any
+	switch c.Kind {
+	case kindNumgen:
+		e = append(e, &expr.Numgen{Register: reg0, Modulus: c.M, Type: unix.NFT_NG_INCREMENTAL, Offset: base})
+	default:
+		e = append(e, &expr.Payload{DestRegister: reg2, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4})
+		if c.Mask < 32 {
+			m := ^uint32(0) << (32 - uint32(c.Mask))
+			e = append(e, &expr.Bitwise{SourceRegister: reg2, DestRegister: reg2, Len: 4,
+				Mask: []byte{byte(m >> 24), byte(m >> 16), byte(m >> 8), byte(m)}, Xor: []byte{0, 0, 0, 0}})
+		}
+		n := uint32(4)
+		if c.Kind == kindSrcPort {
+			e = append(e, &expr.Payload{DestRegister: reg3, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 2})
+			n = 8
+		}
+		e = append(e, &expr.Hash{SourceRegister: reg2, DestRegister: reg0, Length: n, Modulus: c.M,
+			Seed: d.opt.Seed, Offset: base, Type: expr.HashTypeJenkins})
+	}
+	e = append(e,
+		&expr.Lookup{SourceRegister: reg0, DestRegister: reg4, IsDestRegSet: true, SetName: "backends"},
+		&expr.Counter{},
+		&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: reg4, RegProtoMin: reg5},
+	)
+	return &nftables.Rule{Table: d.table, Chain: chain, Exprs: e, UserData: []byte(d.opt.tag(p))}
+}
+
+// pickupRule is the reply-side pickup rule:
+//
+//	[oifname "eth0"] snat ip to meta l4proto . ip saddr . th sport map @pickup
+func (d *Datapath) pickupRule() *nftables.Rule {
+	var e []expr.Any
+	if d.opt.ClientInterface != "" {
+		name := make([]byte, 16)
+		copy(name, d.opt.ClientInterface)
+		e = append(e,
+			&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: name})
+	}
+	e = append(e, loadKey(12, 0)...) // ip saddr, th sport
+	e = append(e,
+		&expr.Lookup{SourceRegister: reg0, DestRegister: reg4, IsDestRegSet: true, SetName: "pickup"},
+		&expr.Counter{},
+		&expr.NAT{Type: expr.NATTypeSourceNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: reg4, RegProtoMin: reg5},
+	)
+	return &nftables.Rule{Table: d.table, Chain: d.chains()[1], Exprs: e, UserData: []byte(d.pickupTag())}
+}
