@@ -99,7 +99,7 @@ func (c *NetlinkConn) link(name string) (netlink.Link, error) {
 	if err != nil {
 		var nf netlink.LinkNotFoundError
 		if errors.As(err, &nf) || errors.Is(err, unix.ENODEV) {
-			return nil, fmt.Errorf("%w: %s", ErrNoInterface, name)
+			return nil, ErrNoInterface
 		}
 		return nil, err
 	}
