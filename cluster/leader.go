@@ -201,7 +201,7 @@ func (l *leader) tick(now time.Time) {
 		// move it once it acknowledged (then cur is not live) or its lease
 		// has surely expired.
 		li.revoking = true
-		if l.reach[cur.Holder] {
+		if cur.Holder == l.me || l.reach[cur.Holder] {
 			if li.askedAt.IsZero() || !now.Before(li.askedAt.Add(l.t.Retry)) {
 				li.askedAt = now
 				l.emit(SendReleaseRequest{To: cur.Holder, Instance: spec.Name, Epoch: cur.Epoch})

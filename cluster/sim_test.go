@@ -47,7 +47,11 @@ func (w *simWorld) fault() {
 		n := pick()
 		if n.up {
 			n.crash(w.rng.IntN(2) == 0)
-			w.at(w.now+int64(50*time.Millisecond)+w.rng.Int64N(int64(3*time.Second)), eRestart, n.id, n.gen, nil)
+			down := int64(50*time.Millisecond) + w.rng.Int64N(int64(3*time.Second))
+			if w.rng.IntN(3) == 0 {
+				down = 1 + w.rng.Int64N(int64(20*time.Millisecond)) // a quick process restart
+			}
+			w.at(w.now+down, eRestart, n.id, n.gen, nil)
 		}
 	case r < 64:
 		n := pick()
