@@ -25,6 +25,10 @@ import (
 // groups, scripts, virtual servers, real servers, checkers) is drift: the
 // very thing that gives keepalived users two masters or two different load
 // balancers. Each is a DriftError and no configuration is produced.
+//
+// Each file is read with its node name as keepalived's config id, so one
+// keepalived.conf shared through `@lb1 priority 200` conditional lines can
+// be given once per node (with the names its @ID lines use).
 
 // ImportOptions controls Import.
 type ImportOptions struct {
@@ -183,7 +187,9 @@ func Import(names []string, srcs [][]byte, opt ImportOptions) (*Imported, error)
 	im := &importer{files: names, nodes: nodes}
 	var perr ErrorList
 	for i, n := range names {
-		t, err := ParseTree(n, srcs[i])
+		// keepalived's @ID lines select per-node lines of one shared file:
+		// each file is read as its node sees it.
+		t, err := ParseTreeWith(n, srcs[i], Options{ConfigID: nodes[i]})
 		if err != nil {
 			if l, ok := err.(ErrorList); ok {
 				perr = append(perr, l...)
@@ -645,7 +651,9 @@ func (im *importer) renderGlobal(b *bytes.Buffer, g *Node) {
 			c.Children = append(c.Children, n)
 		}
 	}
-	impRenderNode(b, &c, 0)
+	if len(c.Children) > 0 {
+		impRenderNode(b, &c, 0)
+	}
 }
 
 // mergeInstance returns the vrrp_instance inst of the first file with its

@@ -341,3 +341,29 @@ func FuzzImport(f *testing.F) {
 		}
 	})
 }
+
+// TestImportConfigIDLines: one keepalived.conf shared by both directors
+// through keepalived's @ID conditional lines imports as two nodes, each
+// file being read with its node name as the config id.
+func TestImportConfigIDLines(t *testing.T) {
+	f := filepath.Join("testdata", "import", "configid", "keepalived.conf")
+	res, err := config.ImportFiles([]string{f, f}, config.ImportOptions{Names: []string{"lb1", "lb2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "configid", "want.conf.golden", res.Config)
+	cfg := checkImported(t, res, "lb1", "lb2")
+	for _, tc := range []struct {
+		node, state string
+		prio        int
+	}{{"lb1", "MASTER", 200}, {"lb2", "BACKUP", 100}} {
+		n, err := cfg.ForNode(tc.node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inst := n.Instance("VI_1")
+		if inst.State != tc.state || inst.Priority != tc.prio {
+			t.Errorf("%s: state %s priority %d, want %s %d", tc.node, inst.State, inst.Priority, tc.state, tc.prio)
+		}
+	}
+}

@@ -29,7 +29,11 @@ for example
 
   d1.conf:14:5 and d2.conf:14:5: vrrp_instance VI_1: virtual_ipaddress differs: 10.0.0.200/24 vs 10.0.0.201/24
 
-and nothing is written. Exit status: 0 imported; 1 drift, unreadable or
+and nothing is written.
+
+Each file is read with its node name as keepalived's config id: a single
+keepalived.conf that uses "@lb1 ..." conditional lines can be given once per
+node, e.g. vigil config import --names lb1,lb2 keepalived.conf keepalived.conf. Exit status: 0 imported; 1 drift, unreadable or
 broken input, or an output that needs editing (a node address that could
 not be determined); 2 bad usage.
 `
