@@ -62,15 +62,33 @@ type SelfFenceReport struct {
 	NotifyFault    time.Duration // lease expiry to notify_fault run
 	Total          time.Duration // lease expiry to the last step done
 	Complete       bool          // all three steps done
+	Missing        []SelfFenceStep
+}
+
+// Done reports whether step has happened.
+func (r SelfFenceReport) Done(step SelfFenceStep) bool {
+	if step < StepVIPReleased || step > StepNotifyFault {
+		return false
+	}
+	for _, m := range r.Missing {
+		if m == step {
+			return false
+		}
+	}
+	return true
 }
 
 // Report returns the durations measured so far.
 func (s *SelfFence) Report() SelfFenceReport {
 	r := SelfFenceReport{Instance: s.Instance, Epoch: s.Epoch, Complete: true}
-	for step, dst := range map[SelfFenceStep]*time.Duration{StepVIPReleased: &r.VIPReleased, StepAdvertsStopped: &r.AdvertsStopped, StepNotifyFault: &r.NotifyFault} {
+	for step, dst := range [...]*time.Duration{StepVIPReleased: &r.VIPReleased, StepAdvertsStopped: &r.AdvertsStopped, StepNotifyFault: &r.NotifyFault} {
+		if dst == nil {
+			continue
+		}
 		at := s.steps[step]
 		if at.IsZero() {
 			r.Complete = false
+			r.Missing = append(r.Missing, SelfFenceStep(step))
 			continue
 		}
 		*dst = at.Sub(s.LeaseExpired)

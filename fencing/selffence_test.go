@@ -14,7 +14,7 @@ func TestSelfFence(t *testing.T) {
 	s.Mark(StepVIPReleased, t0.Add(3*ms))
 	s.Mark(StepVIPReleased, t0.Add(900*ms)) // first mark wins
 	s.Mark(StepAdvertsStopped, t0.Add(5*ms))
-	if r := s.Report(); r.Complete || r.Total != 5*ms {
+	if r := s.Report(); r.Complete || r.Total != 5*ms || r.Done(StepNotifyFault) || !r.Done(StepAdvertsStopped) || len(r.Missing) != 1 {
 		t.Fatalf("partial report %v", r)
 	}
 	s.Mark(StepNotifyFault, t0.Add(40*ms))
