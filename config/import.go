@@ -772,8 +772,12 @@ func (im *importer) addresses(given map[string][]string) {
 // else the one address the other nodes list as a unicast peer and node i
 // does not. note explains an inferred or missing address.
 func (im *importer) address(i int) (addrs []impAddr, note string) {
-	for _, n := range im.trees[i] {
-		if n.Keyword != "vrrp_instance" {
+	// Walk the instances in the first file's order, so that the links
+	// (one address each) come in the same order for every node.
+	mine := impIndex(im.trees[i])
+	for _, first := range im.trees[0] {
+		n := mine.m[impKeyOf(first)]
+		if first.Keyword != "vrrp_instance" || n == nil {
 			continue
 		}
 		for _, kw := range []string{"unicast_src_ip", "mcast_src_ip"} {

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -365,5 +366,30 @@ func TestImportConfigIDLines(t *testing.T) {
 		if inst.State != tc.state || inst.Priority != tc.prio {
 			t.Errorf("%s: state %s priority %d, want %s %d", tc.node, inst.State, inst.Priority, tc.state, tc.prio)
 		}
+	}
+}
+
+// TestImportTwoLinks: instances on two networks give each node two
+// addresses, in the same link order on every node even when the files list
+// the instances in different orders.
+func TestImportTwoLinks(t *testing.T) {
+	inst := func(name, ifname string, vrid int, src, peer, vip string) string {
+		return "vrrp_instance " + name + " {\n    interface " + ifname + "\n    virtual_router_id " + strconv.Itoa(vrid) +
+			"\n    unicast_src_ip " + src + "\n    unicast_peer {\n        " + peer + "\n    }\n    virtual_ipaddress {\n        " + vip + "\n    }\n}\n"
+	}
+	d1 := inst("VI_FRONT", "eth0", 1, "10.0.0.11", "10.0.0.12", "10.0.0.100/24") + inst("VI_BACK", "eth1", 2, "192.168.0.11", "192.168.0.12", "192.168.0.100/24")
+	d2 := inst("VI_BACK", "eth1", 2, "192.168.0.12", "192.168.0.11", "192.168.0.100/24") + inst("VI_FRONT", "eth0", 1, "10.0.0.12", "10.0.0.11", "10.0.0.100/24")
+	res, err := config.Import([]string{"d1.conf", "d2.conf"}, [][]byte{[]byte(d1), []byte(d2)}, config.ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := checkImported(t, res, "d1", "d2")
+	for _, want := range []string{"node d1 { address 10.0.0.11 192.168.0.11 }", "node d2 { address 10.0.0.12 192.168.0.12 }"} {
+		if !bytes.Contains(res.Config, []byte(want)) {
+			t.Errorf("want %q in\n%s", want, res.Config)
+		}
+	}
+	if len(cfg.Instances) != 2 || cfg.Instances[0].Name != "VI_FRONT" {
+		t.Errorf("instances not in the first file's order: %+v", cfg.Instances)
 	}
 }
