@@ -68,6 +68,12 @@ type Config struct {
 	// RaftPort and MessagePort are the TCP port of the Raft transport and
 	// the UDP port of lease messages, the same on every node and link.
 	RaftPort, MessagePort int
+	// GossipPort is the memberlist port of link 0; link i uses
+	// GossipPort+i. GossipKey, when set, encrypts gossip (16, 24 or 32
+	// bytes).
+	GossipPort int
+	GossipKey  []byte
+	Gossip     GossipTiming
 	// DataDir holds the Raft log, stable store and snapshots.
 	DataDir string
 	// Timing is the lease timing; zero means cluster.DefaultTiming.
@@ -92,7 +98,11 @@ type Agent struct {
 	stream *linkStream
 	msgs   *messenger
 	stores *stores
+	gossip *gossip
 	core   *cluster.Core
+
+	raftFailed map[string]bool // peers whose Raft heartbeats fail
+	fedReach   map[string]bool // reachability last fed to the core
 
 	results chan cluster.Event // answers of asynchronous Raft calls
 	obs     chan raft.Observation
@@ -110,8 +120,10 @@ type Status struct {
 	Term      uint64
 	Leader    string
 	State     *cluster.State
-	// Holding maps the instances this node holds now to their epochs.
-	Holding map[string]uint64
+	// Holding maps the instances this node holds now to their epochs, and
+	// LeaseUntil to the end of their current lease on this node's clock.
+	Holding    map[string]uint64
+	LeaseUntil map[string]time.Time
 }
 
 // New opens the data directory, starts Raft (bootstrapping the cluster
@@ -137,6 +149,9 @@ func New(cfg Config) (*Agent, error) {
 		fsm:     newFSM(),
 		results: make(chan cluster.Event, 16),
 		obs:     make(chan raft.Observation, 64),
+
+		raftFailed: map[string]bool{},
+		fedReach:   map[string]bool{},
 	}
 	var err error
 	if a.stores, err = openStores(cfg.DataDir); err != nil {
@@ -156,7 +171,14 @@ func New(cfg Config) (*Agent, error) {
 		a.stores.close()
 		return nil, err
 	}
+	if a.gossip, err = startGossip(cfg.Node, cfg.Peers, cfg.GossipPort, cfg.GossipKey, cfg.Gossip.orDefault(cfg.Raft.orDefault().Heartbeat/2), a.log.With("component", "gossip")); err != nil {
+		a.msgs.close()
+		a.stream.Close()
+		a.stores.close()
+		return nil, err
+	}
 	if a.raft, err = a.startRaft(); err != nil {
+		a.gossip.close()
 		a.msgs.close()
 		a.stream.Close()
 		a.stores.close()
@@ -177,9 +199,13 @@ func New(cfg Config) (*Agent, error) {
 		a.Close()
 		return nil, err
 	}
-	a.status = Status{Node: cfg.Node, Holding: map[string]uint64{}, State: cluster.NewState()}
+	a.status = Status{Node: cfg.Node, Holding: map[string]uint64{}, LeaseUntil: map[string]time.Time{}, State: cluster.NewState()}
 	return a, nil
 }
+
+// errAbandon, as the cause of Run's context, stops the agent as kill -9
+// would: nothing is released. In-process tests crash nodes with it.
+var errAbandon = errors.New("agent: abandoned without releasing")
 
 // Run drives the core until ctx is cancelled, then releases every VIP this
 // node holds and shuts Raft down. It returns ctx's error.
@@ -196,7 +222,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.arm(timer)
 		select {
 		case <-ctx.Done():
-			a.releaseAll("agent stopping")
+			if context.Cause(ctx) != errAbandon {
+				a.releaseAll("agent stopping")
+			}
 			return ctx.Err()
 		case now := <-timer.C:
 			a.core.Tick(now)
@@ -205,6 +233,8 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.setState(s)
 		case o := <-a.obs:
 			a.observe(ctx, o)
+		case <-a.gossip.notify:
+			a.feedReach(time.Now(), false)
 		case m := <-a.msgs.in:
 			a.receive(m)
 		case ev := <-a.results:
@@ -228,11 +258,11 @@ func (a *Agent) observe(ctx context.Context, o raft.Observation) {
 	now := time.Now()
 	switch d := o.Data.(type) {
 	case raft.FailedHeartbeatObservation:
-		a.core.Step(now, cluster.Reachable{Node: string(d.PeerID), Up: false})
+		a.raftFailed[string(d.PeerID)] = true
+		a.feedReach(now, false)
 	case raft.ResumedHeartbeatObservation:
-		a.core.Step(now, cluster.Reachable{Node: string(d.PeerID), Up: true})
-	case raft.PeerObservation:
-		a.core.Step(now, cluster.Reachable{Node: string(d.Peer.ID), Up: !d.Removed})
+		delete(a.raftFailed, string(d.PeerID))
+		a.feedReach(now, false)
 	case raft.RaftState, raft.LeaderObservation:
 		a.feedLeadership(ctx, now)
 	}
@@ -251,6 +281,7 @@ func (a *Agent) feedLeadership(ctx context.Context, now time.Time) {
 	a.mu.Unlock()
 	a.core.Step(now, cluster.Leadership{Leader: leader, Term: term})
 	if leader && !wasLeader {
+		a.feedReach(now, true)
 		a.async(ctx, func() cluster.Event {
 			if err := a.raft.Barrier(a.cfg.Timing.Lease).Error(); err != nil {
 				a.log.Warn("barrier after election failed", "term", term, "err", err)
@@ -258,6 +289,20 @@ func (a *Agent) feedLeadership(ctx context.Context, now time.Time) {
 			}
 			return cluster.LeaderReady{Term: term}
 		})
+	}
+}
+
+// feedReach tells the core which peers it can reach: alive on at least
+// one gossip link and not failing Raft heartbeats. Both are hints; the
+// lease rules make acting on a wrong one safe. With all set, every peer's
+// state is fed, changed or not (a new leader starts from nothing).
+func (a *Agent) feedReach(now time.Time, all bool) {
+	for _, p := range a.gossip.peers(sortedNodes(a.cfg.Peers)) {
+		up := p.State != LinkDown && !a.raftFailed[p.Node]
+		if prev, ok := a.fedReach[p.Node]; all || !ok || prev != up {
+			a.fedReach[p.Node] = up
+			a.core.Step(now, cluster.Reachable{Node: p.Node, Up: up})
+		}
 	}
 }
 
@@ -283,6 +328,7 @@ func (a *Agent) Status() Status {
 	s := a.status
 	s.State = s.State.Clone()
 	s.Holding = maps.Clone(s.Holding)
+	s.LeaseUntil = maps.Clone(s.LeaseUntil)
 	return s
 }
 
@@ -299,6 +345,10 @@ func (a *Agent) Close() {
 			a.log.Warn("raft shutdown", "err", err)
 		}
 		a.raft = nil
+	}
+	if a.gossip != nil {
+		a.gossip.close()
+		a.gossip = nil
 	}
 	if a.msgs != nil {
 		a.msgs.close()

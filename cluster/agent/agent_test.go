@@ -2,12 +2,15 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/raft"
 
 	"vigil/cluster"
 )
@@ -21,12 +24,11 @@ type world struct {
 	slack time.Duration
 	mu    sync.Mutex
 	holds map[string]map[string]time.Time // instance → node → address valid until
-	dead  map[string]bool                 // crashed nodes: Release does nothing
 	moves int
 }
 
 func newWorld(t *testing.T, slack time.Duration) *world {
-	return &world{t: t, slack: slack, holds: map[string]map[string]time.Time{}, dead: map[string]bool{}}
+	return &world{t: t, slack: slack, holds: map[string]map[string]time.Time{}}
 }
 
 type worldExec struct {
@@ -58,9 +60,7 @@ func (e worldExec) Release(inst string, epoch uint64, reason string) error {
 	w := e.w
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if !w.dead[e.node] {
-		delete(w.holds[inst], e.node)
-	}
+	delete(w.holds[inst], e.node)
 	return nil
 }
 
@@ -85,7 +85,8 @@ type testCluster struct {
 	rport  int
 	mport  int
 	specs  []cluster.InstanceSpec
-	cancel map[string]context.CancelFunc
+	agents map[string]*Agent
+	cancel map[string]context.CancelCauseFunc
 	done   map[string]chan error
 }
 
@@ -99,7 +100,8 @@ func newTestCluster(t *testing.T) *testCluster {
 		dirs:   map[string]string{},
 		rport:  base,
 		mport:  base + 1,
-		cancel: map[string]context.CancelFunc{},
+		agents: map[string]*Agent{},
+		cancel: map[string]context.CancelCauseFunc{},
 		done:   map[string]chan error{},
 		specs: []cluster.InstanceSpec{{
 			Name: "VI_1", VRID: 51,
@@ -123,7 +125,7 @@ func (tc *testCluster) start(node string) {
 	tc.t.Helper()
 	a, err := New(Config{
 		Cluster: "test", Node: node, Peers: tc.peers,
-		RaftPort: tc.rport, MessagePort: tc.mport,
+		RaftPort: tc.rport, MessagePort: tc.mport, GossipPort: tc.mport + 1,
 		DataDir:   tc.dirs[node],
 		Instances: tc.specs,
 		Executor:  worldExec{tc.w, node},
@@ -132,15 +134,17 @@ func (tc *testCluster) start(node string) {
 	if err != nil {
 		tc.t.Fatalf("start %s: %v", node, err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancelCause(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	tc.cancel[node], tc.done[node] = cancel, done
+	tc.cancel[node], tc.done[node], tc.agents[node] = cancel, done, a
 }
 
-func (tc *testCluster) stop(node string) {
+func (tc *testCluster) stop(node string) { tc.halt(node, nil) }
+
+func (tc *testCluster) halt(node string, cause error) {
 	if c, ok := tc.cancel[node]; ok {
-		c()
+		c(cause)
 		select {
 		case <-tc.done[node]:
 		case <-time.After(10 * time.Second):
@@ -152,15 +156,7 @@ func (tc *testCluster) stop(node string) {
 
 // crash stops node as a kill -9 would: its address stays until the kernel
 // lifetime runs out, and it releases nothing.
-func (tc *testCluster) crash(node string) {
-	tc.w.mu.Lock()
-	tc.w.dead[node] = true
-	tc.w.mu.Unlock()
-	tc.stop(node)
-	tc.w.mu.Lock()
-	tc.w.dead[node] = false
-	tc.w.mu.Unlock()
-}
+func (tc *testCluster) crash(node string) { tc.halt(node, errAbandon) }
 
 func (tc *testCluster) waitHolder(inst string, want func(string) bool, within time.Duration) string {
 	tc.t.Helper()
@@ -173,6 +169,24 @@ func (tc *testCluster) waitHolder(inst string, want func(string) bool, within ti
 	}
 	tc.t.Fatalf("no acceptable holder of %s within %v (now %q)", inst, within, tc.w.holder(inst))
 	return ""
+}
+
+// logHas reports whether node's Raft log holds cmd.
+func (tc *testCluster) logHas(node string, cmd cluster.Command) bool {
+	st := tc.agents[node].stores.log
+	first, _ := st.FirstIndex()
+	last, _ := st.LastIndex()
+	for i := first; i <= last && i > 0; i++ {
+		var l raft.Log
+		if st.GetLog(i, &l) != nil || l.Type != raft.LogCommand {
+			continue
+		}
+		var c cluster.Command
+		if json.Unmarshal(l.Data, &c) == nil && c == cmd {
+			return true
+		}
+	}
+	return false
 }
 
 type testWriter struct {
@@ -208,7 +222,12 @@ func TestThreeAgentsFailover(t *testing.T) {
 	tc.start("d1") // restart from its data directory
 	tc.waitHolder("VI_1", func(h string) bool { return h == "d1" }, 10*time.Second)
 
-	// A graceful stop releases at once: the next holder needs no lease wait.
+	// A graceful stop releases and records the release in the log, so the
+	// next holder takes over without waiting the lease out.
+	epoch := tc.agents["d1"].Status().Holding["VI_1"]
 	tc.stop("d1")
 	tc.waitHolder("VI_1", func(h string) bool { return h == "d2" }, bound)
+	if !tc.logHas("d2", cluster.Command{Op: cluster.OpRelease, Instance: "VI_1", Node: "d1", Epoch: epoch}) {
+		t.Errorf("d1's graceful release of epoch %d is not in the log", epoch)
+	}
 }

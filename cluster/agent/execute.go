@@ -44,6 +44,7 @@ func (a *Agent) do(ctx context.Context, act cluster.Action) {
 			a.log.Info("holding", "instance", x.Instance, "epoch", x.Epoch)
 		}
 		a.status.Holding[x.Instance] = x.Epoch
+		a.status.LeaseUntil[x.Instance] = x.Until
 		a.mu.Unlock()
 	case cluster.Release:
 		if err := a.cfg.Executor.Release(x.Instance, x.Epoch, x.Reason); err != nil {
@@ -54,6 +55,7 @@ func (a *Agent) do(ctx context.Context, act cluster.Action) {
 			a.log.Info("released", "instance", x.Instance, "epoch", x.Epoch, "reason", x.Reason)
 		}
 		delete(a.status.Holding, x.Instance)
+		delete(a.status.LeaseUntil, x.Instance)
 		a.mu.Unlock()
 	case cluster.SendLeaseRequest:
 		m := message{Kind: kindLeaseRequest, Instance: x.Instance, Epoch: x.Epoch, ID: x.ID}
@@ -149,15 +151,42 @@ func (a *Agent) leader() string {
 	return a.leaderID
 }
 
-// releaseAll releases every held instance on shutdown.
+// releaseAll releases every held instance on shutdown, then records the
+// releases in the log (waiting up to a lease for them to commit) so the
+// leader hands the VIPs over at once instead of waiting the lease out.
 func (a *Agent) releaseAll(reason string) {
 	a.mu.Lock()
 	held := a.status.Holding
 	a.status.Holding = map[string]uint64{}
+	a.status.LeaseUntil = map[string]time.Time{}
 	a.mu.Unlock()
 	for inst, epoch := range held {
 		if err := a.cfg.Executor.Release(inst, epoch, reason); err != nil {
 			a.log.Error("release on shutdown failed", "instance", inst, "err", err)
 		}
+	}
+	deadline := time.Now().Add(a.cfg.Timing.Lease)
+	for len(held) > 0 && time.Now().Before(deadline) {
+		st := a.fsm.current()
+		for inst, epoch := range held {
+			if as := st.Instances[inst]; as.Epoch != epoch || as.Released {
+				delete(held, inst)
+				continue
+			}
+			cmd := cluster.Command{Op: cluster.OpRelease, Instance: inst, Node: a.cfg.Node, Epoch: epoch}
+			if a.raft.State() == raft.Leader {
+				if b, err := json.Marshal(cmd); err == nil {
+					a.raft.Apply(b, a.cfg.Timing.Lease)
+				}
+			} else if leader := a.leader(); leader != "" {
+				a.msgs.send(leader, message{Kind: kindPropose, Command: &cmd})
+			}
+		}
+		if len(held) > 0 {
+			time.Sleep(a.cfg.Timing.Retry)
+		}
+	}
+	if len(held) > 0 {
+		a.log.Warn("releases not acknowledged before shutdown; the cluster waits out the leases", "instances", len(held))
 	}
 }

@@ -1,0 +1,127 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"vigil/vrrp"
+	"vigil/vrrp/vip"
+)
+
+// Director is a whole running director: the agent and the kernel-facing
+// pieces its Wire drives, opened in the network namespace of the calling
+// thread.
+type Director struct {
+	Agent *Agent
+	setup *Setup
+	log   *slog.Logger
+	conn  *vip.NetlinkConn
+	link  *vip.LinkSender
+	mgr   *vip.Manager
+	ann   *vip.Announcer
+	vconn []*vrrp.Conn
+	wires []*WireInstance
+}
+
+// OpenDirector opens the sockets a director needs and the agent. An
+// instance whose interface cannot be opened is logged and runs without
+// adverts; its addresses then fail on every Hold, which the agent logs,
+// and the other instances are unaffected.
+func OpenDirector(s *Setup, log *slog.Logger) (*Director, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	d := &Director{setup: s, log: log}
+	var err error
+	if d.conn, err = vip.NewNetlinkConn(); err != nil {
+		return nil, fmt.Errorf("agent: open netlink: %w", err)
+	}
+	if d.link, err = vip.NewLinkSender(vip.SenderOptions{}); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("agent: open packet socket for gratuitous ARP: %w", err)
+	}
+	if d.ann, err = vip.NewAnnouncer(d.link, s.GARP, vip.AnnouncerOptions{Logger: log.With("component", "announcer")}); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("agent: announcer: %w", err)
+	}
+	for _, is := range s.Instances {
+		w := &WireInstance{Name: is.Name, Addrs: is.Addrs, Advert: is.Advert}
+		c, err := vrrp.Dial(vrrp.DialConfig{Interface: is.Interface, IPv6: is.IPv6, Src: is.Src, NoMulticast: is.Dsts[0] != vrrp.GroupV4 && is.Dsts[0] != vrrp.GroupV6})
+		if err != nil {
+			log.Error("instance runs without VRRP adverts", "instance", is.Name, "interface", is.Interface, "err", err)
+		} else {
+			d.vconn = append(d.vconn, c)
+			w.Sender, err = vrrp.NewSender(c, vrrp.SenderConfig{Src: c.Src(), Dsts: is.Dsts, Options: is.Options, Logger: log.With("instance", is.Name)})
+			if err != nil {
+				d.Close()
+				return nil, fmt.Errorf("agent: instance %s: advert sender: %w", is.Name, err)
+			}
+		}
+		d.wires = append(d.wires, w)
+	}
+	d.mgr = vip.NewManager(d.conn, Owned(d.wires), vip.ManagerOptions{Logger: log.With("component", "vip")})
+	// Remove leftovers of a previous run at once: this node holds nothing
+	// until the cluster grants it a lease.
+	if err := d.mgr.Set(nil); err != nil {
+		log.Warn("initial sweep of VIP addresses", "err", err)
+	}
+	cfg := s.Agent
+	cfg.Executor = NewWire(d.mgr, d.ann, d.wires, log)
+	cfg.Logger = log
+	if d.Agent, err = New(cfg); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// Run runs the director until ctx is done: the agent in front, the VIP
+// sweep, the announcer and the advert senders behind it. When ctx ends the
+// agent releases everything first; the rest stops after.
+func (d *Director) Run(ctx context.Context) error {
+	bg, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	run := func(name string, fn func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(bg); err != nil && !errors.Is(err, context.Canceled) {
+				d.log.Error("stopped", "component", name, "err", err)
+			}
+		}()
+	}
+	run("vip", d.mgr.Run)
+	run("announcer", d.ann.Run)
+	for _, w := range d.wires {
+		if w.Sender != nil {
+			run("adverts "+w.Name, w.Sender.Run)
+		}
+	}
+	err := d.Agent.Run(ctx)
+	cancel()
+	wg.Wait()
+	d.Close()
+	return err
+}
+
+// Close closes the sockets. Run calls it.
+func (d *Director) Close() {
+	for _, c := range d.vconn {
+		c.Close()
+	}
+	d.vconn = nil
+	if d.ann != nil {
+		d.ann.Close()
+	}
+	if d.link != nil {
+		d.link.Close()
+		d.link = nil
+	}
+	if d.conn != nil {
+		d.conn.Close()
+		d.conn = nil
+	}
+}

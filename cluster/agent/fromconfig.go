@@ -1,0 +1,170 @@
+package agent
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"vigil/cluster"
+	"vigil/config"
+	"vigil/vrrp"
+	"vigil/vrrp/vip"
+)
+
+// Setup is everything a director needs, derived from the configuration:
+// the agent's Config (without its Executor) and what each instance puts on
+// the wire. FromConfig builds it without touching the system; Start opens
+// the sockets.
+type Setup struct {
+	Agent     Config
+	Instances []InstanceSetup
+	GARP      vip.Timing
+}
+
+// InstanceSetup is one VRRP instance as this node serves it.
+type InstanceSetup struct {
+	Name      string
+	Interface string
+	Addrs     []vip.Hold
+	Advert    vrrp.Advert
+	IPv6      bool
+	Src       netip.Addr   // mcast_src_ip / unicast_src_ip; zero: the interface's
+	Dsts      []netip.Addr // the VRRP group, or the unicast peers
+	Options   vrrp.Options
+}
+
+// FromConfig derives node's setup from a validated configuration. The
+// configuration must have a cluster block naming node.
+func FromConfig(c *config.Config, node string) (*Setup, error) {
+	if c.Cluster == nil {
+		return nil, fmt.Errorf("agent: %w", config.ErrNoCluster)
+	}
+	cl := c.Cluster
+	if cl.NodeByName(node) == nil {
+		var names []string
+		for _, n := range cl.Nodes {
+			names = append(names, n.Name)
+		}
+		return nil, fmt.Errorf("agent: node %q is not in the cluster block (nodes: %v)", node, names)
+	}
+	peers := map[string][]string{}
+	for _, n := range cl.Nodes {
+		for _, a := range n.Addresses {
+			peers[n.Name] = append(peers[n.Name], a.String())
+		}
+	}
+	mine, err := c.ForNode(node)
+	if err != nil {
+		return nil, fmt.Errorf("agent: configuration of %s: %w", node, err)
+	}
+	t := cluster.DefaultTiming()
+	t.Lease = time.Duration(cl.Lease)
+	t.Renew = t.Lease / 3
+	t.Drift = cl.ClockDrift
+	// The kernel may keep a frozen holder's address this long after its
+	// lease: the address lifetime's slack plus the kernel's expiry jitter.
+	t.KernelSlack = vip.DefaultSlack + vip.KernelExpiryJitter
+	hb := time.Duration(cl.Heartbeat)
+
+	s := &Setup{
+		Agent: Config{
+			Cluster:     cl.Name,
+			Node:        node,
+			Peers:       peers,
+			RaftPort:    cl.RaftPort,
+			MessagePort: cl.RaftPort, // UDP, beside Raft's TCP port
+			GossipPort:  cl.GossipPort,
+			GossipKey:   cl.GossipKey,
+			DataDir:     cl.DataDir,
+			Timing:      t,
+			Raft:        RaftTiming{Heartbeat: 2 * hb, Election: 2 * hb, LeaderLease: hb, Commit: hb / 10},
+		},
+	}
+	g := c.Global
+	s.GARP = vip.Timing{
+		Repeat:        g.VRRPGarpMasterRepeat,
+		Delay:         time.Duration(g.VRRPGarpMasterDelay),
+		Refresh:       time.Duration(g.VRRPGarpMasterRefresh),
+		RefreshRepeat: max(g.VRRPGarpMasterRefreshRepeat, 1),
+		Interval:      time.Duration(g.VRRPGarpInterval),
+	}
+	for idx, base := range c.Instances {
+		inst := mine.Instances[idx]
+		spec := cluster.InstanceSpec{
+			Name:         base.Name,
+			VRID:         uint8(base.VirtualRouterID),
+			Priority:     map[string]int{},
+			Nopreempt:    base.Nopreempt,
+			PreemptDelay: time.Duration(base.PreemptDelay),
+		}
+		for _, n := range cl.Nodes {
+			ni, err := base.ForNode(n.Name)
+			if err != nil {
+				return nil, fmt.Errorf("agent: instance %s on %s: %w", base.Name, n.Name, err)
+			}
+			spec.Priority[n.Name] = ni.Priority
+		}
+		s.Agent.Instances = append(s.Agent.Instances, spec)
+		is, err := instanceSetup(inst)
+		if err != nil {
+			return nil, err
+		}
+		s.Instances = append(s.Instances, is)
+	}
+	return s, nil
+}
+
+func instanceSetup(i *config.VRRPInstance) (InstanceSetup, error) {
+	is := InstanceSetup{Name: i.Name, Interface: i.Interface}
+	var addrs []netip.Addr
+	for _, v := range i.VirtualIPAddresses {
+		iface := i.Interface
+		if v.Dev != "" {
+			iface = v.Dev
+		}
+		h := vip.Hold{Addr: v.Prefix, Iface: iface, Label: v.Label}
+		if v.Brd != "" && v.Brd != "+" && v.Brd != "-" {
+			b, err := netip.ParseAddr(v.Brd)
+			if err != nil {
+				return is, fmt.Errorf("agent: instance %s: brd %q: %w", i.Name, v.Brd, err)
+			}
+			h.Broadcast = b
+		}
+		is.Addrs = append(is.Addrs, h)
+		addrs = append(addrs, v.Prefix.Addr())
+	}
+	if len(addrs) > 0 && addrs[0].Is6() {
+		is.IPv6 = true
+	}
+	is.Advert = vrrp.Advert{
+		Version:  uint8(i.Version),
+		VRID:     uint8(i.VirtualRouterID),
+		Priority: uint8(min(max(i.Priority, 1), 254)),
+		Interval: time.Duration(i.AdvertInt),
+		Addrs:    addrs,
+	}
+	if is.IPv6 {
+		is.Advert.Version = 3
+	}
+	if a := i.Authentication; a != nil && a.Type == "PASS" && is.Advert.Version == 2 {
+		d, err := vrrp.PasswordAuthData(a.Pass)
+		if err != nil {
+			return is, fmt.Errorf("agent: instance %s: auth_pass: %w", i.Name, err)
+		}
+		is.Advert.AuthType, is.Advert.AuthData = vrrp.AuthPass, d
+	}
+	is.Src = i.McastSrcIP
+	if len(i.UnicastPeers) > 0 {
+		is.Src = i.UnicastSrcIP
+		for _, p := range i.UnicastPeers {
+			is.Dsts = append(is.Dsts, p.Addr)
+		}
+	} else if is.IPv6 {
+		is.Dsts = []netip.Addr{vrrp.GroupV6}
+	} else {
+		is.Dsts = []netip.Addr{vrrp.GroupV4}
+	}
+	slices.SortFunc(is.Dsts, netip.Addr.Compare)
+	return is, nil
+}

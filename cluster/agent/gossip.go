@@ -1,0 +1,175 @@
+package agent
+
+import (
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// gossip runs one memberlist pool per heartbeat link. It is a hint, never
+// the authority: a peer that gossip sees down on every link makes the
+// leader look again sooner than Raft's heartbeats would, but nothing moves
+// before the peer's lease has surely run out. A peer down on some links
+// only is "degraded" and moves nothing.
+type gossip struct {
+	me     string
+	lists  []*memberlist.Memberlist
+	log    *slog.Logger
+	notify chan struct{} // a link state changed (coalesced)
+
+	mu    sync.Mutex
+	alive []map[string]bool // per link: peer → alive
+	since map[string]time.Time
+}
+
+// Link states of a peer, over all links.
+const (
+	LinkUp       = "up"
+	LinkDown     = "down"
+	LinkDegraded = "degraded"
+)
+
+// GossipTiming tunes memberlist for directors on a LAN.
+type GossipTiming struct {
+	Probe, ProbeTimeout, Gossip time.Duration
+	SuspicionMult               int
+}
+
+func (t GossipTiming) orDefault(heartbeat time.Duration) GossipTiming {
+	if t.Probe == 0 {
+		t.Probe = max(heartbeat, 100*time.Millisecond)
+	}
+	if t.ProbeTimeout == 0 {
+		t.ProbeTimeout = t.Probe / 2
+	}
+	if t.Gossip == 0 {
+		t.Gossip = t.Probe / 2
+	}
+	if t.SuspicionMult == 0 {
+		t.SuspicionMult = 3
+	}
+	return t
+}
+
+// startGossip joins one pool per link: link i binds the node's i-th
+// address on port+i and joins the peers' i-th addresses.
+func startGossip(me string, peers map[string][]string, port int, key []byte, t GossipTiming, lg *slog.Logger) (*gossip, error) {
+	g := &gossip{me: me, log: lg, notify: make(chan struct{}, 1), since: map[string]time.Time{}}
+	local := peers[me]
+	for i, addr := range local {
+		g.alive = append(g.alive, map[string]bool{})
+		c := memberlist.DefaultLANConfig()
+		c.Name = me
+		c.BindAddr, c.BindPort = addr, port+i
+		c.AdvertiseAddr, c.AdvertisePort = addr, port+i
+		c.ProbeInterval, c.ProbeTimeout = t.Probe, t.ProbeTimeout
+		c.GossipInterval = t.Gossip
+		c.SuspicionMult = t.SuspicionMult
+		c.PushPullInterval = 10 * time.Second
+		c.Label = fmt.Sprintf("vigil-link%d", i)
+		c.SecretKey = key
+		c.Events = &linkEvents{g: g, link: i}
+		c.Logger = log.New(io.Discard, "", 0)
+		c.DNSConfigPath = "/dev/null"
+		ml, err := memberlist.Create(c)
+		if err != nil {
+			g.close()
+			return nil, fmt.Errorf("agent: gossip on link %d (%s:%d): %w", i, addr, port+i, err)
+		}
+		g.lists = append(g.lists, ml)
+		var join []string
+		for n, as := range peers {
+			if n != me && i < len(as) {
+				join = append(join, net.JoinHostPort(as[i], fmt.Sprint(port+i)))
+			}
+		}
+		if _, err := ml.Join(join); err != nil {
+			// Peers not up yet: they join us when they start.
+			lg.Debug("gossip join", "link", i, "err", err)
+		}
+	}
+	return g, nil
+}
+
+type linkEvents struct {
+	g    *gossip
+	link int
+}
+
+func (e *linkEvents) NotifyJoin(n *memberlist.Node)   { e.g.set(e.link, n.Name, true) }
+func (e *linkEvents) NotifyLeave(n *memberlist.Node)  { e.g.set(e.link, n.Name, false) }
+func (e *linkEvents) NotifyUpdate(n *memberlist.Node) {}
+
+func (g *gossip) set(link int, node string, alive bool) {
+	if node == g.me {
+		return
+	}
+	g.mu.Lock()
+	before := g.stateLocked(node)
+	g.alive[link][node] = alive
+	after := g.stateLocked(node)
+	if before != after {
+		g.since[node] = time.Now()
+	}
+	g.mu.Unlock()
+	g.log.Info("gossip", "link", link, "peer", node, "alive", alive, "peer_state", after)
+	select {
+	case g.notify <- struct{}{}:
+	default:
+	}
+}
+
+// stateLocked summarizes node's links: up, degraded or down.
+func (g *gossip) stateLocked(node string) string {
+	up := 0
+	for _, m := range g.alive {
+		if m[node] {
+			up++
+		}
+	}
+	switch {
+	case up == len(g.alive):
+		return LinkUp
+	case up == 0:
+		return LinkDown
+	}
+	return LinkDegraded
+}
+
+// PeerLinks is one peer's link states as gossip sees them.
+type PeerLinks struct {
+	Node  string
+	State string // up, degraded, down
+	Since time.Time
+	Links []bool // per link: alive
+}
+
+func (g *gossip) peers(names []string) []PeerLinks {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out []PeerLinks
+	for _, n := range names {
+		if n == g.me {
+			continue
+		}
+		p := PeerLinks{Node: n, State: g.stateLocked(n), Since: g.since[n]}
+		for _, m := range g.alive {
+			p.Links = append(p.Links, m[n])
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func (g *gossip) close() {
+	for _, ml := range g.lists {
+		_ = ml.Leave(100 * time.Millisecond)
+		_ = ml.Shutdown()
+	}
+}

@@ -1,0 +1,156 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+
+	"vigil/vrrp"
+	"vigil/vrrp/vip"
+)
+
+// WireInstance is what holding one instance puts on the wire.
+type WireInstance struct {
+	Name string
+	// Addrs are the instance's VIPs (Until is filled in at each Hold).
+	Addrs []vip.Hold
+	// Advert is what the instance advertises while held; Sender sends it.
+	// A nil Sender sends no adverts (an instance on an interface without
+	// VRRP peers, or a test).
+	Advert vrrp.Advert
+	Sender *vrrp.Sender
+}
+
+// Wire is the Executor of a real director: addresses through the VIP
+// manager (with lease-bound kernel lifetimes), gratuitous ARP / unsolicited
+// NA through the announcer, VRRP adverts through each instance's sender.
+//
+// Ordering (vrrp/vip's contract): taking an instance configures the
+// addresses first and announces them after; releasing stops the
+// announcements first, then removes the addresses, then sends the
+// priority-0 advert, so no packet ever claims an address that is gone.
+type Wire struct {
+	mgr  *vip.Manager
+	ann  *vip.Announcer
+	inst map[string]*WireInstance
+	log  *slog.Logger
+
+	mu    sync.Mutex
+	until map[string]time.Time // held instances → lease end
+	moves int
+}
+
+// NewWire returns a Wire over the manager and announcer for instances.
+func NewWire(mgr *vip.Manager, ann *vip.Announcer, instances []*WireInstance, log *slog.Logger) *Wire {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	w := &Wire{mgr: mgr, ann: ann, inst: map[string]*WireInstance{}, until: map[string]time.Time{}, log: log}
+	for _, i := range instances {
+		w.inst[i.Name] = i
+	}
+	return w
+}
+
+// Owned lists every address of the instances: the VIP manager removes
+// any of them this node does not hold.
+func Owned(instances []*WireInstance) []vip.Owned {
+	var out []vip.Owned
+	for _, i := range instances {
+		for _, h := range i.Addrs {
+			out = append(out, vip.Owned{Iface: h.Iface, Addr: h.Addr.Addr()})
+		}
+	}
+	return out
+}
+
+// Hold implements Executor.
+func (w *Wire) Hold(instance string, epoch uint64, until time.Time) error {
+	i, ok := w.inst[instance]
+	if !ok {
+		return fmt.Errorf("agent: hold %s: no such instance", instance)
+	}
+	w.mu.Lock()
+	_, was := w.until[instance]
+	w.until[instance] = until
+	holds := w.holdsLocked()
+	w.mu.Unlock()
+	if err := w.mgr.Set(holds); err != nil {
+		// Errors are per address: the others are applied. Report, and
+		// announce only if this instance's own addresses failed nothing.
+		if !w.instanceOK(i) {
+			return fmt.Errorf("agent: hold %s epoch %d: %w", instance, epoch, err)
+		}
+		w.log.Warn("some addresses failed", "err", err)
+	}
+	if was {
+		return nil
+	}
+	w.mu.Lock()
+	w.moves++
+	w.mu.Unlock()
+	for _, h := range i.Addrs {
+		w.ann.Announce(h.Iface, h.Addr.Addr())
+	}
+	if i.Sender != nil {
+		if err := i.Sender.Hold(i.Advert); err != nil {
+			w.log.Warn("first advert failed", "instance", instance, "err", err)
+		}
+	}
+	return nil
+}
+
+// Release implements Executor.
+func (w *Wire) Release(instance string, epoch uint64, reason string) error {
+	i, ok := w.inst[instance]
+	if !ok {
+		return fmt.Errorf("agent: release %s: no such instance", instance)
+	}
+	w.mu.Lock()
+	_, was := w.until[instance]
+	delete(w.until, instance)
+	holds := w.holdsLocked()
+	w.mu.Unlock()
+	if was {
+		for _, h := range i.Addrs {
+			w.ann.Stop(h.Iface, h.Addr.Addr())
+		}
+	}
+	err := w.mgr.Set(holds)
+	if i.Sender != nil {
+		err = errors.Join(err, i.Sender.Release())
+	}
+	if err != nil {
+		return fmt.Errorf("agent: release %s epoch %d (%s): %w", instance, epoch, reason, err)
+	}
+	return nil
+}
+
+// holdsLocked is every address held now, with its lease end.
+func (w *Wire) holdsLocked() []vip.Hold {
+	var out []vip.Hold
+	for name, until := range w.until {
+		for _, h := range w.inst[name].Addrs {
+			h.Until = until
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// instanceOK reports whether every address of i is held after the pass.
+func (w *Wire) instanceOK(i *WireInstance) bool {
+	held := map[netip.Addr]bool{}
+	for _, h := range w.mgr.Held() {
+		held[h.Addr.Addr()] = true
+	}
+	for _, h := range i.Addrs {
+		if !held[h.Addr.Addr()] {
+			return false
+		}
+	}
+	return true
+}
