@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"time"
 )
 
@@ -152,6 +153,10 @@ func bindCtx(ctx context.Context, c net.Conn) (stop func() bool) {
 func ioErr(ctx context.Context, op string, err error) Result {
 	if ctx.Err() != nil {
 		return down("%s: %v", op, context.Cause(ctx))
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		// The socket deadline (the ctx's) fired just before ctx noticed.
+		return down("%s: %v", op, context.DeadlineExceeded)
 	}
 	return down("%s: %v", op, err)
 }

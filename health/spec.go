@@ -108,11 +108,11 @@ type CheckSpec struct {
 	ScriptSecurity bool
 
 	// UDP_CHECK.
-	UDPPayload    []byte // payload; default: 8 random bytes
-	RequireReply  bool   // require_reply
-	ReplyPattern  string // require_reply HEX_STR (x/X nibbles match anything); empty: any reply
-	MinReplyLen   int    // min_reply_length; default 0
-	MaxReplyLen   int    // max_reply_length; default 255
+	UDPPayload   []byte // payload; default: 8 random bytes
+	RequireReply bool   // require_reply
+	ReplyPattern string // require_reply HEX_STR (x/X nibbles match anything); empty: any reply
+	MinReplyLen  int    // min_reply_length; default 0
+	MaxReplyLen  int    // max_reply_length; default 255
 }
 
 // URLSpec is one `url { }` block of HTTP_GET / SSL_GET.
