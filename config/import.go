@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -190,10 +191,20 @@ func Import(names []string, srcs [][]byte, opt ImportOptions) (*Imported, error)
 		// keepalived's @ID lines select per-node lines of one shared file:
 		// each file is read as its node sees it.
 		t, err := ParseTreeWith(n, srcs[i], Options{ConfigID: nodes[i]})
-		if err != nil {
-			if l, ok := err.(ErrorList); ok {
+		var l ErrorList
+		switch {
+		case errors.As(err, &l):
+			perr = append(perr, l...)
+		case err != nil:
+			return nil, fmt.Errorf("config import: %s: %w", n, err)
+		case !impConditional(srcs[i]):
+			// Validate it too, so that a bad value is reported where
+			// it stands in the node's file rather than in the output.
+			// (Parse has no config id: files with @ID lines are
+			// validated as the merged output only.)
+			if _, _, err := Parse(n, srcs[i]); errors.As(err, &l) {
 				perr = append(perr, l...)
-			} else {
+			} else if err != nil {
 				return nil, fmt.Errorf("config import: %s: %w", n, err)
 			}
 		}
@@ -221,6 +232,16 @@ func Import(names []string, srcs [][]byte, opt ImportOptions) (*Imported, error)
 	}
 	out := im.render(opt.ClusterName)
 	return &Imported{Config: out, Nodes: nodes, Warnings: im.warns}, nil
+}
+
+// impConditional reports whether src has keepalived @ID conditional lines.
+func impConditional(src []byte) bool {
+	for _, line := range bytes.Split(src, []byte("\n")) {
+		if l := bytes.TrimLeft(line, " \t"); len(l) > 0 && l[0] == '@' {
+			return true
+		}
+	}
+	return false
 }
 
 func importNodeNames(files, given []string) ([]string, error) {

@@ -163,6 +163,7 @@ func TestImportBadInput(t *testing.T) {
 		{"address of a stranger", []string{"a.conf", "b.conf"}, [][]byte{one, one}, config.ImportOptions{Addresses: map[string][]string{"c": {"10.0.0.1"}}}, `address given for "c", which is not a node`},
 		{"bad address", []string{"a.conf", "b.conf"}, [][]byte{one, one}, config.ImportOptions{Addresses: map[string][]string{"a": {"10.0.0.300"}}}, `node a: bad address "10.0.0.300"`},
 		{"already vigil", []string{"a.conf", "b.conf"}, [][]byte{one, append([]byte("cluster {\n name x\n}\n"), one...)}, config.ImportOptions{}, "b.conf:1:1: cluster: this is already a vigil configuration"},
+		{"bad value", []string{"a.conf", "b.conf"}, [][]byte{one, bytes.Replace(one, []byte("virtual_router_id 1"), []byte("virtual_router_id 300"), 1)}, config.ImportOptions{}, "b.conf:3:2: virtual_router_id:"},
 		{"syntax", []string{"a.conf", "b.conf"}, [][]byte{one, []byte("vrrp_instance VI_1 {\n")}, config.ImportOptions{}, "b.conf:1:1: vrrp_instance:"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
