@@ -40,6 +40,9 @@ func (b *builder) checker(n *Node, r *RealServer) *Checker {
 		if c.Misc.Path == "" {
 			b.errorf(n, "needs misc_path")
 		}
+		if c.Misc.Timeout == 0 {
+			c.Misc.Timeout = c.DelayLoop // keepalived: the script may run until the next check
+		}
 	case "FILE_CHECK":
 		if c.File.TrackFile == "" {
 			b.errorf(n, "needs track_file")

@@ -243,7 +243,7 @@ type DNSCheck struct {
 // MiscCheck holds the MISC_CHECK specifics.
 type MiscCheck struct {
 	Path    string   `json:"misc_path"`
-	Timeout Duration `json:"misc_timeout"` // 0: delay_loop
+	Timeout Duration `json:"misc_timeout"` // default: delay_loop
 	Dynamic bool     `json:"misc_dynamic"`
 	User    string   `json:"user,omitempty"`
 	Group   string   `json:"group,omitempty"`

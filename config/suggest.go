@@ -8,6 +8,9 @@ import "strings"
 // the word's length for long words, or candidates sharing a long prefix
 // (advert_interval -> advert_int). It returns "" otherwise.
 func suggest(word string, candidates []string) string {
+	if len(word) > 64 {
+		return "" // no keyword is that long; spare the quadratic distance
+	}
 	best, bestD := "", 1<<30
 	for _, c := range candidates {
 		if len(c) == len(word) && strings.EqualFold(c, word) {
