@@ -14,7 +14,20 @@ import (
 	"vigil/config"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files of testdata/import")
+// rewriteGoldens reports whether -rewrite was given: the one flag that
+// regenerates every golden file of the package (golden_test.go defines it
+// in package config, initialized before this package; define it here only
+// if it is not there).
+func rewriteGoldens() bool {
+	f := flag.Lookup("rewrite")
+	return f != nil && f.Value.String() == "true"
+}
+
+func init() {
+	if flag.Lookup("rewrite") == nil {
+		flag.Bool("rewrite", false, "rewrite the golden files in testdata")
+	}
+}
 
 // importDir imports every *.conf of testdata/import/DIR, in name order.
 func importDir(t *testing.T, dir string, opt config.ImportOptions) (*config.Imported, error) {
@@ -26,11 +39,11 @@ func importDir(t *testing.T, dir string, opt config.ImportOptions) (*config.Impo
 	return config.ImportFiles(files, opt)
 }
 
-// golden compares got with testdata/import/DIR/NAME, or rewrites it with -update.
+// golden compares got with testdata/import/DIR/NAME, or rewrites it with -rewrite.
 func golden(t *testing.T, dir, name string, got []byte) {
 	t.Helper()
 	path := filepath.Join("testdata", "import", dir, name)
-	if *update {
+	if rewriteGoldens() {
 		if err := os.WriteFile(path, got, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -38,10 +51,10 @@ func golden(t *testing.T, dir, name string, got []byte) {
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (run go test -run Import -update to create it)", err)
+		t.Fatalf("%v (run go test -run Import -rewrite to create it)", err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (review, then -update):\n--- got\n%s\n--- want\n%s", path, got, want)
+		t.Errorf("%s differs from the golden file (review, then -rewrite):\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
 }
 
