@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"syscall"
 
@@ -71,7 +70,7 @@ func unsafePath(path string) string {
 	if err := unix.Stat(path, &st); err != nil {
 		return fmt.Sprintf("unreadable (%v)", err)
 	}
-	mode := os.FileMode(st.Mode & 0o777)
+	mode := fmt.Sprintf("mode %#o", st.Mode&0o7777)
 	isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
 	isReg := st.Mode&unix.S_IFMT == unix.S_IFREG
 	sticky := st.Mode&unix.S_ISVTX != 0
@@ -80,10 +79,10 @@ func unsafePath(path string) string {
 		return fmt.Sprintf("owned by uid %d", st.Uid)
 	case (isDir && !sticky) || isReg:
 		if st.Gid != 0 && st.Mode&0o020 != 0 {
-			return fmt.Sprintf("writable by group %d (mode %v)", st.Gid, mode)
+			return fmt.Sprintf("writable by group %d (%s)", st.Gid, mode)
 		}
 		if st.Mode&0o002 != 0 {
-			return fmt.Sprintf("world-writable (mode %v)", mode)
+			return fmt.Sprintf("world-writable (%s)", mode)
 		}
 	}
 	return ""
