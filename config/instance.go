@@ -116,12 +116,15 @@ func renderNode(n *Node) string {
 
 // ForNode returns the instance as node sees it: the statements of its
 // `node NAME { ... }` block replace the instance's statements of the same
-// keyword. Without an override block for node it returns i itself. It does
-// not check that node exists; Config.ForNode does.
+// keyword. The view is final: it has no NodeOverrides of its own. It
+// shares unchanged slices with i (treat both as read-only). It does not
+// check that node exists; Config.ForNode does.
 func (i *VRRPInstance) ForNode(node string) (*VRRPInstance, error) {
 	o := i.overrides[node]
 	if o == nil {
-		return i, nil
+		v := *i
+		v.NodeOverrides, v.overrides = nil, nil
+		return &v, nil
 	}
 	b := &builder{}
 	v := b.instance(i.Node, i.global, o)
