@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"vigil/fencing"
@@ -83,7 +84,7 @@ func New() *Metrics {
 	m.reg.MustRegister(m.holder, m.epoch, m.leaseRemaining, m.raftState, m.raftTerm, m.raftCommit, m.raftApplied,
 		m.linkUp, m.alertsOpen, m.alertsTotal, m.rsUp, m.rsWeight, m.datapathOps, m.fenceAttempts, m.selfFence,
 		notifyCollector{m},
-		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, k := range fencing.Kinds {
 		m.alertsOpen.WithLabelValues(string(k))
 		m.alertsTotal.WithLabelValues(string(k))
