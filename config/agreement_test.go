@@ -46,6 +46,15 @@ var keepalivedDifferences = map[string]struct {
 	"valid-script-no-security.conf": {false,
 		"keepalived -t exits 6 (SECURITY VIOLATION) when scripts run without enable_script_security; " +
 			"vigil accepts it (how scripts run is the fencing package's policy, not a syntax error)"},
+	"invalid-weight-70000.conf": {true,
+		"keepalived takes real server weights up to 2147483647; vigil keeps to ipvsadm's 0-65535, " +
+			"which catches the typo and fits both datapaths"},
+	"valid-track-interface-elsewhere.conf": {false,
+		"keepalived -t checks that tracked interfaces exist on the machine running it; one vigil file " +
+			"serves every director, so the agent checks interfaces on its own node at start"},
+	"valid-sync-group-single.conf": {false,
+		"keepalived -t counts its warning about a one-instance sync group as an error; " +
+			"the group is pointless but harmless, and vigil accepts it"},
 	"valid-deprecated-nb-get-retry.conf": {false,
 		"keepalived -t counts a deprecated keyword (CONFIG_DEPRECATED) as a config error, exit status 5; " +
 			"vigil accepts the alias with a deprecation warning, as the issue asks"},
