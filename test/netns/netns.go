@@ -34,13 +34,22 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 )
 
+// T is what a Lab needs of its user: *testing.T and *testing.B satisfy it,
+// and `vigil demo` implements it to build its lab outside a test.
+type T interface {
+	Helper()
+	Logf(format string, args ...any)
+	Fatalf(format string, args ...any)
+	Skip(args ...any)
+	Cleanup(func())
+}
+
 // Lab is one test network: its namespaces, bridges and processes.
 type Lab struct {
-	t      testing.TB
+	t      T
 	prefix string
 	sw     string // the switch namespace that holds the bridges
 
@@ -54,7 +63,7 @@ type Lab struct {
 // New creates an empty lab and registers its Close with t.Cleanup. It skips
 // the test when not running as root (namespaces need CAP_SYS_ADMIN and
 // CAP_NET_ADMIN), and fails it when the ip command is missing.
-func New(t testing.TB) *Lab {
+func New(t T) *Lab {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: creates network namespaces (run the suite with sudo, or `make test` as root)")
@@ -203,7 +212,7 @@ func (h *Host) MustRun(args ...string) string {
 	h.lab.t.Helper()
 	out, err := h.Run(args...)
 	if err != nil {
-		h.lab.t.Fatal(err)
+		h.lab.t.Fatalf("%v", err)
 	}
 	return out
 }

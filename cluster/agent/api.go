@@ -1,0 +1,200 @@
+package agent
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// ClusterStatus is the JSON of GET /v1/status and `vigil status --json`.
+// Field names are stable: tools and the status page depend on them.
+type ClusterStatus struct {
+	Cluster     string           `json:"cluster"`
+	Node        string           `json:"node"` // the node that answered
+	Leader      string           `json:"leader"`
+	Term        uint64           `json:"term"`
+	CommitIndex uint64           `json:"commit_index"`
+	Nodes       []NodeStatus     `json:"nodes"`
+	Instances   []InstanceStatus `json:"instances"`
+	Alerts      []AlertStatus    `json:"alerts"`
+}
+
+// NodeStatus is one director as the answering node sees it.
+type NodeStatus struct {
+	Name string `json:"name"`
+	// RaftState is the answering node's own state (leader, follower,
+	// candidate); for the others "leader" for the known leader, else
+	// "follower" while reachable and "unknown" when not.
+	RaftState string       `json:"raft_state"`
+	State     string       `json:"state"` // up, degraded, down (links), self
+	Drained   bool         `json:"drained"`
+	Links     []LinkStatus `json:"links"`
+}
+
+// LinkStatus is one heartbeat link to a node.
+type LinkStatus struct {
+	Name    string `json:"name"` // link0, link1, ...
+	Address string `json:"address"`
+	State   string `json:"state"` // up, down; self for the answering node
+}
+
+// InstanceStatus is one VRRP instance.
+type InstanceStatus struct {
+	Name   string `json:"name"`
+	VRID   uint8  `json:"vrid"`
+	Holder string `json:"holder"`
+	Epoch  uint64 `json:"epoch"`
+	// LeaseRemainingMS is the holder's remaining lease, known only when
+	// the holder answers; null otherwise.
+	LeaseRemainingMS *int64 `json:"lease_remaining_ms"`
+}
+
+// AlertStatus is one open alert.
+type AlertStatus struct {
+	Kind     string            `json:"kind"`
+	Since    time.Time         `json:"since"`
+	Evidence map[string]string `json:"evidence"`
+}
+
+// ClusterStatus assembles the status as this node sees it.
+func (a *Agent) ClusterStatus() ClusterStatus {
+	st := a.Status()
+	now := time.Now()
+	cs := ClusterStatus{
+		Cluster: a.cfg.Cluster, Node: a.cfg.Node, Leader: st.Leader, Term: st.Term,
+		CommitIndex: st.State.Index,
+		Nodes:       []NodeStatus{}, Instances: []InstanceStatus{}, Alerts: []AlertStatus{},
+	}
+	links := map[string]PeerLinks{}
+	for _, p := range a.gossip.peers(sortedNodes(a.cfg.Peers)) {
+		links[p.Node] = p
+	}
+	for _, n := range sortedNodes(a.cfg.Peers) {
+		ns := NodeStatus{Name: n, Drained: st.State.Nodes[n].Drained}
+		for i, addr := range a.cfg.Peers[n] {
+			ls := LinkStatus{Name: fmt.Sprintf("link%d", i), Address: addr, State: "self"}
+			if n != a.cfg.Node {
+				ls.State = LinkDown
+				if p := links[n]; i < len(p.Links) && p.Links[i] {
+					ls.State = LinkUp
+				}
+			}
+			ns.Links = append(ns.Links, ls)
+		}
+		switch {
+		case n == a.cfg.Node:
+			ns.RaftState, ns.State = strings.ToLower(st.RaftState), "self"
+		default:
+			ns.State = links[n].State
+			ns.RaftState = "unknown"
+			if n == st.Leader {
+				ns.RaftState = "leader"
+			} else if ns.State != LinkDown {
+				ns.RaftState = "follower"
+			}
+			switch ns.State {
+			case LinkDegraded:
+				cs.Alerts = append(cs.Alerts, AlertStatus{Kind: "link_degraded", Since: links[n].Since, Evidence: linkEvidence(n, ns.Links)})
+			case LinkDown:
+				cs.Alerts = append(cs.Alerts, AlertStatus{Kind: "peer_lost", Since: links[n].Since, Evidence: linkEvidence(n, ns.Links)})
+			}
+		}
+		cs.Nodes = append(cs.Nodes, ns)
+	}
+	if st.Leader == "" {
+		cs.Alerts = append(cs.Alerts, AlertStatus{Kind: "quorum_lost", Since: now, Evidence: map[string]string{"node": a.cfg.Node, "raft_state": st.RaftState}})
+	}
+	for _, spec := range a.cfg.Instances {
+		as := st.State.Instances[spec.Name]
+		is := InstanceStatus{Name: spec.Name, VRID: spec.VRID, Epoch: as.Epoch}
+		if as.Live() {
+			is.Holder = as.Holder
+		}
+		if until, ok := st.LeaseUntil[spec.Name]; ok {
+			ms := max(until.Sub(now).Milliseconds(), 0)
+			is.LeaseRemainingMS = &ms
+		}
+		cs.Instances = append(cs.Instances, is)
+	}
+	return cs
+}
+
+func linkEvidence(peer string, links []LinkStatus) map[string]string {
+	ev := map[string]string{"peer": peer}
+	var down []string
+	for _, l := range links {
+		if l.State == LinkDown {
+			down = append(down, l.Name+" "+l.Address)
+		}
+	}
+	ev["links_down"] = strings.Join(down, ", ")
+	return ev
+}
+
+// APIHandler serves the agent's HTTP API:
+//
+//	GET /healthz    200 "ok" while the node knows a Raft leader, else 503
+//	GET /v1/status  ClusterStatus as JSON
+//
+// Reads from loopback need nothing; any other client must present the
+// configured token as "Authorization: Bearer TOKEN" (with no token
+// configured, only loopback clients are served).
+func (a *Agent) APIHandler(token string) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if a.Status().Leader == "" {
+			http.Error(w, "no raft leader known: this node is cut off from the quorum", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, a.ClusterStatus())
+	})
+	return authorize(token, mux)
+}
+
+// APIError is the JSON body of every 4xx/5xx answer of the API.
+type APIError struct {
+	Error string `json:"error"`
+	Field string `json:"field,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func authorize(token string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isLoopback(r.RemoteAddr) && r.Method == http.MethodGet {
+			next.ServeHTTP(w, r)
+			return
+		}
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if token == "" || !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+			writeJSON(w, http.StatusUnauthorized, APIError{
+				Error: "a bearer token is required for anything but reads from loopback: set api_token in the cluster block and send Authorization: Bearer TOKEN",
+				Field: "Authorization",
+			})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func isLoopback(remote string) bool {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"vigil/cluster/agent"
+)
+
+const statusUsage = `Usage: vigil status [--json] [--api ADDR] [--token TOKEN]
+
+Show the cluster as the local agent sees it: the nodes with their Raft role
+and heartbeat links (up, degraded, down), the instances with their holder,
+epoch and remaining lease, and the open alerts.
+
+--api defaults to 127.0.0.1:7070 (the default api_listen); --token (or the
+environment variable VIGIL_API_TOKEN) is sent as a bearer token, needed
+only for agents that are not on loopback.
+
+--json prints the API's JSON (GET /v1/status), with these stable fields:
+  cluster, node, leader, term, commit_index
+  nodes[]: name, raft_state, state, drained, links[] (name, address, state)
+  instances[]: name, vrid, holder, epoch, lease_remaining_ms (null unless
+               the answering node holds the instance)
+  alerts[]: kind, since, evidence
+
+Exit status: 0 printed; 1 the agent could not be reached (is it running?
+is --api right?); 2 bad usage.
+`
+
+func init() {
+	c := &command{name: "status", summary: "show nodes, links, VIP holders and alerts", usage: statusUsage}
+	c.run = func(args []string, stdout, stderr io.Writer) error {
+		fs := newFlagSet(c, stdout, stderr)
+		asJSON := fs.Bool("json", false, "print the JSON of GET /v1/status")
+		api := fs.String("api", "127.0.0.1:7070", "the agent's API `ADDR`ess (api_listen)")
+		token := fs.String("token", os.Getenv("VIGIL_API_TOKEN"), "bearer `TOKEN` for a non-loopback agent")
+		if _, err := parseFlags(fs, args); err != nil {
+			return err
+		}
+		st, raw, err := fetchStatus(*api, *token)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			_, err := stdout.Write(raw)
+			return err
+		}
+		printStatus(stdout, st)
+		return nil
+	}
+	register(c)
+}
+
+func fetchStatus(api, token string) (*agent.ClusterStatus, []byte, error) {
+	req, err := http.NewRequest(http.MethodGet, "http://"+api+"/v1/status", nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--api %q: %w", api, err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	cl := &http.Client{Timeout: 5 * time.Second}
+	resp, err := cl.Do(req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot reach the agent at %s: %w (is 'vigil agent' running? is --api its api_listen?)", api, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read status from %s: %w", api, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e agent.APIError
+		_ = json.Unmarshal(raw, &e)
+		return nil, nil, fmt.Errorf("agent at %s answered %s: %s", api, resp.Status, e.Error)
+	}
+	var st agent.ClusterStatus
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return nil, nil, fmt.Errorf("decode status from %s: %w", api, err)
+	}
+	return &st, raw, nil
+}
+
+func printStatus(w io.Writer, st *agent.ClusterStatus) {
+	leader := st.Leader
+	if leader == "" {
+		leader = "none (no quorum)"
+	}
+	fmt.Fprintf(w, "cluster %s, seen from %s: leader %s, term %d, commit index %d\n\n", st.Cluster, st.Node, leader, st.Term, st.CommitIndex)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tRAFT\tLINKS\tDRAINED")
+	for _, n := range st.Nodes {
+		var links []string
+		for _, l := range n.Links {
+			links = append(links, fmt.Sprintf("%s=%s", l.Name, l.State))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s (%s)\t%t\n", n.Name, n.RaftState, n.State, strings.Join(links, " "), n.Drained)
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "INSTANCE\tVRID\tHOLDER\tEPOCH\tLEASE")
+	for _, i := range st.Instances {
+		holder, lease := i.Holder, "-"
+		if holder == "" {
+			holder = "(none)"
+		}
+		if i.LeaseRemainingMS != nil {
+			lease = fmt.Sprintf("%d ms", *i.LeaseRemainingMS)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\n", i.Name, i.VRID, holder, i.Epoch, lease)
+	}
+	tw.Flush()
+	if len(st.Alerts) == 0 {
+		fmt.Fprintln(w, "\nno open alerts")
+		return
+	}
+	fmt.Fprintln(w, "\nALERTS")
+	for _, a := range st.Alerts {
+		var ev []string
+		for k, v := range a.Evidence {
+			ev = append(ev, k+"="+v)
+		}
+		fmt.Fprintf(w, "  %s since %s: %s\n", a.Kind, a.Since.Format(time.RFC3339), strings.Join(ev, " "))
+	}
+}

@@ -1,0 +1,230 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"vigil/test/netns"
+)
+
+// vigilBin is the vigil binary built once for the package by TestMain.
+var vigilBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "vigil-e2e-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	vigilBin = filepath.Join(dir, "vigil")
+	out, err := exec.Command("go", "build", "-o", vigilBin, "vigil/cmd/vigil").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "build vigil: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+const (
+	vip     = "10.99.0.200"
+	svcPort = 8080
+)
+
+// director is one vigil agent in its own namespace, on two links.
+type director struct {
+	name  string
+	host  *netns.Host
+	lan   *netns.Iface // link 0, carries the VIP
+	hb    *netns.Iface // link 1, heartbeat only
+	proc  *netns.Proc
+	dir   string
+	lanIP string
+}
+
+// cluster3 is three directors on a LAN (link 0) and a heartbeat network
+// (link 1), and a client on the LAN.
+type cluster3 struct {
+	t      *testing.T
+	lab    *netns.Lab
+	conf   string
+	d      map[string]*director
+	client *netns.Host
+}
+
+const clusterConf = `global_defs {
+    router_id e2e
+    vrrp_garp_master_delay 1
+    vrrp_garp_master_refresh 1
+}
+cluster {
+    name e2e
+    data_dir /var/lib/vigil
+    node d1 { address 10.99.0.11 192.168.99.11 }
+    node d2 { address 10.99.0.12 192.168.99.12 }
+    node d3 { address 10.99.0.13 192.168.99.13 }
+    api_listen 127.0.0.1:7070
+}
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 51
+    priority 100
+    node d2 { priority 99 }
+    node d3 { priority 98 }
+    advert_int 1
+    virtual_ipaddress {
+        10.99.0.200/24
+    }
+}
+`
+
+func newCluster3(t *testing.T) *cluster3 {
+	lab := netns.New(t)
+	c := &cluster3{t: t, lab: lab, d: map[string]*director{}}
+	lan, hb := lab.Bridge("lan"), lab.Bridge("hb")
+	dir := t.TempDir()
+	c.conf = filepath.Join(dir, "vigil.conf")
+	if err := os.WriteFile(c.conf, []byte(clusterConf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range []string{"d1", "d2", "d3"} {
+		h := lab.Host(n)
+		d := &director{name: n, host: h, dir: filepath.Join(dir, n), lanIP: fmt.Sprintf("10.99.0.%d", 11+i)}
+		d.lan = h.Link(lan, "eth0", d.lanIP+"/24")
+		d.hb = h.Link(hb, "eth1", fmt.Sprintf("192.168.99.%d/24", 11+i))
+		serveName(t, h, n)
+		c.d[n] = d
+	}
+	c.client = lab.Host("client")
+	c.client.Link(lan, "eth0", "10.99.0.100/24")
+	return c
+}
+
+// serveName answers every TCP connection on :8080 in h with the node's
+// name, so a client can tell which director the VIP led it to.
+func serveName(t *testing.T, h *netns.Host, name string) {
+	var ln net.Listener
+	if err := h.Do(func() (err error) {
+		ln, err = net.Listen("tcp", fmt.Sprintf(":%d", svcPort))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			fmt.Fprintln(c, name)
+			c.Close()
+		}
+	}()
+}
+
+func (c *cluster3) start(name string) {
+	d := c.d[name]
+	d.proc = d.host.Start(vigilBin, "agent", "-f", c.conf, "--node", name, "--data-dir", d.dir, "--log-level", "info")
+}
+
+// ask connects to the VIP from the client and returns the name of the
+// director that answered ("" if none answered).
+func (c *cluster3) ask() string {
+	var got string
+	_ = c.client.Do(func() error {
+		conn, err := net.DialTimeout("tcp", fmt.Sprintf("%s:%d", vip, svcPort), 300*time.Millisecond)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		_ = conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		line, _ := bufio.NewReader(conn).ReadString('\n')
+		got = strings.TrimSpace(line)
+		return nil
+	})
+	return got
+}
+
+// waitAnswer polls the VIP until a director accepted by ok answers.
+func (c *cluster3) waitAnswer(within time.Duration, ok func(string) bool) (string, time.Duration) {
+	c.t.Helper()
+	start := time.Now()
+	for time.Since(start) < within {
+		if got := c.ask(); got != "" && ok(got) {
+			return got, time.Since(start)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.t.Fatalf("no acceptable director answered on the VIP within %v (last: %q)\n%s", within, c.ask(), c.logs())
+	return "", 0
+}
+
+// hasVIP reports whether d has the VIP on any interface.
+func (d *director) hasVIP() bool {
+	out, err := d.host.Run("ip", "-o", "-4", "addr", "show")
+	return err == nil && strings.Contains(out, " "+vip+"/")
+}
+
+func (c *cluster3) holders() []string {
+	var hs []string
+	for _, n := range []string{"d1", "d2", "d3"} {
+		if c.d[n].hasVIP() {
+			hs = append(hs, n)
+		}
+	}
+	return hs
+}
+
+// watchSplitBrain polls the directors' addresses every 50 ms until the
+// test ends and fails it on any sample where two directors have the VIP.
+func (c *cluster3) watchSplitBrain() {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			if hs := c.holders(); len(hs) > 1 {
+				c.t.Errorf("split brain at %s: %v all have %s", time.Now().Format("15:04:05.000"), hs, vip)
+			}
+		}
+	}()
+	c.t.Cleanup(func() { close(done); wg.Wait() })
+}
+
+func (c *cluster3) logs() string {
+	var b strings.Builder
+	for _, n := range []string{"d1", "d2", "d3"} {
+		if p := c.d[n].proc; p != nil {
+			out := p.Output()
+			if len(out) > 3000 {
+				out = "..." + out[len(out)-3000:]
+			}
+			fmt.Fprintf(&b, "--- %s ---\n%s\n", n, out)
+		}
+	}
+	return b.String()
+}
+
+func (c *cluster3) kill(name string) {
+	if err := c.d[name].proc.Signal(syscall.SIGKILL); err != nil {
+		c.t.Fatal(err)
+	}
+	_ = c.d[name].proc.Cmd.Wait()
+}
