@@ -20,6 +20,18 @@ var (
 // fault injects one random fault.
 func (w *simWorld) fault() {
 	r := w.rng.IntN(100)
+	if r < 20 && w.targeted() {
+		return
+	}
+	if w.storm && r < 50 {
+		// Trackers flapping: decisions flip back and forth while
+		// assignments and acknowledgements are in flight.
+		n := w.nodes[w.rng.IntN(len(w.nodes))]
+		n.weight = 30 * (w.rng.IntN(3) - 1)
+		n.fault = w.rng.IntN(8) == 0
+		w.tracef(n, "trackers fault=%t weight=%d", n.fault, n.weight)
+		return
+	}
 	pick := func() *simNode { return w.nodes[w.rng.IntN(len(w.nodes))] }
 	switch {
 	case r < 18: // partition: random sides, sometimes one way only
@@ -80,6 +92,57 @@ func (w *simWorld) fault() {
 		w.dup = []float64{0, 0.02, 0.2}[w.rng.IntN(3)]
 		w.tracef(nil, "long=%.2f dup=%.2f", w.longP, w.dup)
 	}
+}
+
+// targeted strikes a node that matters right now: a holder or the leader.
+func (w *simWorld) targeted() bool {
+	var holders, leaders []*simNode
+	for _, n := range w.nodes {
+		if !n.up || n.pausedUntil > w.now {
+			continue
+		}
+		for i := range n.vip {
+			if n.vip[i].present {
+				holders = append(holders, n)
+				break
+			}
+		}
+		if n.role == roleLeader {
+			leaders = append(leaders, n)
+		}
+	}
+	var n *simNode
+	switch {
+	case len(holders) > 0 && (len(leaders) == 0 || w.rng.IntN(2) == 0):
+		n = holders[w.rng.IntN(len(holders))]
+	case len(leaders) > 0:
+		n = leaders[w.rng.IntN(len(leaders))]
+	default:
+		return false
+	}
+	switch w.rng.IntN(4) {
+	case 0: // quick process restart: the address stays in the kernel
+		n.crash(false)
+		w.at(w.now+1+w.rng.Int64N(int64(20*time.Millisecond)), eRestart, n.id, n.gen, nil)
+	case 1: // isolate it, maybe one way
+		oneWay := w.rng.IntN(2) == 0
+		for j := range w.nodes {
+			if j != n.id {
+				w.block[n.id][j] = true
+				w.block[j][n.id] = !oneWay
+			}
+		}
+		w.tracef(n, "isolated oneway=%t", oneWay)
+	case 2: // pause it, often between deciding and acting
+		d := int64(10*time.Millisecond) + w.rng.Int64N(2*int64(w.p.timing.Lease))
+		if n.armed == 0 {
+			n.armed = d
+		}
+	default: // make it lose its priority for a moment
+		n.weight = -30 * (1 + w.rng.IntN(2))
+		w.tracef(n, "trackers weight=%d", n.weight)
+	}
+	return true
 }
 
 // heal ends every fault: all links up, no loss or long delays, every node

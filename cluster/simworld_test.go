@@ -178,24 +178,26 @@ type simNode struct {
 }
 
 type simWorld struct {
-	p       simParams
-	seed    uint64
-	rng     *rand.Rand
-	now     int64
-	seq     uint64
-	q       evQueue
-	nodes   []*simNode
-	block   [][]bool
-	loss    float64
-	dup     float64
-	longP   float64
-	specs   []InstanceSpec
-	inst    map[string]int
-	healed  bool
-	events  int
-	failure string
-	held    []int64 // per instance: first true time >= H with a VIP present, -1 before
-	trace   *strings.Builder
+	p        simParams
+	seed     uint64
+	rng      *rand.Rand
+	now      int64
+	seq      uint64
+	q        evQueue
+	nodes    []*simNode
+	block    [][]bool
+	loss     float64
+	dup      float64
+	longP    float64
+	specs    []InstanceSpec
+	inst     map[string]int
+	healed   bool
+	storm    bool // faults five times as often, trackers flapping
+	events   int
+	failure  string
+	maxEpoch []uint64 // per instance: the highest epoch held so far (fencing tokens never go back)
+	held     []int64  // per instance: first true time >= H with a VIP present, -1 before
+	trace    *strings.Builder
 }
 
 func (w *simWorld) tracef(n *simNode, format string, args ...any) {
@@ -245,7 +247,9 @@ func newSimWorld(p simParams, seed uint64, trace bool) *simWorld {
 		w.specs = append(w.specs, s)
 		w.inst[s.Name] = i
 		w.held = append(w.held, -1)
+		w.maxEpoch = append(w.maxEpoch, 0)
 	}
+	w.storm = w.rng.IntN(3) == 0
 	w.block = make([][]bool, p.nodes)
 	for i := range p.nodes {
 		w.block[i] = make([]bool, p.nodes)
@@ -271,7 +275,12 @@ func newSimWorld(p simParams, seed uint64, trace bool) *simWorld {
 	return w
 }
 
-func (w *simWorld) nextFault() int64 { return w.now + 1 + w.rng.Int64N(int64(600*time.Millisecond)) }
+func (w *simWorld) nextFault() int64 {
+	if w.storm {
+		return w.now + 1 + w.rng.Int64N(int64(120*time.Millisecond))
+	}
+	return w.now + 1 + w.rng.Int64N(int64(600*time.Millisecond))
+}
 
 // local is node n's clock at true time t.
 func (n *simNode) local(t int64) int64 { return n.base + int64(float64(t)*n.rate) }
@@ -421,6 +430,10 @@ func (n *simNode) exec(a Action) {
 					n.name, a.Instance, a.Epoch, o.name, o.vip[i].epoch, float64(o.vip[i].expires-w.now)/1e6)
 			}
 		}
+		if a.Epoch < w.maxEpoch[i] {
+			w.fail("FENCING: %s holds %s at epoch %d after epoch %d was held", n.name, a.Instance, a.Epoch, w.maxEpoch[i])
+		}
+		w.maxEpoch[i] = a.Epoch
 		if !n.vip[i].present || n.vip[i].expires <= w.now {
 			w.tracef(n, "HOLD %s epoch=%d", a.Instance, a.Epoch)
 		}

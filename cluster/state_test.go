@@ -1,0 +1,129 @@
+package cluster
+
+import (
+	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+)
+
+func TestStateApply(t *testing.T) {
+	type step struct {
+		index   uint64
+		cmd     Command
+		changed bool
+		err     error
+	}
+	tests := []struct {
+		name  string
+		steps []step
+		want  map[string]Assignment
+	}{
+		{name: "assign: the epoch is the entry's index", steps: []step{
+			{5, Command{Op: OpAssign, Instance: "vi", Node: "a"}, true, nil},
+		}, want: map[string]Assignment{"vi": {Holder: "a", Epoch: 5}}},
+		{name: "a retried assignment is a no-op", steps: []step{
+			{5, Command{Op: OpAssign, Instance: "vi", Node: "a"}, true, nil},
+			{6, Command{Op: OpAssign, Instance: "vi", Node: "a"}, false, ErrStaleEpoch},
+		}, want: map[string]Assignment{"vi": {Holder: "a", Epoch: 5}}},
+		{name: "move names the epoch it replaces", steps: []step{
+			{5, Command{Op: OpAssign, Instance: "vi", Node: "a"}, true, nil},
+			{9, Command{Op: OpAssign, Instance: "vi", Node: "b", Epoch: 5}, true, nil},
+			{10, Command{Op: OpAssign, Instance: "vi", Node: "c", Epoch: 5}, false, ErrStaleEpoch},
+		}, want: map[string]Assignment{"vi": {Holder: "b", Epoch: 9}}},
+		{name: "release by the holder, twice", steps: []step{
+			{5, Command{Op: OpAssign, Instance: "vi", Node: "a"}, true, nil},
+			{6, Command{Op: OpRelease, Instance: "vi", Node: "a", Epoch: 5}, true, nil},
+			{7, Command{Op: OpRelease, Instance: "vi", Node: "a", Epoch: 5}, false, nil},
+		}, want: map[string]Assignment{"vi": {Holder: "a", Epoch: 5, Released: true}}},
+		{name: "release of another epoch or by another node is refused", steps: []step{
+			{5, Command{Op: OpAssign, Instance: "vi", Node: "a"}, true, nil},
+			{6, Command{Op: OpRelease, Instance: "vi", Node: "a", Epoch: 4}, false, ErrNotHolder},
+			{7, Command{Op: OpRelease, Instance: "vi", Node: "b", Epoch: 5}, false, ErrNotHolder},
+		}, want: map[string]Assignment{"vi": {Holder: "a", Epoch: 5}}},
+		{name: "entries at or below the applied index are ignored", steps: []step{
+			{5, Command{Op: OpAssign, Instance: "vi", Node: "a"}, true, nil},
+			{5, Command{Op: OpAssign, Instance: "vi", Node: "b", Epoch: 5}, false, nil},
+		}, want: map[string]Assignment{"vi": {Holder: "a", Epoch: 5}}},
+		{name: "bad commands", steps: []step{
+			{1, Command{Op: OpAssign}, false, ErrBadCommand},
+			{2, Command{Op: 99}, false, ErrBadCommand},
+			{3, Command{Op: OpReport}, false, ErrBadCommand},
+		}, want: map[string]Assignment{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := NewState()
+			for i, st := range tc.steps {
+				changed, err := s.Apply(st.index, st.cmd)
+				if changed != st.changed || !errors.Is(err, st.err) || (st.err == nil) != (err == nil) {
+					t.Errorf("step %d %v: changed=%t err=%v, want %t %v", i, st.cmd, changed, err, st.changed, st.err)
+				}
+			}
+			if !reflect.DeepEqual(s.Instances, tc.want) {
+				t.Errorf("instances = %v, want %v", s.Instances, tc.want)
+			}
+		})
+	}
+}
+
+func TestStateNodes(t *testing.T) {
+	s := NewState()
+	s.Apply(1, Command{Op: OpReport, Node: "a", Weight: -20, Fault: true})
+	s.Apply(2, Command{Op: OpDrain, Node: "a", Drained: true})
+	if ch, _ := s.Apply(3, Command{Op: OpDrain, Node: "a", Drained: true}); ch {
+		t.Error("repeated drain changed the state")
+	}
+	if got, want := s.Nodes["a"], (NodeReport{Weight: -20, Fault: true, Drained: true}); got != want {
+		t.Errorf("node a = %+v, want %+v", got, want)
+	}
+}
+
+// TestStateReplay: applying any log twice, or any prefix again, ends in
+// the same state as applying it once (what a restore followed by a replay
+// does), and the JSON snapshot round-trips.
+func TestStateReplay(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	nodes := []string{"a", "b", "c"}
+	for trial := range 200 {
+		var log []Command
+		ref := NewState()
+		for i := range 40 {
+			var c Command
+			in := []string{"vi", "vj"}[r.IntN(2)]
+			switch r.IntN(4) {
+			case 0:
+				c = Command{Op: OpAssign, Instance: in, Node: nodes[r.IntN(3)], Epoch: ref.Instances[in].Epoch}
+			case 1:
+				a := ref.Instances[in]
+				c = Command{Op: OpRelease, Instance: in, Node: a.Holder, Epoch: a.Epoch}
+			case 2:
+				c = Command{Op: OpReport, Node: nodes[r.IntN(3)], Weight: r.IntN(3) * 10, Fault: r.IntN(2) == 0}
+			default:
+				c = Command{Op: OpDrain, Node: nodes[r.IntN(3)], Drained: r.IntN(2) == 0}
+			}
+			log = append(log, c)
+			ref.Apply(uint64(i+1), c)
+		}
+		cut := r.IntN(len(log))
+		s := NewState()
+		for i, c := range log[:cut] {
+			s.Apply(uint64(i+1), c)
+		}
+		b, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		restored := NewState()
+		if err := json.Unmarshal(b, restored); err != nil {
+			t.Fatal(err)
+		}
+		for i, c := range log { // replays the prefix too
+			restored.Apply(uint64(i+1), c)
+		}
+		if !reflect.DeepEqual(restored, ref) {
+			t.Fatalf("trial %d: replay after restore at %d differs:\n%+v\n%+v", trial, cut, restored, ref)
+		}
+	}
+}
