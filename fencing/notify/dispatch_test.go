@@ -53,6 +53,7 @@ func within(t *testing.T, what string, d time.Duration, f func()) {
 }
 
 func TestDispatcherHangingSinkBlocksNothing(t *testing.T) {
+	checkNoLeaks(t)
 	hang := &hangSink{entered: make(chan struct{}, 1)}
 	rec := &recordSink{name: "rec"}
 	d := NewDispatcher(DispatcherConfig{QueueLen: 8}, hang, rec)
@@ -98,6 +99,7 @@ func TestDispatcherHangingSinkBlocksNothing(t *testing.T) {
 }
 
 func TestDispatcherDrainsOnClose(t *testing.T) {
+	checkNoLeaks(t)
 	rec := &recordSink{name: "rec"}
 	d := NewDispatcher(DispatcherConfig{}, rec)
 	for i := 0; i < 50; i++ {

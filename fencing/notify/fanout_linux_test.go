@@ -23,6 +23,7 @@ import (
 // scripts, the FIFO, the SMTP server and the webhook. The hanging sink
 // delays none of the others.
 func TestFanOutFromMonitor(t *testing.T) {
+	checkNoLeaks(t)
 	dir := t.TempDir()
 	log := filepath.Join(dir, "scripts.log")
 	master := writeScript(t, dir, "master", "echo \"master $*\" >> "+log+"\n")

@@ -16,6 +16,7 @@ import (
 // A reader (the test, like keepalived's sample_notify_fifo.sh) receives
 // keepalived-format lines in publication order.
 func TestFIFOKeepalivedLines(t *testing.T) {
+	checkNoLeaks(t)
 	path := filepath.Join(t.TempDir(), "vrrp_notify_fifo")
 	if err := syscall.Mkfifo(path, 0o600); err != nil {
 		t.Fatal(err)
@@ -85,6 +86,7 @@ func TestFIFOKeepalivedLines(t *testing.T) {
 // rest is dropped and counted; a reader arriving later gets whole lines in
 // order.
 func TestFIFOAbsentReaderNeverBlocks(t *testing.T) {
+	checkNoLeaks(t)
 	path := filepath.Join(t.TempDir(), "fifo")
 	x, err := OpenFIFO(FIFOConfig{Path: path, Create: true, QueueLen: 64, WriteTimeout: 2 * time.Millisecond, Logger: testLogger(t)})
 	if err != nil {
@@ -125,6 +127,7 @@ func TestFIFOAbsentReaderNeverBlocks(t *testing.T) {
 // A slow reader: a reader that stops reading fills the pipe; later
 // notifications are dropped, earlier ones arrive whole and in order.
 func TestFIFOSlowReader(t *testing.T) {
+	checkNoLeaks(t)
 	path := filepath.Join(t.TempDir(), "fifo")
 	x, err := OpenFIFO(FIFOConfig{Path: path, Create: true, QueueLen: 16, WriteTimeout: 2 * time.Millisecond})
 	if err != nil {

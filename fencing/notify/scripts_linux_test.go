@@ -20,6 +20,7 @@ func appendArgs(log, tag string) string {
 // A burst of 100 transitions: the scripts' lines are exactly in
 // transition order, per-state script before the generic one each time.
 func TestNotifierOrderUnderBurst(t *testing.T) {
+	checkNoLeaks(t)
 	dir := t.TempDir()
 	log := filepath.Join(dir, "log")
 	sc := Scripts{
@@ -68,6 +69,7 @@ func TestNotifierOrderUnderBurst(t *testing.T) {
 // Instances do not wait for each other: VI_2's scripts run while VI_1's
 // script is blocked, and VI_1's next transition still waits its turn.
 func TestNotifierInstancesRunConcurrently(t *testing.T) {
+	checkNoLeaks(t)
 	dir := t.TempDir()
 	log := filepath.Join(dir, "log")
 	gate := filepath.Join(dir, "gate")
@@ -100,6 +102,7 @@ func TestNotifierInstancesRunConcurrently(t *testing.T) {
 // A hung notify script is killed at its timeout (with the sleeper it
 // forked) and the next transition's scripts still run.
 func TestNotifierHungScriptKilled(t *testing.T) {
+	checkNoLeaks(t)
 	dir := t.TempDir()
 	log := filepath.Join(dir, "log")
 	hang := writeScript(t, dir, "hang", fmt.Sprintf("echo hang >> %s\nsleep 1000 &\nwait\n", log))
@@ -124,6 +127,7 @@ func TestNotifierHungScriptKilled(t *testing.T) {
 }
 
 func TestNotifierRunsAsUser(t *testing.T) {
+	checkNoLeaks(t)
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to run scripts as another user")
 	}
@@ -147,6 +151,7 @@ func TestNotifierRunsAsUser(t *testing.T) {
 // When the queue is full, the oldest waiting transition goes: the latest
 // state's scripts always run, and what runs is still in order.
 func TestNotifierQueueFullDropsOldest(t *testing.T) {
+	checkNoLeaks(t)
 	dir := t.TempDir()
 	log := filepath.Join(dir, "log")
 	gate := filepath.Join(dir, "gate")
