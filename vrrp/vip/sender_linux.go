@@ -180,18 +180,32 @@ func (s *LinkSender) drop(iface string) {
 	}
 }
 
-// inNetNS runs fn on a fresh OS thread switched into ns. The thread is
-// never given back to the scheduler: it exits with its goroutine, so no
-// other goroutine ever runs in the wrong namespace.
+// inNetNS runs fn on an OS thread switched into ns, then switches the
+// thread back. If switching back fails the thread stays locked, so it dies
+// with its goroutine (or, if it is the main thread, is never reused) and no
+// other goroutine runs in the wrong namespace.
 func inNetNS(ns netns.NsHandle, fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("get namespace: %w", err)
+			return
+		}
+		defer orig.Close()
 		if err := netns.Set(ns); err != nil {
 			errc <- fmt.Errorf("setns: %w", err)
 			return
 		}
-		errc <- fn()
+		ferr := fn()
+		if err := netns.Set(orig); err != nil {
+			errc <- errors.Join(ferr, fmt.Errorf("setns back: %w", err))
+			return // the thread stays locked and poisoned: it dies with us
+		}
+		runtime.UnlockOSThread()
+		errc <- ferr
 	}()
 	return <-errc
 }
