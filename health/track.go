@@ -1,0 +1,250 @@
+package health
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// TrackStatus is one tracked object's effect on a director's priority
+// (vrrp_script, track_file, track_interface).
+type TrackStatus struct {
+	Name  string
+	OK    bool // the script passes, the interface is up, the file reads OK
+	Delta int  // the priority adjustment
+	Fault bool // the director is not eligible (FAULT) while this holds
+}
+
+// TrackDelta is keepalived's rule for a tracked object with a weight:
+// weight 0 means FAULT while down (with reverse: while up); otherwise a
+// positive weight is added while up and a negative one while down, and
+// reverse flips the direction of the adjustment (subtract a positive weight
+// while up, add |negative| while down).
+func TrackDelta(ok bool, weight int, reverse bool) (delta int, fault bool) {
+	switch {
+	case weight == 0:
+		return 0, ok == reverse
+	case weight > 0 && ok:
+		delta = weight
+	case weight < 0 && !ok:
+		delta = weight
+	}
+	if reverse {
+		delta = -delta
+	}
+	return delta, false
+}
+
+// Priority combines a director's configured priority with its trackers'
+// statuses as keepalived does: the sum of the deltas is added, the result
+// kept within 1..254, and any fault makes the director not eligible. An
+// address owner (priority 255) is never adjusted.
+func Priority(base int, st []TrackStatus) (prio int, fault bool) {
+	prio = base
+	for _, s := range st {
+		fault = fault || s.Fault
+		if base < 255 {
+			prio += s.Delta
+		}
+	}
+	if base < 255 {
+		prio = min(max(prio, 1), 254)
+	}
+	return prio, fault
+}
+
+// RiseFall is the deterministic core of a vrrp_script: keepalived's
+// rise/fall counting. It starts OK (KO with init_fail); fall consecutive
+// failures make it KO, rise consecutive successes make it OK again.
+type RiseFall struct {
+	rise, fall int
+	ok         bool
+	streak     int // consecutive results against the current state
+}
+
+// NewRiseFall returns the counter; rise and fall below 1 count as 1.
+func NewRiseFall(rise, fall int, initFail bool) *RiseFall {
+	return &RiseFall{rise: max(rise, 1), fall: max(fall, 1), ok: !initFail}
+}
+
+// OK is the current state.
+func (r *RiseFall) OK() bool { return r.ok }
+
+// Observe records one script result and reports whether the state changed.
+func (r *RiseFall) Observe(success bool) bool {
+	if success == r.ok {
+		r.streak = 0
+		return false
+	}
+	r.streak++
+	need := r.fall
+	if !r.ok {
+		need = r.rise
+	}
+	if r.streak < need {
+		return false
+	}
+	r.ok, r.streak = success, 0
+	return true
+}
+
+// ScriptTrackerSpec is a vrrp_script with the instance's track_script
+// weight already applied.
+type ScriptTrackerSpec struct {
+	Name     string
+	Script   ScriptSpec    // script, user, enable_script_security
+	Interval time.Duration // interval; default 1s
+	Timeout  time.Duration // timeout; default the interval
+	Weight   int           // weight -253..253; default 0 (fault while KO)
+	Reverse  bool
+	Rise     int // rise; default 1
+	Fall     int // fall; default 1
+	InitFail bool
+}
+
+// ScriptTracker runs a vrrp_script every interval and reports changes.
+type ScriptTracker struct {
+	spec   ScriptTrackerSpec
+	script *Script
+	rf     *RiseFall
+}
+
+// NewScriptTracker validates the spec (script present, executable, safe).
+func NewScriptTracker(spec ScriptTrackerSpec) (*ScriptTracker, error) {
+	if spec.Interval <= 0 {
+		spec.Interval = time.Second
+	}
+	if spec.Timeout <= 0 {
+		spec.Timeout = spec.Interval
+	}
+	if spec.Weight < -253 || spec.Weight > 253 {
+		return nil, fmt.Errorf("vrrp_script %s: weight %d outside -253..253", spec.Name, spec.Weight)
+	}
+	s, err := NewScript(spec.Script)
+	if err != nil {
+		return nil, fmt.Errorf("vrrp_script %s: %w", spec.Name, err)
+	}
+	return &ScriptTracker{spec: spec, script: s, rf: NewRiseFall(spec.Rise, spec.Fall, spec.InitFail)}, nil
+}
+
+// Status is the tracker's current contribution.
+func (t *ScriptTracker) Status() TrackStatus {
+	d, f := TrackDelta(t.rf.OK(), t.spec.Weight, t.spec.Reverse)
+	return TrackStatus{Name: t.spec.Name, OK: t.rf.OK(), Delta: d, Fault: f}
+}
+
+// Run reports the initial status, then runs the script every interval
+// (each run bounded by the timeout, its process group killed and reaped)
+// and reports each change, until ctx is done. Calls to onChange come from
+// Run's goroutine.
+func (t *ScriptTracker) Run(ctx context.Context, onChange func(TrackStatus)) error {
+	onChange(t.Status())
+	tick := time.NewTicker(t.spec.Interval)
+	defer tick.Stop()
+	for {
+		rctx, cancel := context.WithTimeout(ctx, t.spec.Timeout)
+		st := t.script.Run(rctx)
+		cancel()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if t.rf.Observe(st.Exit == 0 && !st.TimedOut) {
+			onChange(t.Status())
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// FileTrackerSpec is a track_file with the instance's weight applied.
+type FileTrackerSpec struct {
+	Name     string
+	Path     string
+	Weight   *int // weight; default 1. 0: a non-zero value is a fault
+	Reverse  bool
+	Interval time.Duration // how often the file is read; default 1s
+}
+
+// FileValue applies keepalived's track_file rule to the file's contents:
+// the integer in the file times the weight (negated with reverse); with
+// weight 0 a non-zero value is a fault; a result below -253 is a fault. A
+// missing or unparsable file reads as 0.
+func FileValue(contents string, weight int, reverse bool) TrackStatus {
+	f := strings.Fields(contents)
+	v := 0
+	if len(f) > 0 {
+		v, _ = strconv.Atoi(f[0])
+	}
+	if weight == 0 {
+		return TrackStatus{OK: v == 0, Fault: v != 0}
+	}
+	if reverse {
+		weight = -weight
+	}
+	d := v * weight
+	if d < -253 {
+		return TrackStatus{OK: false, Delta: 0, Fault: true}
+	}
+	return TrackStatus{OK: true, Delta: d}
+}
+
+// FileTracker reads a track_file every interval and reports changes.
+// (keepalived reacts to inotify events; reading a one-line file each
+// interval costs as little and needs no kernel API.)
+type FileTracker struct {
+	spec FileTrackerSpec
+	w    int
+	last TrackStatus
+}
+
+// NewFileTracker validates the spec.
+func NewFileTracker(spec FileTrackerSpec) (*FileTracker, error) {
+	if spec.Path == "" {
+		return nil, fmt.Errorf("track_file %s: no file", spec.Name)
+	}
+	w := 1
+	if spec.Weight != nil {
+		w = *spec.Weight
+	}
+	if spec.Interval <= 0 {
+		spec.Interval = time.Second
+	}
+	return &FileTracker{spec: spec, w: w}, nil
+}
+
+// Read reads the file now and returns its status.
+func (t *FileTracker) Read() TrackStatus {
+	b, err := os.ReadFile(t.spec.Path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		b = nil
+	}
+	st := FileValue(string(b), t.w, t.spec.Reverse)
+	st.Name = t.spec.Name
+	return st
+}
+
+// Run reports the initial status and every change until ctx is done.
+func (t *FileTracker) Run(ctx context.Context, onChange func(TrackStatus)) error {
+	t.last = t.Read()
+	onChange(t.last)
+	tick := time.NewTicker(t.spec.Interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+		if st := t.Read(); st != t.last {
+			t.last = st
+			onChange(st)
+		}
+	}
+}
