@@ -2,10 +2,14 @@ package notify
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"vigil/fencing"
 )
 
 // FIFOConfig configures a FIFO sink (keepalived's notify_fifo or
@@ -21,7 +25,25 @@ type FIFOConfig struct {
 	// WriteTimeout bounds the wait for room in the pipe when the reader is
 	// slow or absent (default 1s); the line is then dropped and counted.
 	WriteTimeout time.Duration
-	Logger       *slog.Logger
+	// Alerts also writes split-brain alerts, as AlertLine renders them.
+	// keepalived's FIFO has no such lines; readers that switch on the
+	// first word (as keepalived's sample_notify_fifo.sh does) skip them.
+	Alerts bool
+	Logger *slog.Logger
+}
+
+// AlertLine renders an alert for the FIFO:
+//
+//	ALERT rogue_advert RAISED "instance=VI_1 peer=10.0.0.99" 42
+//
+// (type, kind, RAISED or CLEARED, the quoted subject, the epoch or 0).
+func AlertLine(a fencing.Alert) string {
+	state := "RAISED"
+	if a.Resolved {
+		state = "CLEARED"
+	}
+	subj := strings.TrimPrefix(a.Subject().String(), string(a.Kind))
+	return fmt.Sprintf("ALERT %s %s \"%s\" %d\n", a.Kind, state, strings.TrimSpace(subj), a.Epoch)
 }
 
 // FIFOStats counts the FIFO's lines.
@@ -92,11 +114,14 @@ func (x *FIFO) run() {
 // Name is "notify_fifo".
 func (x *FIFO) Name() string { return "notify_fifo" }
 
-// Send queues the line of a transition; alerts are ignored (keepalived's
-// FIFO format has no line for them).
+// Send queues the line of a transition, or of an alert when configured
+// with Alerts.
 func (x *FIFO) Send(_ context.Context, n Notification) error {
-	if n.Transition != nil {
+	switch {
+	case n.Transition != nil:
 		x.Notify(*n.Transition)
+	case n.Alert != nil && x.cfg.Alerts:
+		x.WriteLine(AlertLine(*n.Alert))
 	}
 	return nil
 }

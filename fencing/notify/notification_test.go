@@ -62,3 +62,14 @@ func TestMessage(t *testing.T) {
 		})
 	}
 }
+
+func TestAlertLine(t *testing.T) {
+	a := fencing.Alert{Kind: fencing.KindRogueAdvert, Instance: "VI_1", Peer: "10.0.0.99", Epoch: 42}
+	if got := AlertLine(a); got != "ALERT rogue_advert RAISED \"instance=VI_1 peer=10.0.0.99\" 42\n" {
+		t.Fatalf("%q", got)
+	}
+	b := fencing.Alert{Kind: fencing.KindLinkDegraded, Peer: "d2", Link: "hb", Resolved: true}
+	if got := AlertLine(b); got != "ALERT link_degraded CLEARED \"peer=d2 link=hb\" 0\n" {
+		t.Fatalf("%q", got)
+	}
+}
