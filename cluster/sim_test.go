@@ -14,6 +14,7 @@ import (
 
 var (
 	simSeed  = flag.Uint64("sim.seed", 0, "replay one simulation schedule with this seed (also env VIGIL_SIM_SEED), with a trace")
+	simNodes = flag.Int("sim.nodes", 0, "with -sim.seed: replay only this cluster size (3 or 5)")
 	simCount = flag.Int("sim.count", 0, "number of schedules per size (default 10000 in total, 1000 with -short)")
 )
 
@@ -205,12 +206,14 @@ type simResult struct {
 	failure string
 	events  int
 	trace   string
+	holds   int
+	moves   int
 }
 
 func runSchedule(p simParams, seed uint64, trace bool) simResult {
 	w := newSimWorld(p, seed, trace)
 	w.run()
-	r := simResult{seed: seed, nodes: p.nodes, failure: w.failure, events: w.events}
+	r := simResult{seed: seed, nodes: p.nodes, failure: w.failure, events: w.events, holds: w.faultHolds, moves: w.faultMoves}
 	if w.trace != nil {
 		r.trace = w.trace.String()
 	}
@@ -219,13 +222,13 @@ func runSchedule(p simParams, seed uint64, trace bool) simResult {
 
 // sweep runs count schedules with seeds from..from+count-1 on every CPU and
 // returns the failures (at most max).
-func sweep(p simParams, from uint64, count, maxFail int) (fails []simResult, events int64) {
+func sweep(p simParams, from uint64, count, maxFail int) (fails []simResult, st sweepStats) {
 	var next atomic.Uint64
 	next.Store(from)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	var stop atomic.Bool
-	var ev atomic.Int64
+	var ev, holds, moves atomic.Int64
 	for range runtime.GOMAXPROCS(0) {
 		wg.Go(func() {
 			for !stop.Load() {
@@ -235,6 +238,8 @@ func sweep(p simParams, from uint64, count, maxFail int) (fails []simResult, eve
 				}
 				r := runSchedule(p, s, false)
 				ev.Add(int64(r.events))
+				holds.Add(int64(r.holds))
+				moves.Add(int64(r.moves))
 				if r.failure != "" {
 					mu.Lock()
 					fails = append(fails, r)
@@ -247,8 +252,10 @@ func sweep(p simParams, from uint64, count, maxFail int) (fails []simResult, eve
 		})
 	}
 	wg.Wait()
-	return fails, ev.Load()
+	return fails, sweepStats{events: ev.Load(), holds: holds.Load(), moves: moves.Load()}
 }
+
+type sweepStats struct{ events, holds, moves int64 }
 
 func replaySeed() (uint64, bool) {
 	if *simSeed != 0 {
@@ -272,6 +279,9 @@ func replaySeed() (uint64, bool) {
 func TestSimulation(t *testing.T) {
 	if seed, ok := replaySeed(); ok {
 		for _, n := range []int{3, 5} {
+			if *simNodes != 0 && *simNodes != n {
+				continue
+			}
 			r := runSchedule(defaultSimParams(n), seed, true)
 			t.Logf("seed %d, %d nodes, %d events:\n%s", seed, n, r.events, r.trace)
 			if r.failure != "" {
@@ -288,24 +298,25 @@ func TestSimulation(t *testing.T) {
 		total = *simCount
 	}
 	start := time.Now()
-	var events int64
+	var events, holds, moves int64
 	for _, n := range []int{3, 5} {
 		count := total * 7 / 10
 		if n == 5 {
 			count = total - count
 		}
 		p := defaultSimParams(n)
-		fails, ev := sweep(p, 1, count, 3)
-		events += ev
+		fails, st := sweep(p, 1, count, 3)
+		events, holds, moves = events+st.events, holds+st.holds, moves+st.moves
 		for _, f := range fails {
-			t.Errorf("%d nodes, seed %d: %s\n\treplay: go test ./cluster -run 'TestSimulation$' -sim.seed=%d -v", n, f.seed, f.failure, f.seed)
+			t.Errorf("%d nodes, seed %d: %s\n\treplay: go test ./cluster -run 'TestSimulation$' -sim.seed=%d -sim.nodes=%d -v", n, f.seed, f.failure, f.seed, n)
 		}
 		if n == 3 {
 			t.Logf("liveness bound after heal: %v (6·2·ET + MoveWait %v + lease + 10 heartbeats)", time.Duration(p.liveBound), p.timing.MoveWait())
 		}
 	}
 	el := time.Since(start)
-	t.Logf("%d schedules in %v: %.0f schedules/s, %.0f events/schedule", total, el.Round(time.Millisecond), float64(total)/el.Seconds(), float64(events)/float64(total))
+	t.Logf("%d schedules in %v: %.0f schedules/s, %.0f events/schedule; under faults %.1f acquisitions and %.1f moves to another node per schedule",
+		total, el.Round(time.Millisecond), float64(total)/el.Seconds(), float64(events)/float64(total), float64(holds)/float64(total), float64(moves)/float64(total))
 }
 
 // TestSimulationHasTeeth proves the simulation would notice an unsafe core:

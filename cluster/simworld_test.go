@@ -178,26 +178,28 @@ type simNode struct {
 }
 
 type simWorld struct {
-	p        simParams
-	seed     uint64
-	rng      *rand.Rand
-	now      int64
-	seq      uint64
-	q        evQueue
-	nodes    []*simNode
-	block    [][]bool
-	loss     float64
-	dup      float64
-	longP    float64
-	specs    []InstanceSpec
-	inst     map[string]int
-	healed   bool
-	storm    bool // faults five times as often, trackers flapping
-	events   int
-	failure  string
-	maxEpoch []uint64 // per instance: the highest epoch held so far (fencing tokens never go back)
-	held     []int64  // per instance: first true time >= H with a VIP present, -1 before
-	trace    *strings.Builder
+	p                      simParams
+	seed                   uint64
+	rng                    *rand.Rand
+	now                    int64
+	seq                    uint64
+	q                      evQueue
+	nodes                  []*simNode
+	block                  [][]bool
+	loss                   float64
+	dup                    float64
+	longP                  float64
+	specs                  []InstanceSpec
+	inst                   map[string]int
+	healed                 bool
+	storm                  bool // faults five times as often, trackers flapping
+	events                 int
+	failure                string
+	faultHolds, faultMoves int // during the fault phase: acquisitions, and those by another node than the last
+	lastHolder             []int
+	maxEpoch               []uint64 // per instance: the highest epoch held so far (fencing tokens never go back)
+	held                   []int64  // per instance: first true time >= H with a VIP present, -1 before
+	trace                  *strings.Builder
 }
 
 func (w *simWorld) tracef(n *simNode, format string, args ...any) {
@@ -248,6 +250,7 @@ func newSimWorld(p simParams, seed uint64, trace bool) *simWorld {
 		w.inst[s.Name] = i
 		w.held = append(w.held, -1)
 		w.maxEpoch = append(w.maxEpoch, 0)
+		w.lastHolder = append(w.lastHolder, -1)
 	}
 	w.storm = w.rng.IntN(3) == 0
 	w.block = make([][]bool, p.nodes)
@@ -436,6 +439,13 @@ func (n *simNode) exec(a Action) {
 		w.maxEpoch[i] = a.Epoch
 		if !n.vip[i].present || n.vip[i].expires <= w.now {
 			w.tracef(n, "HOLD %s epoch=%d", a.Instance, a.Epoch)
+			if !w.healed {
+				w.faultHolds++
+				if w.lastHolder[i] != n.id {
+					w.faultMoves++
+				}
+			}
+			w.lastHolder[i] = n.id
 		}
 		slack := w.p.timing.KernelSlack
 		if w.p.kernelSlack > 0 {

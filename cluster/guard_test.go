@@ -1,0 +1,78 @@
+package cluster
+
+import (
+	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestCoreIsDeterministic enforces the core's contract on its own source:
+// no clock reads, no goroutines, no randomness, no I/O imports.
+func TestCoreIsDeterministic(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	banned := map[string]bool{"os": true, "os/exec": true, "net": true, "math/rand": true, "math/rand/v2": true,
+		"crypto/rand": true, "golang.org/x/sys/unix": true, "testing": true, "sync": true}
+	fset := token.NewFileSet()
+	checked := 0
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		checked++
+		af, err := parser.ParseFile(fset, f, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, im := range af.Imports {
+			p, _ := strconv.Unquote(im.Path.Value)
+			if banned[p] || strings.Contains(p, "netlink") || strings.Contains(p, "hashicorp") {
+				t.Errorf("%s imports %s: the core does no I/O and holds no locks", fset.Position(im.Pos()), p)
+			}
+		}
+		ast.Inspect(af, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.GoStmt:
+				t.Errorf("%s: the core starts no goroutines", fset.Position(n.Pos()))
+			case *ast.SelectorExpr:
+				if id, ok := n.X.(*ast.Ident); ok && id.Name == "time" && (n.Sel.Name == "Now" || n.Sel.Name == "Since" || n.Sel.Name == "Until" || n.Sel.Name == "Sleep" || n.Sel.Name == "After" || n.Sel.Name == "NewTimer" || n.Sel.Name == "NewTicker") {
+					t.Errorf("%s: time.%s in the core: time comes in with each event", fset.Position(n.Pos()), n.Sel.Name)
+				}
+			}
+			return true
+		})
+	}
+	if checked < 5 {
+		t.Fatalf("checked only %d files", checked)
+	}
+}
+
+func TestNewCoreRejects(t *testing.T) {
+	good := Config{Node: "a", Timing: DefaultTiming(), Instances: []InstanceSpec{{Name: "vi", Priority: map[string]int{"a": 100}}}}
+	if _, err := NewCore(good); err != nil {
+		t.Fatalf("good config: %v", err)
+	}
+	for name, mod := range map[string]func(*Config){
+		"no node":            func(c *Config) { c.Node = "" },
+		"bad timing":         func(c *Config) { c.Timing.Renew = c.Timing.Lease },
+		"unnamed instance":   func(c *Config) { c.Instances = []InstanceSpec{{}} },
+		"duplicate instance": func(c *Config) { c.Instances = append(c.Instances, c.Instances[0]) },
+		"negative delay":     func(c *Config) { c.Instances = []InstanceSpec{{Name: "vi", PreemptDelay: -1}} },
+	} {
+		c := good
+		c.Instances = append([]InstanceSpec(nil), good.Instances...)
+		mod(&c)
+		if _, err := NewCore(c); err == nil {
+			t.Errorf("%s: NewCore accepted it", name)
+		} else if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "cluster: new core:") {
+			t.Errorf("%s: error %q does not name the operation", name, err)
+		}
+	}
+}
