@@ -25,6 +25,12 @@ func defaultGlobal() GlobalDefs {
 
 // finishGlobal resolves the global defaults that follow other keywords.
 func finishGlobal(g *GlobalDefs) {
+	if !g.alertVRRPSet {
+		g.SMTPAlertVRRP = g.SMTPAlert
+	}
+	if !g.alertCheckerSet {
+		g.SMTPAlertChecker = g.SMTPAlert
+	}
 	if g.VRRPGarpLowerPrioDelay < 0 {
 		g.VRRPGarpLowerPrioDelay = g.VRRPGarpMasterDelay
 	}
@@ -85,14 +91,11 @@ var globalTable = func() table[GlobalDefs] {
 				g.SMTPPort, _ = b.portArg(n, 1)
 			}
 		}},
-		"smtp_helo_name":       {fn: func(b *builder, n *Node, g *GlobalDefs) { g.SMTPHeloName, _ = b.str(n) }},
-		"smtp_connect_timeout": {fn: func(b *builder, n *Node, g *GlobalDefs) { g.SMTPConnectTimeout, _ = b.dur1(n, 3600) }},
-		"smtp_alert": {fn: func(b *builder, n *Node, g *GlobalDefs) {
-			g.SMTPAlert, _ = b.flag(n)
-			g.SMTPAlertVRRP, g.SMTPAlertChecker = g.SMTPAlert, g.SMTPAlert
-		}},
-		"smtp_alert_vrrp":        {fn: func(b *builder, n *Node, g *GlobalDefs) { g.SMTPAlertVRRP, _ = b.flag(n) }},
-		"smtp_alert_checker":     {fn: func(b *builder, n *Node, g *GlobalDefs) { g.SMTPAlertChecker, _ = b.flag(n) }},
+		"smtp_helo_name":         {fn: func(b *builder, n *Node, g *GlobalDefs) { g.SMTPHeloName, _ = b.str(n) }},
+		"smtp_connect_timeout":   {fn: func(b *builder, n *Node, g *GlobalDefs) { g.SMTPConnectTimeout, _ = b.dur1(n, 3600) }},
+		"smtp_alert":             {fn: func(b *builder, n *Node, g *GlobalDefs) { g.SMTPAlert, g.alertSet = b.flag(n) }},
+		"smtp_alert_vrrp":        {fn: func(b *builder, n *Node, g *GlobalDefs) { g.SMTPAlertVRRP, g.alertVRRPSet = b.flag(n) }},
+		"smtp_alert_checker":     {fn: func(b *builder, n *Node, g *GlobalDefs) { g.SMTPAlertChecker, g.alertCheckerSet = b.flag(n) }},
 		"no_email_faults":        {fn: func(b *builder, n *Node, g *GlobalDefs) { g.NoEmailFaults = b.bare(n) }},
 		"enable_script_security": {fn: func(b *builder, n *Node, g *GlobalDefs) { g.EnableScriptSecurity, _ = b.flag(n) }},
 		"script_user": {fn: func(b *builder, n *Node, g *GlobalDefs) {
@@ -194,6 +197,16 @@ var globalTable = func() table[GlobalDefs] {
 	}
 	return t
 }()
+
+// realServerSMTPAlert is a real server's smtp_alert default: keepalived
+// keeps it on unless global_defs sets smtp_alert or smtp_alert_checker
+// (for backward compatibility, unlike every other smtp_alert default).
+func (g *GlobalDefs) realServerSMTPAlert() bool {
+	if g.alertCheckerSet || g.alertSet {
+		return g.SMTPAlertChecker
+	}
+	return true
+}
 
 func (b *builder) mcast(n *Node, v6 bool) (netip.Addr, bool) {
 	a, ok := b.addr1(n)

@@ -93,6 +93,7 @@ func golden(t *testing.T, name string, got []byte) {
 // TestDumpJSONFieldNames pins the JSON names tools depend on.
 func TestDumpJSONFieldNames(t *testing.T) {
 	c, _ := mustParse(t, clusterConf+`virtual_server 10.0.0.200 80 {
+    protocol TCP
     persistence_timeout
     real_server 10.0.1.1 80 {
         TCP_CHECK { }

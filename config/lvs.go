@@ -10,7 +10,6 @@ import (
 const (
 	DefaultLVSSched           = "wlc"
 	DefaultLVSMethod          = "NAT"
-	DefaultProtocol           = "TCP"
 	DefaultPersistenceTimeout = 360 // seconds, for a bare persistence_timeout
 	DefaultDelayLoop          = 60  // seconds
 	DefaultConnectTimeout     = 5   // seconds
@@ -199,7 +198,6 @@ func (b *builder) virtualServer(n *Node, g *GlobalDefs) *VirtualServer {
 		return nil
 	}
 	vs := &VirtualServer{
-		Protocol:    DefaultProtocol,
 		LVSSched:    DefaultLVSSched,
 		LVSMethod:   DefaultLVSMethod,
 		Quorum:      DefaultQuorum,
@@ -232,7 +230,7 @@ func (b *builder) virtualServer(n *Node, g *GlobalDefs) *VirtualServer {
 		if !isRealServer(c) {
 			continue
 		}
-		if r := b.realServer(c, vs); r != nil {
+		if r := b.realServer(c, vs, g); r != nil {
 			vs.RealServers = append(vs.RealServers, r)
 		}
 	}
@@ -316,7 +314,7 @@ var vsTable = inheritEntries(table[VirtualServer]{
 				b.errorf(n, "%q is not TCP, UDP or SCTP", s)
 				return
 			}
-			vs.Protocol = u
+			vs.Protocol, vs.protocolSet = u, true
 		}
 	}},
 	"ip_family":   {fn: func(b *builder, n *Node, vs *VirtualServer) { vs.IPFamily, _ = b.oneOf(n, "inet", "inet6") }},
@@ -380,12 +378,12 @@ func isChecker(n *Node) bool {
 }
 
 // realServer parses a real_server block of vs.
-func (b *builder) realServer(n *Node, vs *VirtualServer) *RealServer {
+func (b *builder) realServer(n *Node, vs *VirtualServer, g *GlobalDefs) *RealServer {
 	if !b.block(n) || !b.nargs(n, 1, 2) {
 		return nil
 	}
 	r := &RealServer{Port: vs.Port, Weight: DefaultWeight, LVSMethod: vs.LVSMethod, Virtualhost: vs.Virtualhost,
-		SMTPAlert: vs.SMTPAlert, Checkers: []*Checker{}, Node: n}
+		SMTPAlert: g.realServerSMTPAlert(), Checkers: []*Checker{}, Node: n}
 	var ok bool
 	if r.Address, ok = b.addrArg(n, 0); !ok {
 		return nil

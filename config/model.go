@@ -106,6 +106,8 @@ type GlobalDefs struct {
 	MaxAutoPriority             int        `json:"max_auto_priority"`
 	CheckerLogAllFailures       bool       `json:"checker_log_all_failures"`
 
+	alertSet, alertVRRPSet, alertCheckerSet bool
+
 	// Other holds the remaining global_defs keywords keepalived knows
 	// (process priorities, SNMP, DBus, netlink buffers, ...), which vigil
 	// accepts and does not act on: keyword -> arguments joined by spaces.

@@ -131,6 +131,7 @@ type VirtualServer struct {
 	Other               map[string]string `json:"other,omitempty"`
 	Node                *Node             `json:"-"`
 	inh                 inherited
+	protocolSet         bool
 }
 
 // SorryServer is the sorry_server of a virtual server.

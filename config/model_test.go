@@ -168,6 +168,7 @@ vrrp_instance VI_1 {
 
 func TestVirtualServerDefaultsAndInheritance(t *testing.T) {
 	c, w := mustParse(t, `virtual_server 192.168.1.10 80 {
+    protocol TCP
     persistence_timeout
     delay_loop 10
     retry 4
@@ -197,7 +198,7 @@ func TestVirtualServerDefaultsAndInheritance(t *testing.T) {
 		t.Errorf("warnings %v", w)
 	}
 	vs := c.VirtualServers[0]
-	if vs.LVSSched != "wlc" || vs.LVSMethod != "NAT" || vs.Protocol != "TCP" || vs.Quorum != 1 {
+	if vs.LVSSched != "wlc" || vs.LVSMethod != "NAT" || vs.Quorum != 1 {
 		t.Errorf("vs defaults: sched %s method %s proto %s quorum %d", vs.LVSSched, vs.LVSMethod, vs.Protocol, vs.Quorum)
 	}
 	if vs.PersistenceTimeout.D() != 360*time.Second {
@@ -289,9 +290,13 @@ func TestVirtualServerKinds(t *testing.T) {
     192.168.0.0/30 443
     fwmark 7
 }
-virtual_server group web { real_server 10.1.0.1 80 { } }
+virtual_server group web {
+    protocol TCP
+    real_server 10.1.0.1 80 { }
+}
 virtual_server fwmark 5 { real_server 10.1.0.2 { } }
 virtual_server 10.0.0.100 {
+    protocol TCP
     persistence_timeout 600
     real_server 10.1.0.3 { }
 }`)
@@ -324,6 +329,7 @@ func TestDeprecatedAliases(t *testing.T) {
             nb_get_retry 5
         }
     }
+    protocol TCP
 }
 vrrp_track_file f { file /x }`)
 	vs := c.VirtualServers[0]
@@ -334,7 +340,7 @@ vrrp_track_file f { file /x }`)
 		"t.conf:2:5: lb_algo: warning: deprecated keyword; use lvs_sched",
 		"t.conf:3:5: lb_kind: warning: deprecated keyword; use lvs_method",
 		"t.conf:7:13: nb_get_retry: warning: deprecated keyword; use retry",
-		"t.conf:11:1: vrrp_track_file: warning: deprecated keyword; use track_file",
+		"t.conf:12:1: vrrp_track_file: warning: deprecated keyword; use track_file",
 	}
 	var got []string
 	for _, x := range w {

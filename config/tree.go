@@ -156,20 +156,18 @@ func (p *treeParser) errorf(pos Pos, kw, format string, args ...any) {
 // next returns the next token of the include stack, popping finished files.
 // The returned lexer is the one the token came from.
 func (p *treeParser) next() (token, *lexer) {
-	for {
-		l := p.stack[len(p.stack)-1]
-		t := l.next()
-		if l.err != nil {
-			p.errs = append(p.errs, l.err)
-			l.err = nil
-		}
-		if t.kind == tokEOF && len(p.stack) > 1 {
-			// An included file ends: its last statement ends too.
-			p.stack = p.stack[:len(p.stack)-1]
-			return token{kind: tokEOL, line: t.line, col: t.col}, l
-		}
-		return t, l
+	l := p.stack[len(p.stack)-1]
+	t := l.next()
+	if l.err != nil {
+		p.errs = append(p.errs, l.err)
+		l.err = nil
 	}
+	if t.kind == tokEOF && len(p.stack) > 1 {
+		// An included file ends: its last statement ends too.
+		p.stack = p.stack[:len(p.stack)-1]
+		return token{kind: tokEOL, line: t.line, col: t.col}, l
+	}
+	return t, l
 }
 
 // block parses statements until the '}' closing open (or EOF at top level).

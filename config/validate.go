@@ -275,11 +275,49 @@ func validateVirtualServers(b *builder, c *Config) {
 				b.warns = append(b.warns, Warning{Pos: keywordPos(n, f.kw), Keyword: f.kw, Msg: fmt.Sprintf("has effect only with lvs_sched %s (this is %s)", f.sched, vs.LVSSched)})
 			}
 		}
-		if vs.OnePacketScheduling && vs.Protocol != "UDP" {
-			b.warns = append(b.warns, Warning{Pos: keywordPos(n, "ops"), Keyword: "ops", Msg: "one-packet scheduling has effect only with protocol UDP"})
+		byAddr := vs.Address.IsValid()
+		var grp *VirtualServerGroup
+		if vs.Group != "" {
+			grp = c.VirtualServerGroup(vs.Group)
 		}
-		if len(vs.RealServers) == 0 && vs.SorryServer == nil {
-			b.warnf(n, "virtual server %s has no real_server", vsName(vs))
+		hasFwmark := vs.Fwmark != 0
+		if grp != nil {
+			for _, e := range grp.Entries {
+				if e.Fwmark != 0 {
+					hasFwmark = true
+				} else {
+					byAddr = true
+					if e.Port == 0 && vs.PersistenceTimeout == 0 {
+						b.errorAt(e.Pos, e.First.String(), "virtual_server_group %s: an entry without a port needs a persistent service (persistence_timeout on virtual server %s)", grp.Name, vsName(vs))
+					}
+				}
+			}
+		}
+		if byAddr && !vs.protocolSet {
+			b.errorf(n, "virtual server %s has no protocol; keepalived then uses UDP (the kernel's default): write protocol TCP (or UDP, SCTP)", vsName(vs))
+		}
+		if !byAddr && vs.protocolSet {
+			b.warns = append(b.warns, Warning{Pos: keywordPos(n, "protocol"), Keyword: "protocol", Msg: "ignored for an fwmark service"})
+			vs.Protocol = ""
+		}
+		if vs.OnePacketScheduling && byAddr && vs.Protocol != "UDP" {
+			b.errorAt(keywordPos(n, "ops"), "ops", "one-packet scheduling needs protocol UDP")
+		}
+		if vs.HASuspend && hasFwmark {
+			b.errorAt(keywordPos(n, "ha_suspend"), "ha_suspend", "cannot be used with fwmark services")
+		}
+		if len(vs.RealServers) == 0 {
+			b.errorf(n, "virtual server %s has no real_server (keepalived ignores it)", vsName(vs))
+		}
+		weights := 0
+		for _, r := range vs.RealServers {
+			weights += r.Weight
+		}
+		if len(vs.RealServers) > 0 && vs.Quorum > weights {
+			b.errorAt(keywordPos(n, "quorum"), "quorum", "quorum %d exceeds the total weight %d of the real servers: the service could never come up", vs.Quorum, weights)
+		}
+		if vs.Hysteresis >= vs.Quorum {
+			b.errorAt(keywordPos(n, "hysteresis"), "hysteresis", "hysteresis %d must be less than quorum %d", vs.Hysteresis, vs.Quorum)
 		}
 		if vs.SorryServer != nil && vs.SorryServer.LVSMethod == "" {
 			vs.SorryServer.LVSMethod = vs.LVSMethod
@@ -294,8 +332,11 @@ func validateVirtualServers(b *builder, c *Config) {
 			if vs.Address.IsValid() && r.LVSMethod != "TUN" && r.Address.Is4() != vs.Address.Is4() {
 				b.errorf(r.Node, "real server %s is not of the address family of virtual server %s (only TUN may mix)", r.Address, vs.Address)
 			}
-			if r.LVSMethod == "DR" && vs.Port != 0 && r.Port != vs.Port {
-				b.errorf(r.Node, "real server %s: direct routing cannot map port %d to %d", ap, vs.Port, r.Port)
+			if r.LVSMethod != "NAT" && vs.Port != 0 && r.Port != vs.Port {
+				b.errorf(r.Node, "real server %s: %s forwarding cannot map port %d to %d (only NAT can)", ap, r.LVSMethod, vs.Port, r.Port)
+			}
+			if r.LVSMethod != "NAT" && vs.Fwmark != 0 && r.Port != 0 {
+				b.warns = append(b.warns, Warning{Pos: r.Node.Pos, Keyword: "real_server", Msg: fmt.Sprintf("port %d is ignored for an fwmark service with %s forwarding", r.Port, r.LVSMethod)})
 			}
 			for _, ck := range r.Checkers {
 				if ck.File != nil && ck.File.TrackFile != "" && c.TrackFile(ck.File.TrackFile) == nil {

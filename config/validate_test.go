@@ -14,7 +14,7 @@ func inst(body string) string {
 
 // vs wraps statements in a virtual_server (body from line 2).
 func vs(body string) string {
-	return "virtual_server 10.0.0.1 80 {\n" + body + "    real_server 10.0.1.1 80 { }\n}\n"
+	return "virtual_server 10.0.0.1 80 {\n" + body + "    real_server 10.0.1.1 80 { }\n    protocol TCP\n}\n"
 }
 
 func TestValidationErrors(t *testing.T) {
@@ -33,7 +33,7 @@ func TestValidationErrors(t *testing.T) {
 		{"priorty", inst("    priorty 100\n"), "5:5", "priorty", `did you mean "priority"?`},
 		{"no suggestion", inst("    frobnicate\n"), "5:5", "frobnicate", "unknown keyword in vrrp_instance"},
 		{"top-level typo", "vrrp_instanc V { }\n", "1:1", "vrrp_instanc", `did you mean "vrrp_instance"?`},
-		{"checker typo", vs("") + "virtual_server 10.0.0.2 80 {\n    real_server 10.0.1.1 80 {\n        TCP_CHECK { conect_timeout 3 }\n    }\n}\n", "6:21", "conect_timeout", `did you mean "connect_timeout"?`},
+		{"checker typo", vs("") + "virtual_server 10.0.0.2 80 {\n    real_server 10.0.1.1 80 {\n        TCP_CHECK { conect_timeout 3 }\n    }\n}\n", "7:21", "conect_timeout", `did you mean "connect_timeout"?`},
 		{"scheduler typo", vs("    lvs_sched wrrr\n"), "2:5", "lvs_sched", `"wrrr" is not one of rr, wrr`},
 		{"cluster typo", "cluster {\n    name x\n    node a { adress 10.0.0.1 }\n}\n", "3:14", "adress", `did you mean "address"?`},
 		// Ranges.
@@ -48,7 +48,7 @@ func TestValidationErrors(t *testing.T) {
 		{"method", vs("    lvs_method DIRECT\n"), "2:5", "lvs_method", `"DIRECT" is not a forwarding method`},
 		{"protocol", vs("    protocol ICMP\n"), "2:5", "protocol", `"ICMP" is not TCP, UDP or SCTP`},
 		{"status code", vs("") + "virtual_server 10.0.0.2 80 {\n    real_server 10.0.1.1 80 {\n        HTTP_GET {\n            url {\n                path /\n                status_code 999\n            }\n        }\n    }\n}\n",
-			"9:17", "status_code", `"999" is not an HTTP status code`},
+			"10:17", "status_code", `"999" is not an HTTP status code`},
 		{"bad vip", inst("    virtual_ipaddress_excluded { 10.0.0.300 }\n"), "5:34", "10.0.0.300", "is not an IP address"},
 		{"negative delay", vs("    delay_loop -1\n"), "2:5", "delay_loop", "out of range"},
 		{"auth pass too long", inst("    authentication {\n        auth_type PASS\n        auth_pass 123456789\n    }\n"), "7:9", "auth_pass", "VRRPv2 carries at most 8"},
@@ -68,12 +68,20 @@ func TestValidationErrors(t *testing.T) {
 		{"granularity", vs("    persistence_timeout 60\n    persistence_granularity 255.0.255.0\n"), "3:5", "persistence_granularity", `"255.0.255.0" is not a netmask`},
 		{"granularity word", vs("    persistence_granularity big\n"), "2:5", "persistence_granularity", "is not a netmask"},
 		{"portless not persistent", "virtual_server 10.0.0.1 {\n    real_server 10.0.1.1 { }\n}\n", "1:1", "virtual_server", "the port may be omitted only for a persistent service"},
-		{"duplicate vs", vs("") + vs(""), "4:1", "virtual_server", "virtual server 10.0.0.1:80 TCP defined twice (first at t.conf:1:1)"},
+		{"duplicate vs", vs("") + vs(""), "5:1", "virtual_server", "virtual server 10.0.0.1:80 TCP defined twice (first at t.conf:1:1)"},
 		{"duplicate rs", vs("    real_server 10.0.1.1 80 { }\n"), "3:5", "real_server", "real server 10.0.1.1:80 defined twice"},
 		{"rs family", vs("    real_server fd00::5 80 { }\n"), "2:5", "real_server", "not of the address family"},
-		{"dr port map", "virtual_server 10.0.0.1 80 {\n    lvs_method DR\n    real_server 10.0.1.1 8080 { }\n}\n", "3:5", "real_server", "direct routing cannot map port 80 to 8080"},
+		{"dr port map", "virtual_server 10.0.0.1 80 {\n    lvs_method DR\n    real_server 10.0.1.1 8080 { }\n}\n", "3:5", "real_server", "DR forwarding cannot map port 80 to 8080 (only NAT can)"},
+		{"no protocol", "virtual_server 10.0.0.1 80 {\n    real_server 10.0.1.1 80 { }\n}\n", "1:1", "virtual_server", "has no protocol; keepalived then uses UDP"},
+		{"no real server", "virtual_server 10.0.0.1 80 {\n    protocol TCP\n}\n", "1:1", "virtual_server", "has no real_server"},
+		{"ops tcp", vs("    ops\n"), "2:5", "ops", "one-packet scheduling needs protocol UDP"},
+		{"ha_suspend fwmark", "virtual_server fwmark 3 {\n    ha_suspend\n    real_server 10.0.1.1 { }\n}\n", "2:5", "ha_suspend", "cannot be used with fwmark services"},
+		{"quorum", vs("    quorum 5\n"), "2:5", "quorum", "quorum 5 exceeds the total weight 1 of the real servers"},
+		{"hysteresis", vs("    hysteresis 1\n"), "2:5", "hysteresis", "hysteresis 1 must be less than quorum 1"},
+		{"group entry without port", "virtual_server_group g {\n    10.0.0.1\n}\nvirtual_server group g {\n    protocol TCP\n    real_server 10.0.1.1 80 { }\n}\n", "2:5", "10.0.0.1", "an entry without a port needs a persistent service"},
+		{"tun port map", "virtual_server 10.0.0.1 80 {\n    protocol TCP\n    lvs_method TUN\n    real_server 10.0.1.1 81 { }\n}\n", "4:5", "real_server", "TUN forwarding cannot map port 80 to 81"},
 		{"undefined group", "virtual_server group nope {\n    real_server 10.0.1.1 80 { }\n}\n", "1:1", "virtual_server", "no virtual_server_group nope is defined"},
-		{"http without url", vs("") + "virtual_server 10.0.0.2 80 {\n    real_server 10.0.1.1 80 {\n        HTTP_GET { }\n    }\n}\n", "6:9", "HTTP_GET", "needs at least one url"},
+		{"http without url", vs("") + "virtual_server 10.0.0.2 80 {\n    real_server 10.0.1.1 80 {\n        HTTP_GET { }\n    }\n}\n", "7:9", "HTTP_GET", "needs at least one url"},
 		{"duplicate script", "vrrp_script a { script /x }\nvrrp_script a { script /y }\n", "2:1", "vrrp_script", "vrrp_script a defined twice (first at t.conf:1:1)"},
 		{"block expected", inst("    virtual_ipaddress 10.0.0.9\n"), "5:5", "virtual_ipaddress", "expects a block"},
 		{"no block expected", inst("    priority { 100 }\n"), "5:5", "priority", "does not take a block"},
@@ -159,14 +167,14 @@ virtual_server 10.0.0.1 80 {
 
 func TestValidConfigsHaveNoErrors(t *testing.T) {
 	for name, src := range map[string]string{
-		"granularity prefix v6":  "virtual_server fd00::1 80 {\n    persistence_timeout\n    persistence_granularity 64\n    real_server fd00::2 80 { }\n}\n",
+		"granularity prefix v6":  "virtual_server fd00::1 80 {\n    protocol TCP\n    persistence_timeout\n    persistence_granularity 64\n    real_server fd00::2 80 { }\n}\n",
 		"granularity mask":       vs("    persistence_timeout 30\n    persistence_granularity 255.255.255.0\n"),
 		"same vrid other iface":  inst("") + "vrrp_instance VI_2 {\n    interface eth1\n    virtual_router_id 51\n    virtual_ipaddress { 10.0.0.2/24 }\n}\n",
 		"same vrid other family": inst("") + "vrrp_instance VI_6 {\n    interface eth0\n    virtual_router_id 51\n    virtual_ipaddress { fd00::2/64 }\n}\n",
 		"v3 centiseconds":        inst("    version 3\n    advert_int 0.25\n"),
 		"excluded mixes":         inst("    virtual_ipaddress_excluded {\n        fd00::9/64\n        10.9.9.9\n    }\n"),
 		"unicast no interface":   "vrrp_instance U {\n    virtual_router_id 3\n    unicast_peer { 10.0.0.2 }\n    virtual_ipaddress { 10.0.0.9 }\n}\n",
-		"tun mixes family":       "virtual_server 10.0.0.1 80 {\n    lvs_method TUN\n    real_server fd00::5 80 { }\n}\n",
+		"tun mixes family":       "virtual_server 10.0.0.1 80 {\n    protocol TCP\n    lvs_method TUN\n    real_server fd00::5 80 { }\n}\n",
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, _, err := Parse("t.conf", []byte(src)); err != nil {

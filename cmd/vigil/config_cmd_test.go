@@ -31,6 +31,7 @@ const plainConf = `vrrp_instance VI_1 {
     virtual_ipaddress { 10.0.0.200/24 }
 }
 virtual_server 10.0.0.200 80 {
+    protocol TCP
     lb_algo wrr
     persistence_timeout
     real_server 10.0.1.1 80 {
@@ -62,7 +63,7 @@ func TestConfigCheckPlain(t *testing.T) {
 	if !strings.Contains(out, "valid plain keepalived config (no cluster block)") || !strings.Contains(out, "1 vrrp_instance(s), 1 virtual_server(s), 1 real_server(s)") {
 		t.Errorf("stdout %q", out)
 	}
-	if want := p + ":7:5: lb_algo: warning: deprecated keyword; use lvs_sched\n"; errs != want {
+	if want := p + ":8:5: lb_algo: warning: deprecated keyword; use lvs_sched\n"; errs != want {
 		t.Errorf("stderr %q, want %q", errs, want)
 	}
 }
