@@ -66,7 +66,7 @@ func startKeepalived(t *testing.T, h *netns.Host, insts ...kaInstance) *keepaliv
 	t.Helper()
 	dir := t.TempDir()
 	var conf strings.Builder
-	conf.WriteString("global_defs {\n  router_id " + h.Name() + "\n}\n")
+	conf.WriteString("global_defs {\n  router_id " + h.Name() + "\n  script_user root\n  enable_script_security\n}\n")
 	for _, k := range insts {
 		conf.WriteString(k.conf())
 	}
