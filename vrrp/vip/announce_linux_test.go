@@ -213,6 +213,7 @@ func newAnnounceLab(t *testing.T, ours []vip.Owned) *announceLab {
 }
 
 func TestAnnounceMoveIPv4(t *testing.T) {
+	checkGoroutines(t) // the announcers' loops end with the test
 	v := netip.MustParsePrefix("10.0.0.200/24")
 	l := newAnnounceLab(t, []vip.Owned{{"eth0", v.Addr()}})
 
@@ -269,6 +270,7 @@ func TestAnnounceMoveIPv4(t *testing.T) {
 }
 
 func TestAnnounceMoveIPv6(t *testing.T) {
+	checkGoroutines(t) // the announcers' loops end with the test
 	v := netip.MustParsePrefix("fd00::200/64")
 	l := newAnnounceLab(t, []vip.Owned{{"eth0", v.Addr()}})
 	naOnly := "icmp6 and ip6[40] == 136"
@@ -316,6 +318,7 @@ func TestAnnounceMoveIPv6(t *testing.T) {
 // refresh corrects it within one period, which keepalived's default (no
 // refresh) would leave to the client's neighbour timers.
 func TestRefreshHealsAMissedBurst(t *testing.T) {
+	checkGoroutines(t) // the announcers' loops end with the test
 	v := netip.MustParsePrefix("10.0.0.200/24")
 	l := newAnnounceLab(t, []vip.Owned{{"eth0", v.Addr()}})
 	client := l.client

@@ -97,7 +97,8 @@ func (a *Announcer) Stop(iface string, addr netip.Addr) {
 	// A packet for addr may be in flight (it was checked before the
 	// schedule changed): wait for it. Any later one sees addr stopped.
 	a.sendMu.Lock()
-	a.sendMu.Unlock() //nolint:staticcheck // an empty critical section is the point
+	//lint:ignore SA2001 waiting for the packet in flight is the point
+	a.sendMu.Unlock()
 	if last {
 		a.log.Info("stopped announcing", "iface", iface, "addr", addr)
 		a.poke()

@@ -116,8 +116,8 @@ func (m *Manager) SetOwned(ours []Owned) error {
 // Set makes held the set of addresses this node holds and runs a pass. It
 // may be called any number of times with the same input: a repeat only
 // refreshes lifetimes. Set(nil) releases everything. Holds that are
-// malformed (no interface, an invalid prefix or label, two holds for one
-// address) fail with ErrInvalid and are left out; the others apply.
+// malformed (no interface, an invalid prefix or label, no Until, two holds
+// for one address) fail with ErrInvalid and are left out; the others apply.
 func (m *Manager) Set(held []Hold) error {
 	var errs []error
 	var ok []Hold
@@ -128,6 +128,9 @@ func (m *Manager) Set(held []Hold) error {
 			h.Addr = netip.Prefix{} // was an IPv4-mapped /96+ prefix: invalid below
 		}
 		err := HeldAddress(h, h.Until, 0).Validate()
+		if err == nil && h.Until.IsZero() {
+			err = fmt.Errorf("%w: hold of %s has no lease end (Until)", ErrInvalid, h.Addr)
+		}
 		if err == nil && seen[h.Addr.Addr()] {
 			err = fmt.Errorf("%w: %s is held twice", ErrInvalid, h.Addr.Addr())
 		}

@@ -167,6 +167,7 @@ func TestManagerPartialErrors(t *testing.T) {
 		{Addr: netip.MustParsePrefix("10.9.9.9/24"), Iface: "nope0", Until: until},
 		{Addr: vipC, Iface: "eth1", Label: "eth1:way-too-long-label", Until: until},
 		{Addr: vipB, Iface: "eth1", Until: until},
+		{Addr: vip6, Iface: "eth0"},
 	})
 	if err == nil {
 		t.Fatal("no error")
@@ -177,7 +178,7 @@ func TestManagerPartialErrors(t *testing.T) {
 			t.Errorf("error does not wrap %v", want)
 		}
 	}
-	for _, want := range []string{"add 10.9.9.9/24 on nope0", "label", "held twice", "add 10.0.0.200/24 on eth0"} {
+	for _, want := range []string{"add 10.9.9.9/24 on nope0", "label", "held twice", "no lease end", "add 10.0.0.200/24 on eth0"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not say %q", want)
 		}

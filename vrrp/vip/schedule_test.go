@@ -165,3 +165,19 @@ func TestTimingValidate(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkScheduleDue: one refresh round over 1,000 announced VIPs.
+func BenchmarkScheduleDue(b *testing.B) {
+	s, _ := NewSchedule(Timing{Repeat: 1, Refresh: time.Second, RefreshRepeat: 1})
+	for i := 0; i < 1000; i++ {
+		s.Start(t0, Target{"eth0", netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})})
+	}
+	now := t0
+	b.ReportAllocs()
+	for b.Loop() {
+		if len(s.Due(now)) != 1000 {
+			b.Fatal("wrong round")
+		}
+		now = now.Add(time.Second)
+	}
+}

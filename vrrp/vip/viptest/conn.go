@@ -105,6 +105,8 @@ func (c *Conn) expire(now time.Time) {
 	}
 }
 
+// same reports whether e is the address p names for add and replace: the
+// same IP and, for IPv4, the same prefix length.
 func same(e *entry, p netip.Prefix) bool {
 	if e.a.Prefix.Addr() != p.Addr() {
 		return false
@@ -147,7 +149,7 @@ func (c *Conn) set(op string, a vip.Address) error {
 	for _, e := range es {
 		// IPv6 matches on the IP alone: a second prefix length is EEXIST
 		// for add, a modification for replace.
-		if e.a.Prefix.Addr() == n.Prefix.Addr() && (n.Prefix.Addr().Is6() || e.a.Prefix.Bits() == n.Prefix.Bits()) {
+		if same(e, n.Prefix) {
 			if op == "add" {
 				return errno(op, a, vip.ErrExist, syscall.EEXIST)
 			}
