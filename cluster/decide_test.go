@@ -100,7 +100,7 @@ func TestMoveWait(t *testing.T) {
 	if err := d.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if w := d.MoveWait(); w != 2702525253*time.Nanosecond {
+	if w := d.MoveWait(); w != 2906565657*time.Nanosecond {
 		t.Errorf("default MoveWait = %v", w)
 	}
 	for _, bad := range []Timing{

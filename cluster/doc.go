@@ -38,8 +38,9 @@
 // delay of the request, the grant or the process only shortens it. It asks
 // again every Renew (Lease/3) and at Retry while unanswered. When its clock
 // reaches the lease end it releases at once. It adds the address with a
-// kernel valid_lft of at most the remaining lease plus KernelSlack, so a
-// frozen or dead process loses the address too. After releasing on request
+// kernel valid_lft no longer than the remaining lease (whole seconds,
+// rounded down), which the kernel enforces within KernelSlack, so a frozen
+// or dead process loses the address too. After releasing on request
 // it never holds that epoch again, and it acknowledges the release through
 // the log. A restarted process removes every managed address first, and
 // never holds an epoch at or below Barrier (its last log index at start):
@@ -129,8 +130,8 @@
 // within ρ (CLOCK_MONOTONIC is slewed by NTP by at most 0.05%); the driver
 // re-checks the clock after the netlink call that adds the address (a pause
 // between reading the clock and that call would otherwise start the
-// kernel lifetime late); KernelSlack covers valid_lft's whole-second
-// granularity and the kernel's lifetime timer.
+// kernel lifetime late); KernelSlack covers the kernel's lifetime worker,
+// which runs at most once a second (see Timing.KernelSlack).
 //
 // # Liveness
 //
@@ -159,7 +160,9 @@
 //  3. Execute Ready's actions in order: Release removes the address before
 //     anything later in the batch runs (a release acknowledgement is
 //     proposed only after it); Hold is skipped when its Until has passed,
-//     otherwise adds/refreshes the address with valid_lft ≤ Until−now+Slack;
+//     otherwise adds/refreshes the address with valid_lft =
+//     floor(Until−now) seconds (not at all if that is 0), and re-reads the
+//     clock after the netlink call, removing the address if Until passed;
 //     Send* go to the named node or, for lease requests, to the leader;
 //     Propose goes through raft.Apply (forwarded to the leader when not
 //     leader); VerifyLeader runs raft.Barrier and answers Verified.

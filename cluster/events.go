@@ -87,9 +87,12 @@ func (ReleaseRequest) isEvent() {}
 type Action interface{ isAction() }
 
 // Hold: keep or add Instance's VIP. The lease ends at Until on this node's
-// clock. The driver adds (or refreshes) the address with a kernel valid_lft
-// covering Until-now and at most Until-now+KernelSlack; if now >= Until when
-// it executes the action, it must not add the address.
+// clock. The driver adds (or refreshes) the address with a kernel
+// valid_lft of floor((Until-now)/1s) whole seconds; if that is 0 (or now
+// >= Until) it must not add the address (the next Hold re-adds it). After
+// the netlink call returns it reads the clock again and removes the
+// address if Until has passed meanwhile. The kernel may keep the address
+// up to KernelSlack past its valid_lft; see Timing.KernelSlack.
 type Hold struct {
 	Instance string
 	Epoch    uint64

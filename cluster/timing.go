@@ -20,10 +20,13 @@ type Timing struct {
 	// acknowledgement, assignment proposal, release request) is repeated.
 	Retry time.Duration
 	// KernelSlack bounds how long after the lease end the kernel may still
-	// carry the address when the process cannot act (frozen or dead): the
-	// driver adds the VIP with a valid_lft of at most Until-now+KernelSlack.
-	// With valid_lft in whole seconds this must cover the rounding up (1s)
-	// plus the kernel's lifetime timer fuzz.
+	// carry the address when the process cannot act (frozen or dead).
+	// valid_lft is in whole seconds and the IPv4 lifetime worker
+	// (devinet.c check_lifetime) runs at most once a second and rounds its
+	// timer up by up to HZ/4, so an address can outlive its valid_lft by
+	// about 1.25 s (measured here on an idle interface: 0.02-0.26 s). With
+	// valid_lft = floor(Until-now) (the Hold contract) 1.3 s covers it; a
+	// driver that rounds valid_lft up needs 1 s more.
 	KernelSlack time.Duration
 	// Drift is the bound on clock-rate error, e.g. 0.01 for ±1%.
 	Drift float64
@@ -33,13 +36,15 @@ type Timing struct {
 }
 
 // DefaultTiming returns the default lease timing: a 1.5 s lease renewed
-// every 0.5 s, 1.1 s kernel slack, 1% drift and a 50 ms margin.
+// every 0.5 s, 1.3 s kernel slack, 1% drift and a 50 ms margin, so a
+// holder that neither renews nor acknowledges is replaced 2.91 s after the
+// leader's last grant to it (MoveWait).
 func DefaultTiming() Timing {
 	return Timing{
 		Lease:       1500 * time.Millisecond,
 		Renew:       500 * time.Millisecond,
 		Retry:       100 * time.Millisecond,
-		KernelSlack: 1100 * time.Millisecond,
+		KernelSlack: 1300 * time.Millisecond,
 		Drift:       0.01,
 		Margin:      50 * time.Millisecond,
 	}
