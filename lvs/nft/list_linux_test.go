@@ -43,6 +43,7 @@ func TestListedRuleset(t *testing.T) {
 		"dnat ip to jhash ip saddr . th sport mod 61 seed 0x5eed offset ",
 		"dnat ip to numgen inc mod 61 offset ",
 		"dnat ip to jhash ip saddr & 255.255.255.0 mod 61 seed 0x5eed offset ",
+		"map @backends_1\n",
 		`oifname "eth0" counter packets 0 bytes 0 snat ip to meta l4proto . ip saddr . th sport map @pickup`,
 	} {
 		if !strings.Contains(text, want) {
@@ -76,7 +77,16 @@ func TestListedRuleset(t *testing.T) {
 	// 4 services with 61 slots each; one weight and one pickup entry per
 	// real server; per service a chain with one rule, plus dispatch and
 	// pickup.
-	want := map[string]int{"services": 4, "backends": 4 * 61, "weights": 5, "pickup": 5}
+	want := map[string]int{"services": 4, "weights": 5, "pickup": 5}
+	slots := 0
+	for name, n := range elems {
+		if strings.HasPrefix(name, "backends_") {
+			slots += n
+		}
+	}
+	if slots != 4*61 {
+		t.Errorf("%d slots in the backends maps, want 4*61", slots)
+	}
 	for name, n := range want {
 		if elems[name] != n {
 			t.Errorf("map %s has %d elements, want %d (all: %v)", name, elems[name], n, elems)

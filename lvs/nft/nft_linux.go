@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"time"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
@@ -104,9 +105,11 @@ func (d *Datapath) Validate(st lvs.State) error { return d.opt.Validate(st) }
 
 // Delete removes vigil's table (all services) from the kernel.
 func (d *Datapath) Delete(ctx context.Context) error {
-	v, err := d.read()
-	if err != nil || !v.exists {
-		return err
+	if _, err := d.conn.ListTableOfFamily(d.table.Name, d.table.Family); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		return fmt.Errorf("nft: list table %s: %w", d.table.Name, err)
 	}
 	d.conn.DelTable(d.table)
 	d.ops++
@@ -211,8 +214,8 @@ func (d *Datapath) read() (*view, error) {
 		if err != nil {
 			return nil, fmt.Errorf("nft: list elements of %s: %w", s.Name, err)
 		}
-		switch s.Name {
-		case "services":
+		switch name := s.Name; {
+		case name == "services":
 			for _, e := range elems {
 				key, ok := decodeDispatchKey(e.Key)
 				if !ok {
@@ -226,20 +229,20 @@ func (d *Datapath) read() (*view, error) {
 				k.key = key
 				v.byKey[key] = k
 			}
-		case "weights":
+		case name == "weights":
 			for _, e := range elems {
 				if len(e.Key) == 12 && len(e.Val) == 4 {
 					v.svc(host.Uint32(e.Key)).weights[decodeAP4(e.Key[4:])] = int(host.Uint32(e.Val))
 				}
 			}
-		case "backends":
+		case isShardName(name):
 			for _, e := range elems {
 				if len(e.Key) == 4 {
 					g := host.Uint32(e.Key)
 					v.svc(g >> slotBits).slots[g&(1<<slotBits-1)] = decodeAP4(e.Val)
 				}
 			}
-		case "pickup":
+		case name == "pickup":
 			for _, e := range elems {
 				if k, ok := decodePickupKey(e.Key); ok {
 					v.pickup[k] = decodeAP4(e.Val)
@@ -271,10 +274,12 @@ func (d *Datapath) Apply(ctx context.Context, want lvs.State) error {
 		return err
 	}
 	want = want.Canonical()
+	t0 := time.Now()
 	v, err := d.read()
 	if err != nil {
 		return err
 	}
+	d.log.Debug("nft: read", "services", len(v.byKey), "took", time.Since(t0))
 	var errs []error
 	var plans []plan
 	for _, s := range want.Services {
@@ -328,6 +333,8 @@ func (d *Datapath) sync(v *view, plans []plan) error {
 			n++
 		}
 	}
+	// Backend shards in use.
+	shards := map[string]bool{}
 	// Services: chains and rules first (the services map refers to them).
 	used := map[lvs.ServiceKey]bool{}
 	nextID := uint32(1)
@@ -343,6 +350,17 @@ func (d *Datapath) sync(v *view, plans []plan) error {
 			old = v.svc(nextID)
 		}
 		id := old.id
+		if sh := shardName(id); !shards[sh] {
+			shards[sh] = true
+			if v.sets[sh] == nil {
+				s := d.shardSet(sh)
+				if err := d.conn.AddSet(s, nil); err != nil {
+					return fmt.Errorf("nft: add set %s: %w", sh, err)
+				}
+				newSets[sh] = s
+				n++
+			}
+		}
 		chain := &nftables.Chain{Name: chainName(id), Table: d.table}
 		if !old.chain {
 			d.conn.AddChain(chain)
@@ -372,7 +390,7 @@ func (d *Datapath) sync(v *view, plans []plan) error {
 			b.del("weights", weightKey(id, ap))
 		}
 		for slot := range k.slots {
-			b.del("backends", u32(id<<slotBits|slot))
+			b.del(shardName(id), u32(id<<slotBits|slot))
 		}
 		if k.rule != nil {
 			dropRules = append(dropRules, k.rule)
@@ -411,6 +429,12 @@ func (d *Datapath) sync(v *view, plans []plan) error {
 		d.conn.DelChain(&nftables.Chain{Name: chainName(id), Table: d.table})
 		n++
 	}
+	for name, s := range v.sets {
+		if isShardName(name) && !shards[name] {
+			d.conn.DelSet(s)
+			n++
+		}
+	}
 	// Base rules: dispatch and pickup.
 	wantRules := map[string]func() *nftables.Rule{
 		"prerouting/" + dispatchTag:    d.dispatchRule,
@@ -434,6 +458,9 @@ func (d *Datapath) sync(v *view, plans []plan) error {
 		return nil
 	}
 	d.ops += uint64(n)
+	t0 := time.Now()
+	d.log.Debug("nft: queued", "messages", n)
+	defer func() { d.log.Debug("nft: flushed", "messages", n, "took", time.Since(t0)) }()
 	if err := d.conn.Flush(); err != nil {
 		return fmt.Errorf("nft: apply %d changes to table %s: %w", n, d.table.Name, err)
 	}
@@ -464,7 +491,7 @@ func syncService(b *batch, old *kSvc, key lvs.ServiceKey, p plan) {
 	// Slots: only those that change.
 	for slot, ap := range old.slots {
 		if int(slot) >= len(p.slots) || p.slots[slot] != ap {
-			b.del("backends", u32(id<<slotBits|slot))
+			b.del(shardName(id), u32(id<<slotBits|slot))
 		}
 	}
 	for i, ap := range p.slots {
@@ -472,7 +499,7 @@ func syncService(b *batch, old *kSvc, key lvs.ServiceKey, p plan) {
 			continue
 		}
 		if oap, ok := old.slots[uint32(i)]; !ok || oap != ap {
-			b.add("backends", nftables.SetElement{Key: u32(id<<slotBits | uint32(i)), Val: ap4(ap)})
+			b.add(shardName(id), nftables.SetElement{Key: u32(id<<slotBits | uint32(i)), Val: ap4(ap)})
 		}
 	}
 }

@@ -31,11 +31,18 @@ func (d *Datapath) chains() []*nftables.Chain {
 func (d *Datapath) baseSets() []*nftables.Set {
 	return []*nftables.Set{
 		{Table: d.table, Name: "services", IsMap: true, KeyType: typeDispatchKey, DataType: nftables.TypeVerdict},
-		{Table: d.table, Name: "backends", IsMap: true, KeyType: nftables.TypeInteger, DataType: typeAddrPort,
-			KeyByteOrder: binaryutil.NativeEndian},
 		{Table: d.table, Name: "weights", IsMap: true, KeyType: typeWeightKey, DataType: nftables.TypeMark},
 		{Table: d.table, Name: "pickup", IsMap: true, KeyType: typeDispatchKey, DataType: typeAddrPort},
 	}
+}
+
+// shardSet is one of the backends maps. The kernel checks every element
+// added to a map against every rule bound to it, and every rule binding it
+// against its elements, so one map shared by all services costs
+// slots × services; sharding divides that by the number of shards.
+func (d *Datapath) shardSet(name string) *nftables.Set {
+	return &nftables.Set{Table: d.table, Name: name, IsMap: true, KeyType: nftables.TypeInteger, DataType: typeAddrPort,
+		KeyByteOrder: binaryutil.NativeEndian}
 }
 
 // dispatchTag is the dispatch rule's user data.
@@ -89,7 +96,7 @@ func (d *Datapath) serviceRule(chain *nftables.Chain, id uint32, p plan) *nftabl
 			Seed: d.opt.Seed, Offset: base, Type: expr.HashTypeJenkins})
 	}
 	e = append(e,
-		&expr.Lookup{SourceRegister: reg0, DestRegister: reg4, IsDestRegSet: true, SetName: "backends"},
+		&expr.Lookup{SourceRegister: reg0, DestRegister: reg4, IsDestRegSet: true, SetName: shardName(id)},
 		&expr.Counter{},
 		&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: reg4, RegProtoMin: reg5},
 	)

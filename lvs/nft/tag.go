@@ -60,3 +60,18 @@ func parseTag(s string) (attrs, bool) {
 	}
 	return a, a.sched != ""
 }
+
+// backendShards is the number of backends maps; a service's slots live in
+// backends_<id mod backendShards>.
+const backendShards = 256
+
+func shardName(id uint32) string { return fmt.Sprintf("backends_%d", id%backendShards) }
+
+func isShardName(s string) bool {
+	rest, ok := strings.CutPrefix(s, "backends_")
+	if !ok {
+		return false
+	}
+	n, err := strconv.ParseUint(rest, 10, 32)
+	return err == nil && n < backendShards && shardName(uint32(n)) == s
+}

@@ -1,0 +1,103 @@
+//go:build linux
+
+package nft_test
+
+import (
+	"net/netip"
+	"testing"
+
+	"vigil/lvs"
+	"vigil/lvs/nft"
+	"vigil/test/netns"
+)
+
+// bigState has n services with r reals each, scheduler mh.
+func bigState(n, r int) lvs.State {
+	var st lvs.State
+	for i := range n {
+		s := lvs.Service{Proto: lvs.TCP, Addr: netip.AddrFrom4([4]byte{10, 100, byte(i >> 8), byte(i)}), Port: 80, Scheduler: "mh"}
+		for j := range r {
+			s.Reals = append(s.Reals, lvs.Real{Addr: netip.AddrFrom4([4]byte{10, 200, byte(i >> 8), byte(i)}),
+				Port: uint16(8000 + j), Weight: 1, Method: lvs.NAT})
+		}
+		st.Services = append(st.Services, s)
+	}
+	return st
+}
+
+// TestKernelOpsPerChange counts the netlink messages of small changes to a
+// service with 10 reals: the budget is at most 5 for a weight change.
+func TestKernelOpsPerChange(t *testing.T) {
+	lab := netns.New(t)
+	dp := openDP(t, lab.Host("lb"), nft.Options{})
+	st := bigState(50, 10)
+	if err := dp.Apply(t.Context(), st); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name   string
+		change func(s *lvs.Service)
+		max    uint64
+	}{
+		{"weight change", func(s *lvs.Service) { s.Reals[3].Weight = 5 }, 5},
+		{"weight 0 (inhibit)", func(s *lvs.Service) { s.Reals[3].Weight = 0 }, 5},
+		{"remove a real", func(s *lvs.Service) { s.Reals = s.Reals[:9] }, 6},
+		{"add it back", func(s *lvs.Service) {}, 6},
+		{"scheduler change", func(s *lvs.Service) { s.Scheduler = "wrr" }, 6},
+	}
+	for _, stp := range steps {
+		want := st.Clone()
+		stp.change(&want.Services[17])
+		before := dp.KernelOps()
+		if err := dp.Apply(t.Context(), want); err != nil {
+			t.Fatal(err)
+		}
+		n := dp.KernelOps() - before
+		t.Logf("%s: %d kernel operations", stp.name, n)
+		if n == 0 || n > stp.max {
+			t.Errorf("%s: %d kernel operations, want 1..%d", stp.name, n, stp.max)
+		}
+		got, err := dp.Read(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.Equal(want) {
+			t.Fatalf("%s: Read differs from want", stp.name)
+		}
+		if stp.name != "remove a real" {
+			st = want
+		}
+	}
+}
+
+// BenchmarkApply10kServices applies 10,000 services with 10 real servers
+// each to an empty table (the target: under 2 s per op), then
+// reports the kernel operations of one weight change.
+func BenchmarkApply10kServices(b *testing.B) {
+	lab := netns.New(b)
+	h := lab.Host("lb")
+	st := bigState(10000, 10)
+	changed := st.Clone()
+	changed.Services[5000].Reals[4].Weight = 3
+	var ops float64
+	for b.Loop() {
+		b.StopTimer()
+		dp := openDP(b, h, nft.Options{})
+		b.StartTimer()
+		if err := dp.Apply(b.Context(), st); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		before := dp.KernelOps()
+		if err := dp.Apply(b.Context(), changed); err != nil {
+			b.Fatal(err)
+		}
+		ops = float64(dp.KernelOps() - before)
+		if err := dp.Delete(b.Context()); err != nil {
+			b.Fatal(err)
+		}
+		dp.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(ops, "ops/weight-change")
+}
