@@ -85,11 +85,31 @@ func (b *builder) instance(n *Node, g *GlobalDefs, override *Node) *VRRPInstance
 		children = append(kept, override.Children...)
 	}
 	apply(b, instanceTable, children, i, "vrrp_instance")
+	// keepalived (vrrp_complete_instance): an unset priority follows the
+	// state (MASTER: 255, the address owner), an unset state the priority.
+	switch {
+	case !i.set.priority && i.State == "MASTER":
+		i.Priority = 255
+	case !i.set.state && i.Priority == 255:
+		i.State = "MASTER"
+	}
 	if !i.acceptSet {
 		i.Accept = !i.StrictMode
 	}
-	if !i.lowerPrioSet && i.StrictMode {
-		i.LowerPrioNoAdvert = true
+	if i.StrictMode {
+		// Strict mode (RFC conformance) defaults.
+		if !i.lowerPrioSet {
+			i.LowerPrioNoAdvert = true
+		}
+		if !i.set.higherPrio {
+			i.HigherPrioSendAdvert = false
+		}
+		if !i.set.garpLowerRep {
+			i.GarpLowerPrioRepeat = 0
+		}
+		if !i.set.garpLowerDelay {
+			i.GarpLowerPrioDelay = 0
+		}
 	}
 	// keepalived runs IPv6 instances as VRRPv3 whatever the version says.
 	if len(i.VirtualIPAddresses) > 0 && i.VirtualIPAddresses[0].Prefix.Addr().Is6() {
@@ -224,12 +244,12 @@ func otherEntry() entry[VRRPInstance] {
 var instanceTable = itab{
 	"state": {fn: func(b *builder, n *Node, i *VRRPInstance) {
 		if s, ok := b.oneOf(n, "MASTER", "BACKUP"); ok {
-			i.State = s
+			i.State, i.set.state = s, true
 		}
 	}},
 	"interface":         {fn: func(b *builder, n *Node, i *VRRPInstance) { i.Interface, _ = b.str(n) }},
 	"virtual_router_id": {fn: func(b *builder, n *Node, i *VRRPInstance) { i.VirtualRouterID, _ = b.int1(n, 1, 255) }},
-	"priority":          {fn: func(b *builder, n *Node, i *VRRPInstance) { i.Priority, _ = b.int1(n, 1, 255) }},
+	"priority":          {fn: func(b *builder, n *Node, i *VRRPInstance) { i.Priority, i.set.priority = b.int1(n, 1, 255) }},
 	"advert_int": {fn: func(b *builder, n *Node, i *VRRPInstance) {
 		if d, ok := b.dur1(n, 255); ok {
 			if d < seconds(0.01) {
@@ -239,7 +259,10 @@ var instanceTable = itab{
 			i.AdvertInt = d
 		}
 	}},
-	"version":       {fn: func(b *builder, n *Node, i *VRRPInstance) { i.Version, _ = b.int1(n, 2, 3) }},
+	"version": {fn: func(b *builder, n *Node, i *VRRPInstance) {
+		i.Version, _ = b.int1(n, 2, 3)
+		i.set.version2 = i.Version == 2
+	}},
 	"nopreempt":     {fn: func(b *builder, n *Node, i *VRRPInstance) { i.Nopreempt = b.bare(n) }},
 	"no_preempt":    {fn: func(b *builder, n *Node, i *VRRPInstance) { i.Nopreempt = b.bare(n) }},
 	"preempt":       {fn: func(b *builder, n *Node, i *VRRPInstance) { i.Nopreempt = !b.bare(n) }},
@@ -328,19 +351,23 @@ var instanceTable = itab{
 			}
 		}
 	}},
-	"vmac_xmit_base":             {fn: func(b *builder, n *Node, i *VRRPInstance) { i.VMACXmitBase = b.bare(n) }},
-	"native_ipv6":                {alias: "an IPv6 virtual_ipaddress (the family follows the addresses)", fn: func(b *builder, n *Node, i *VRRPInstance) { i.NativeIPv6 = b.bare(n) }},
-	"garp_master_delay":          {fn: func(b *builder, n *Node, i *VRRPInstance) { i.GarpMasterDelay, _ = b.dur1(n, 86400) }},
-	"garp_master_repeat":         {fn: func(b *builder, n *Node, i *VRRPInstance) { i.GarpMasterRepeat, _ = b.int1(n, 0, 10000) }},
-	"garp_lower_prio_delay":      {fn: func(b *builder, n *Node, i *VRRPInstance) { i.GarpLowerPrioDelay, _ = b.dur1(n, 86400) }},
-	"garp_lower_prio_repeat":     {fn: func(b *builder, n *Node, i *VRRPInstance) { i.GarpLowerPrioRepeat, _ = b.int1(n, 0, 10000) }},
+	"vmac_xmit_base":     {fn: func(b *builder, n *Node, i *VRRPInstance) { i.VMACXmitBase = b.bare(n) }},
+	"native_ipv6":        {alias: "an IPv6 virtual_ipaddress (the family follows the addresses)", fn: func(b *builder, n *Node, i *VRRPInstance) { i.NativeIPv6 = b.bare(n) }},
+	"garp_master_delay":  {fn: func(b *builder, n *Node, i *VRRPInstance) { i.GarpMasterDelay, _ = b.dur1(n, 86400) }},
+	"garp_master_repeat": {fn: func(b *builder, n *Node, i *VRRPInstance) { i.GarpMasterRepeat, _ = b.int1(n, 0, 10000) }},
+	"garp_lower_prio_delay": {fn: func(b *builder, n *Node, i *VRRPInstance) {
+		i.GarpLowerPrioDelay, i.set.garpLowerDelay = b.dur1(n, 86400)
+	}},
+	"garp_lower_prio_repeat": {fn: func(b *builder, n *Node, i *VRRPInstance) {
+		i.GarpLowerPrioRepeat, i.set.garpLowerRep = b.int1(n, 0, 10000)
+	}},
 	"garp_master_refresh":        {fn: func(b *builder, n *Node, i *VRRPInstance) { i.GarpMasterRefresh, _ = b.dur1(n, 86400) }},
 	"garp_master_refresh_repeat": {fn: func(b *builder, n *Node, i *VRRPInstance) { i.GarpMasterRefreshRepeat, _ = b.int1(n, 0, 10000) }},
 	"down_timer_adverts":         {fn: func(b *builder, n *Node, i *VRRPInstance) { i.DownTimerAdverts, _ = b.int1(n, 1, 100) }},
 	"lower_prio_no_advert": {fn: func(b *builder, n *Node, i *VRRPInstance) {
 		i.LowerPrioNoAdvert, i.lowerPrioSet = b.flag(n)
 	}},
-	"higher_prio_send_advert":    {fn: func(b *builder, n *Node, i *VRRPInstance) { i.HigherPrioSendAdvert, _ = b.flag(n) }},
+	"higher_prio_send_advert":    {fn: func(b *builder, n *Node, i *VRRPInstance) { i.HigherPrioSendAdvert, i.set.higherPrio = b.flag(n) }},
 	"skip_check_adv_addr":        {fn: func(b *builder, n *Node, i *VRRPInstance) { i.SkipCheckAdvAddr, _ = b.flag(n) }},
 	"strict_mode":                {fn: func(b *builder, n *Node, i *VRRPInstance) { i.StrictMode, _ = b.flag(n) }},
 	"notify_master":              notifyEntry(func(i *VRRPInstance, s *Script) { i.Master = s }),

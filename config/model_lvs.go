@@ -66,6 +66,13 @@ type VRRPInstance struct {
 	global       *GlobalDefs
 	acceptSet    bool
 	lowerPrioSet bool
+	set          instSet
+}
+
+// instSet records which keywords an instance set itself, for the
+// defaults and checks that depend on it.
+type instSet struct {
+	state, priority, higherPrio, garpLowerRep, garpLowerDelay, version2 bool
 }
 
 // VirtualServerGroup is a virtual_server_group block.

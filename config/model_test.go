@@ -70,11 +70,35 @@ global_defs {
 }
 `)
 	i := c.Instances[0]
-	if i.Version != 3 || i.GarpMasterDelay.D() != 2*time.Second || i.GarpMasterRepeat != 3 || i.GarpLowerPrioRepeat != 3 {
+	if i.Version != 3 || i.GarpMasterDelay.D() != 2*time.Second || i.GarpMasterRepeat != 3 {
 		t.Errorf("global_defs after the instance not inherited: %+v", i)
 	}
-	if !i.StrictMode || i.Accept || !i.LowerPrioNoAdvert {
-		t.Errorf("vrrp_strict: strict=%v accept=%v lower_prio_no_advert=%v, want true false true", i.StrictMode, i.Accept, i.LowerPrioNoAdvert)
+	// keepalived's strict-mode defaults: no accept, no advert to a lower
+	// priority, no repeated lower-priority GARPs.
+	if !i.StrictMode || i.Accept || !i.LowerPrioNoAdvert || i.GarpLowerPrioRepeat != 0 || i.GarpLowerPrioDelay != 0 {
+		t.Errorf("vrrp_strict: strict=%v accept=%v lower_prio_no_advert=%v garp_lower_prio %d/%v, want true false true 0/0",
+			i.StrictMode, i.Accept, i.LowerPrioNoAdvert, i.GarpLowerPrioRepeat, i.GarpLowerPrioDelay)
+	}
+}
+
+func TestStatePriorityDefaults(t *testing.T) {
+	// keepalived: an unset priority follows the state (MASTER: 255, the
+	// address owner), an unset state follows the priority.
+	for _, tt := range []struct {
+		body     string
+		state    string
+		priority int
+	}{
+		{"", "BACKUP", 100},
+		{"    state MASTER\n", "MASTER", 255},
+		{"    state MASTER\n    priority 150\n", "MASTER", 150},
+		{"    priority 255\n", "MASTER", 255},
+		{"    state BACKUP\n    priority 255\n", "BACKUP", 255},
+	} {
+		c, _ := mustParse(t, inst(tt.body))
+		if i := c.Instances[0]; i.State != tt.state || i.Priority != tt.priority {
+			t.Errorf("%q: state %s priority %d, want %s %d", tt.body, i.State, i.Priority, tt.state, tt.priority)
+		}
 	}
 }
 
@@ -94,13 +118,12 @@ func TestInstanceFields(t *testing.T) {
 	c, _ := mustParse(t, `vrrp_script chk { script "/bin/check --fast" }
 track_file tf { file /run/tf }
 vrrp_instance VI_1 {
-    state MASTER
+    state BACKUP
     interface eth0
     virtual_router_id 51
     priority 150
     advert_int 2
     nopreempt
-    preempt_delay 30
     authentication {
         auth_type PASS
         auth_pass secret
@@ -129,7 +152,7 @@ vrrp_instance VI_1 {
     virtual_routes { 192.168.5.0/24 via 10.0.0.1 dev eth0 }
 }`)
 	i := c.Instances[0]
-	if i.State != "MASTER" || i.Priority != 150 || i.AdvertInt.D() != 2*time.Second || !i.Nopreempt || i.PreemptDelay.D() != 30*time.Second {
+	if i.State != "BACKUP" || i.Priority != 150 || i.AdvertInt.D() != 2*time.Second || !i.Nopreempt || i.PreemptDelay != 0 {
 		t.Errorf("scalars: %+v", i)
 	}
 	if i.Authentication == nil || *i.Authentication != (Auth{"PASS", "secret"}) {

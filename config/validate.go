@@ -52,6 +52,12 @@ func validateInstances(b *builder, c *Config, insts []*VRRPInstance) {
 		vrid   int
 	}
 	vrids := map[vridKey]*VRRPInstance{}
+	syncOf := map[string]*SyncGroup{}
+	for _, g := range c.SyncGroups {
+		for _, m := range g.Group {
+			syncOf[m] = g
+		}
+	}
 	for _, i := range insts {
 		n := i.Node
 		if i.Interface == "" && len(i.UnicastPeers) == 0 {
@@ -91,13 +97,9 @@ func validateInstances(b *builder, c *Config, insts []*VRRPInstance) {
 			if cs := ai * 100; math.Abs(cs-math.Round(cs)) > 1e-6 || ai > 40.95 {
 				b.errorAt(keywordPos(n, "advert_int"), "advert_int", "VRRPv3 advertises centiseconds up to 40.95; %s is not", i.AdvertInt)
 			}
-			if i.Authentication != nil {
-				b.warnf(n, "instance %s: authentication is ignored with VRRPv3", i.Name)
-			}
 		}
-		if i.Nopreempt && i.State == "MASTER" {
-			b.warnf(n, "instance %s: nopreempt needs state BACKUP to take effect", i.Name)
-		}
+		keepalivedInstanceChecks(b, i, v6)
+		trackWeightChecks(b, c, i, syncOf[i.Name])
 		for _, t := range i.TrackScripts {
 			if c.Script(t.Name) == nil {
 				b.errorAt(t.Pos, t.Name, "track_script of instance %s: no vrrp_script %s is defined%s", i.Name, t.Name, didYouMean(t.Name, scriptNames(c)))
@@ -109,7 +111,7 @@ func validateInstances(b *builder, c *Config, insts []*VRRPInstance) {
 			}
 		}
 		for _, p := range i.UnicastPeers {
-			if len(i.VirtualIPAddresses) > 0 && p.Addr.Is6() != v6 && !p.Addr.Is4In6() {
+			if len(i.VirtualIPAddresses) > 0 && p.Addr.Unmap().Is6() != v6 {
 				b.errorAt(keywordPos(n, "unicast_peer"), "unicast_peer", "peer %s is not of the family of the VIPs", p.Addr)
 			}
 		}

@@ -148,7 +148,7 @@ func (b *builder) syncGroup(n *Node) *SyncGroup {
 	if !b.block(n) || !b.nargs(n, 1, 1) {
 		return nil
 	}
-	g := &SyncGroup{Name: n.Args[0], Group: []string{}, Node: n}
+	g := &SyncGroup{Name: n.Args[0], Group: []string{}, TrackInterfaces: []Track{}, TrackScripts: []Track{}, TrackFiles: []Track{}, Node: n}
 	apply(b, syncGroupTable, n.Children, g, "vrrp_sync_group")
 	return g
 }
