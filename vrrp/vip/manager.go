@@ -177,9 +177,12 @@ func (m *Manager) Held() []Hold {
 // done. Pass errors are logged, not returned. It returns nil when ctx is
 // done.
 func (m *Manager) Run(ctx context.Context) error {
+	sweep := true
 	for {
-		if err := m.Sweep(); err != nil {
-			m.log.Warn("vip sweep", "err", err)
+		if sweep {
+			if err := m.Sweep(); err != nil {
+				m.log.Warn("vip sweep", "err", err)
+			}
 		}
 		t := m.clock.NewTimer(m.nextWake())
 		select {
@@ -187,8 +190,11 @@ func (m *Manager) Run(ctx context.Context) error {
 			t.Stop()
 			return nil
 		case <-m.wake:
+			// Set ran a pass already; only the next lease end may differ.
 			t.Stop()
+			sweep = false
 		case <-t.C():
+			sweep = true
 		}
 	}
 }
@@ -201,8 +207,10 @@ func (m *Manager) nextWake() time.Duration {
 	now := m.clock.Now()
 	d := m.sweep
 	for _, h := range m.held {
-		if r := h.Until.Sub(now); r > 0 && r < d {
-			d = r
+		// A lease that ended since the last pass (m.held keeps live holds
+		// only) needs a pass now.
+		if r := h.Until.Sub(now); r < d {
+			d = max(r, 0)
 		}
 	}
 	return d
@@ -212,11 +220,14 @@ func (m *Manager) nextWake() time.Duration {
 func (m *Manager) pass() error {
 	now := m.clock.Now()
 	byIface := map[string][]Hold{}
+	live := m.held[:0]
 	for _, h := range m.held {
 		if now.Before(h.Until) {
 			byIface[h.Iface] = append(byIface[h.Iface], h)
+			live = append(live, h)
 		}
 	}
+	m.held = live // an ended lease is not held: forget it
 	ifaces := map[string]bool{}
 	for o := range m.ours {
 		ifaces[o.Iface] = true
