@@ -109,7 +109,7 @@ func TestNotifierHungScriptKilled(t *testing.T) {
 	ok := writeScript(t, dir, "ok", appendArgs(log, "backup"))
 	n := NewNotifier(NotifierConfig{Instances: map[string]Scripts{
 		"VI_1": {Master: &Script{Argv: []string{hang}}, Backup: &Script{Argv: []string{ok}}},
-	}, Timeout: 200 * time.Millisecond, KillGrace: 100 * time.Millisecond})
+	}, Timeout: time.Second, KillGrace: 100 * time.Millisecond})
 	n.Notify(Transition{Name: "VI_1", State: StateMaster})
 	n.Notify(Transition{Name: "VI_1", State: StateBackup})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

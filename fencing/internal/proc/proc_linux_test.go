@@ -87,13 +87,9 @@ func TestRunTimeoutKillsWholeGroup(t *testing.T) {
 	dir := t.TempDir()
 	pidf := filepath.Join(dir, "sleeper")
 	script := fmt.Sprintf("sleep 1000 & echo $! > %s; wait", pidf)
-	start := time.Now()
-	res, err := Run(context.Background(), Spec{Argv: []string{"sh", "-c", script}, Timeout: 300 * time.Millisecond})
-	if !errors.Is(err, ErrTimeout) || !res.TimedOut {
-		t.Fatalf("err=%v res=%+v, want timeout", err, res)
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Fatalf("Run took %v after a 300ms timeout", d)
+	res, err := Run(context.Background(), Spec{Argv: []string{"sh", "-c", script}, Timeout: time.Second})
+	if !errors.Is(err, ErrTimeout) || !res.TimedOut || res.ExitCode != -1 {
+		t.Fatalf("err=%v res=%+v, want a kill at the timeout", err, res)
 	}
 	sleeper := readPid(t, pidf)
 	if !gone(res.Pid) {
@@ -110,7 +106,7 @@ func TestRunTimeoutIgnoringTERM(t *testing.T) {
 	dir := t.TempDir()
 	pidf := filepath.Join(dir, "sleeper")
 	script := fmt.Sprintf("trap '' TERM; sleep 1000 & echo $! > %s; while :; do sleep 0.05; done", pidf)
-	res, err := Run(context.Background(), Spec{Argv: []string{"sh", "-c", script}, Timeout: 200 * time.Millisecond, KillGrace: 200 * time.Millisecond})
+	res, err := Run(context.Background(), Spec{Argv: []string{"sh", "-c", script}, Timeout: time.Second, KillGrace: 200 * time.Millisecond})
 	if !errors.Is(err, ErrTimeout) || res.ExitCode != -1 {
 		t.Fatalf("err=%v res=%+v", err, res)
 	}
