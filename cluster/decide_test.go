@@ -114,3 +114,45 @@ func TestMoveWait(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkDecide(b *testing.B) {
+	t0 := time.Unix(1000, 0)
+	spec := InstanceSpec{Name: "vi", Priority: map[string]int{"a": 100, "b": 150, "c": 120, "d": 90, "e": 200}, PreemptDelay: time.Second}
+	var nodes []NodeStatus
+	for _, n := range []string{"a", "b", "c", "d", "e"} {
+		nodes = append(nodes, NodeStatus{Name: n, Reachable: true, EligibleSince: t0.Add(-time.Minute)})
+	}
+	cur := Assignment{Holder: "b", Epoch: 9}
+	for b.Loop() {
+		Decide(spec, cur, nodes, t0)
+	}
+}
+
+// BenchmarkLeaderRound is one renewal on the leader: request, quorum
+// answer, grant.
+func BenchmarkLeaderRound(b *testing.B) {
+	t0 := time.Unix(1000, 0)
+	c, err := NewCore(Config{Node: "b", Nodes: []string{"a", "b", "c"}, Timing: DefaultTiming(),
+		Instances: []InstanceSpec{{Name: "vi", Priority: map[string]int{"a": 150, "b": 100}}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	st := NewState()
+	st.Instances["vi"] = Assignment{Holder: "a", Epoch: 5}
+	c.Step(t0, Committed{State: st})
+	c.Step(t0, Reachable{Node: "a", Up: true})
+	c.Step(t0, Leadership{Leader: true, Term: 2})
+	c.Step(t0, LeaderReady{Term: 2})
+	c.Advance()
+	var seq uint64
+	for b.Loop() {
+		seq++
+		now := t0.Add(time.Duration(seq) * time.Millisecond)
+		c.Step(now, LeaseRequest{From: "a", Instance: "vi", Epoch: 5, ID: RequestID{Seq: seq}})
+		c.Step(now, Verified{Round: seq, OK: true})
+		if len(c.Ready()) != 2 {
+			b.Fatalf("actions %v", c.Ready())
+		}
+		c.Advance()
+	}
+}
