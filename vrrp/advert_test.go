@@ -342,3 +342,19 @@ func TestOldUnicastChecksum(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestVirtualMAC(t *testing.T) {
+	for _, tt := range []struct {
+		vrid uint8
+		ipv6 bool
+		want string
+	}{
+		{1, false, "00:00:5e:00:01:01"},
+		{51, false, "00:00:5e:00:01:33"},
+		{255, true, "00:00:5e:00:02:ff"},
+	} {
+		if got := VirtualMAC(tt.vrid, tt.ipv6).String(); got != tt.want {
+			t.Errorf("VirtualMAC(%d, %v) = %s, want %s", tt.vrid, tt.ipv6, got, tt.want)
+		}
+	}
+}

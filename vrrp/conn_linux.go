@@ -34,7 +34,7 @@ var _ PacketConn = (*Conn)(nil)
 func Dial(cfg DialConfig) (*Conn, error) {
 	ifi, err := net.InterfaceByName(cfg.Interface)
 	if err != nil {
-		return nil, fmt.Errorf("vrrp: dial: %w", err)
+		return nil, fmt.Errorf("vrrp: dial %q: %w", cfg.Interface, err)
 	}
 	src := cfg.Src.Unmap()
 	if !src.IsValid() {

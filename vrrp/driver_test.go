@@ -192,6 +192,11 @@ func TestSenderErrors(t *testing.T) {
 		t.Errorf("Hold with interval 0: %v", err)
 	}
 	bad = advert()
+	bad.Priority = 0
+	if err := s.Hold(bad); err == nil || s.Holding() {
+		t.Errorf("Hold with priority 0: %v, holding %v", err, s.Holding())
+	}
+	bad = advert()
 	bad.Addrs = nil
 	if err := s.Hold(bad); !errors.Is(err, vrrp.ErrAddrCount) || s.Holding() {
 		t.Errorf("Hold without addresses: %v, holding %v", err, s.Holding())

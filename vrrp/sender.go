@@ -90,6 +90,9 @@ func (s *Sender) Hold(a Advert) error {
 	if a.Interval <= 0 {
 		return fmt.Errorf("vrrp: sender vrid %d: %w: %v", a.VRID, ErrInterval, a.Interval)
 	}
+	if a.Priority == 0 {
+		return fmt.Errorf("vrrp: sender vrid %d: priority 0 is reserved for Release (RFC 5798 §5.2.4)", a.VRID)
+	}
 	a.Addrs = append([]netip.Addr(nil), a.Addrs...)
 	wires, err := s.encode(&a)
 	if err != nil {
