@@ -43,31 +43,38 @@ func finishGlobal(g *GlobalDefs) {
 	}
 }
 
-// globalOther are the global_defs keywords of keepalived 2.2/2.4 that vigil
-// accepts without acting on them (kept in GlobalDefs.Other).
+// globalOther are the global_defs keywords of keepalived 2.2 (global_parser.c
+// init_global_keywords, and keepalived.conf(5)) that vigil accepts without
+// acting on them (kept in GlobalDefs.Other).
 var globalOther = []string{
-	"bfd_cpu_affinity", "bfd_no_swap", "bfd_priority", "bfd_process_name", "bfd_rlimit_rttime",
-	"bfd_rt_priority", "checker_cpu_affinity", "checker_no_swap", "checker_priority",
-	"checker_process_name", "checker_rlimit_rttime", "checker_rt_priority", "config_save_dir",
-	"data_use_instance", "dbus_service_name", "disable_local_igmp", "enable_dbus",
-	"enable_snmp_checker", "enable_snmp_rfc", "enable_snmp_rfcv2", "enable_snmp_rfcv3",
-	"enable_snmp_vrrp", "enable_snmp_keepalived", "enable_traps", "fifo_write_vrrp_states_on_reload",
-	"include_check", "log_unknown_vrids", "lvs_netlink_cmd_rcv_bufs", "lvs_netlink_cmd_rcv_bufs_force",
-	"lvs_netlink_monitor_rcv_bufs", "lvs_netlink_monitor_rcv_bufs_force", "min_auto_priority_delay",
-	"nftables", "nftables_counters", "nftables_ifindex", "nftables_ipvs", "nftables_ipvs_priority",
-	"nftables_ipvs_start_fwmark", "nftables_priority", "no_checker_emails",
-	"process_monitor_rcv_bufs", "process_monitor_rcv_bufs_force", "process_name", "process_names",
-	"random_seed", "reload_check_config", "reload_file", "reload_repeat", "reload_time_file",
-	"rs_init_notifies", "shutdown_script", "shutdown_script_timeout", "snmp_socket",
-	"startup_script", "startup_script_timeout", "tmp_config_directory", "umask", "vmac_addr_prefix",
-	"vmac_prefix", "vrrp_cpu_affinity", "vrrp_garp_extra_if", "vrrp_ipsets", "vrrp_iptables",
+	"process_names", "process_name", "vrrp_process_name", "checker_process_name", "bfd_process_name",
+	"startup_script", "startup_script_timeout", "shutdown_script", "shutdown_script_timeout",
+	"min_auto_priority_delay", "disable_local_igmp", "vrrp_garp_extra_if",
+	"vrrp_iptables", "vrrp_ipsets", "nftables", "nftables_priority", "nftables_ifindex",
+	"nftables_ipvs", "nftables_ipvs_priority", "nftables_ipvs_start_fwmark", "nftables_counters",
+	"vrrp_priority", "vrrp_no_swap", "vrrp_rt_priority", "vrrp_cpu_affinity", "vrrp_rlimit_rttime",
+	"checker_priority", "checker_no_swap", "checker_rt_priority", "checker_cpu_affinity", "checker_rlimit_rttime",
+	"bfd_priority", "bfd_no_swap", "bfd_rt_priority", "bfd_cpu_affinity", "bfd_rlimit_rttime",
+	"snmp_socket", "enable_traps", "enable_snmp_vrrp", "enable_snmp_rfc", "enable_snmp_rfcv2",
+	"enable_snmp_rfcv3", "enable_snmp_checker", "enable_dbus", "dbus_service_name",
 	"vrrp_netlink_cmd_rcv_bufs", "vrrp_netlink_cmd_rcv_bufs_force", "vrrp_netlink_monitor_rcv_bufs",
-	"vrrp_netlink_monitor_rcv_bufs_force", "vrrp_no_swap", "vrrp_priority", "vrrp_process_name",
-	"vrrp_rlimit_rttime", "vrrp_rt_priority", "vrrp_rx_bufs_multiplier", "vrrp_rx_bufs_policy",
-	"vrrp_nftables", "linkbeat_use_polling", "use_pid_dir", "child_wait_time", "script_security",
-	"vrrp_garp_lower_prio_no_advert", "checker_log_all_failures_old", "vrrp_track_process_rcv_bufs",
-	"lvs_sync_daemon_interface_old", "instance", "net_namespace", "network_namespace",
-	"vrrp_min_garp_old", "local_name", "vrrp_garp_extra_if_vmac", "use_vmac_addr",
+	"vrrp_netlink_monitor_rcv_bufs_force", "process_monitor_rcv_bufs", "process_monitor_rcv_bufs_force",
+	"lvs_netlink_cmd_rcv_bufs", "lvs_netlink_cmd_rcv_bufs_force", "lvs_netlink_monitor_rcv_bufs",
+	"lvs_netlink_monitor_rcv_bufs_force", "rs_init_notifies", "no_checker_emails",
+	"vrrp_rx_bufs_policy", "vrrp_rx_bufs_multiplier", "log_unknown_vrids", "vmac_prefix", "vmac_addr_prefix",
+	"umask", "random_seed", "reload_check_config", "reload_time_file", "reload_repeat", "reload_file",
+	"include_check", "tmp_config_directory", "data_use_instance", "config_save_dir",
+	"fifo_write_vrrp_states_on_reload", "linkbeat_interfaces",
+}
+
+// globalDeprecated are deprecated global_defs keywords: old -> new.
+var globalDeprecated = map[string]string{
+	"lvs_process_name":       "checker_process_name",
+	"vrrp_vmac_garp_intvl":   "vrrp_garp_extra_if",
+	"vrrp_rlimit_rtime":      "vrrp_rlimit_rttime",
+	"checker_rlimit_rtime":   "checker_rlimit_rttime",
+	"bfd_rlimit_rtime":       "bfd_rlimit_rttime",
+	"enable_snmp_keepalived": "enable_snmp_vrrp",
 }
 
 var globalTable = func() table[GlobalDefs] {
@@ -188,13 +195,16 @@ var globalTable = func() table[GlobalDefs] {
 		}},
 		"checker_log_all_failures": {fn: func(b *builder, n *Node, g *GlobalDefs) { g.CheckerLogAllFailures, _ = b.flag(n) }},
 		// Deprecated forms keepalived still reads.
-		"lvs_sync_daemon_interface": {alias: "lvs_sync_daemon", fn: func(b *builder, n *Node, g *GlobalDefs) { g.LVSSyncDaemon = b.syncDaemon(n) }},
 	}
 	for _, k := range globalOther {
 		if _, ok := t[k]; !ok {
 			t[k] = entry[GlobalDefs]{fn: func(b *builder, n *Node, g *GlobalDefs) { other(&g.Other, n) }}
 		}
 	}
+	for old, repl := range globalDeprecated {
+		t[old] = entry[GlobalDefs]{alias: repl, fn: func(b *builder, n *Node, g *GlobalDefs) { other(&g.Other, n) }}
+	}
+	t["lvs_flush_onstop"] = entry[GlobalDefs]{alias: "lvs_flush_on_stop", fn: t["lvs_flush_on_stop"].fn}
 	return t
 }()
 

@@ -264,7 +264,6 @@ var instanceTable = itab{
 		i.set.version2 = i.Version == 2
 	}},
 	"nopreempt":     {fn: func(b *builder, n *Node, i *VRRPInstance) { i.Nopreempt = b.bare(n) }},
-	"no_preempt":    {fn: func(b *builder, n *Node, i *VRRPInstance) { i.Nopreempt = b.bare(n) }},
 	"preempt":       {fn: func(b *builder, n *Node, i *VRRPInstance) { i.Nopreempt = !b.bare(n) }},
 	"preempt_delay": {fn: func(b *builder, n *Node, i *VRRPInstance) { i.PreemptDelay, _ = b.dur1(n, 1000) }},
 	"accept": {fn: func(b *builder, n *Node, i *VRRPInstance) {
@@ -383,20 +382,23 @@ var instanceTable = itab{
 	"lvs_sync_daemon_interface": {alias: "lvs_sync_daemon in global_defs", fn: func(b *builder, n *Node, i *VRRPInstance) {
 		i.LVSSyncDaemonInterface, _ = b.str(n)
 	}},
-	"debug":                      {fn: func(b *builder, n *Node, i *VRRPInstance) { i.Debug, _ = b.int1(n, 0, 4) }},
-	"global_tracking":            {alias: "track_* on the vrrp_sync_group", fn: func(b *builder, n *Node, i *VRRPInstance) { other(&i.Other, n) }},
-	"use_vmac_addr":              otherEntry(),
-	"use_ipvlan":                 otherEntry(),
-	"vrf":                        otherEntry(),
-	"track_src_ip":               otherEntry(),
-	"old_unicast_checksum":       otherEntry(),
-	"garp_extra_if":              otherEntry(),
-	"garp_extra_if_vmac":         otherEntry(),
-	"kernel_rx_buf_size":         otherEntry(),
-	"linkbeat_use_polling":       otherEntry(),
-	"sync_group_tracking_weight": otherEntry(),
-	"track_process":              {fn: func(b *builder, n *Node, i *VRRPInstance) { b.block(n) }},
-	"track_bfd":                  {fn: func(b *builder, n *Node, i *VRRPInstance) { b.block(n) }},
+	"debug":                {fn: func(b *builder, n *Node, i *VRRPInstance) { i.Debug, _ = b.int1(n, 0, 4) }},
+	"use_vmac_addr":        otherEntry(),
+	"use_ipvlan":           otherEntry(),
+	"vrf":                  otherEntry(),
+	"track_src_ip":         otherEntry(),
+	"old_unicast_checksum": otherEntry(),
+	"garp_extra_if":        otherEntry(),
+	"vmac_garp_intvl":      {alias: "garp_extra_if", fn: func(b *builder, n *Node, i *VRRPInstance) { other(&i.Other, n) }},
+	"v3_checksum_as_v2":    otherEntry(),
+	"timer_expired_backup": otherEntry(),
+	"no_virtual_ipaddress": {fn: func(b *builder, n *Node, i *VRRPInstance) {
+		i.NoVirtualIPAddress = b.bare(n)
+	}},
+	"kernel_rx_buf_size":   otherEntry(),
+	"linkbeat_use_polling": otherEntry(),
+	"track_process":        {fn: func(b *builder, n *Node, i *VRRPInstance) { b.block(n) }},
+	"track_bfd":            {fn: func(b *builder, n *Node, i *VRRPInstance) { b.block(n) }},
 	// node NAME { ... } is handled by instance before the table runs.
 	"node": {fn: func(b *builder, n *Node, i *VRRPInstance) {}},
 }

@@ -201,6 +201,7 @@ func (b *builder) virtualServer(n *Node, g *GlobalDefs) *VirtualServer {
 		LVSSched:    DefaultLVSSched,
 		LVSMethod:   DefaultLVSMethod,
 		Quorum:      DefaultQuorum,
+		Weight:      DefaultWeight,
 		SMTPAlert:   g.SMTPAlertChecker,
 		RealServers: []*RealServer{},
 		Node:        n,
@@ -368,6 +369,12 @@ var vsTable = inheritEntries(table[VirtualServer]{
 	"mh-port":            vsFlag(func(vs *VirtualServer) { vs.MHPort = true }),
 	"mh-fallback":        vsFlag(func(vs *VirtualServer) { vs.MHFallback = true }),
 	"ops":                vsFlag(func(vs *VirtualServer) { vs.OnePacketScheduling = true }),
+	"hashed":             vsFlag(func(vs *VirtualServer) { vs.Hashed = true }),
+	"weight": {fn: func(b *builder, n *Node, vs *VirtualServer) {
+		if w, ok := b.int1(n, 1, 65535); ok {
+			vs.Weight = w
+		}
+	}},
 }, func(vs *VirtualServer) *inherited { return &vs.inh }, true)
 
 func isRealServer(n *Node) bool { return n.Keyword == "real_server" }
@@ -382,7 +389,7 @@ func (b *builder) realServer(n *Node, vs *VirtualServer, g *GlobalDefs) *RealSer
 	if !b.block(n) || !b.nargs(n, 1, 2) {
 		return nil
 	}
-	r := &RealServer{Port: vs.Port, Weight: DefaultWeight, LVSMethod: vs.LVSMethod, Virtualhost: vs.Virtualhost,
+	r := &RealServer{Port: vs.Port, Weight: vs.Weight, LVSMethod: vs.LVSMethod, Virtualhost: vs.Virtualhost,
 		SMTPAlert: g.realServerSMTPAlert(), Checkers: []*Checker{}, Node: n}
 	var ok bool
 	if r.Address, ok = b.addrArg(n, 0); !ok {
@@ -422,5 +429,4 @@ var rsTable = inheritEntries(table[RealServer]{
 	"virtualhost":        {fn: func(b *builder, n *Node, r *RealServer) { r.Virtualhost, _ = b.str(n) }},
 	"snmp_name":          {fn: func(b *builder, n *Node, r *RealServer) { other(&r.Other, n) }},
 	"inhibit_on_failure": {fn: func(b *builder, n *Node, r *RealServer) { r.inh.inhibit.put(b.flag(n)) }},
-	"track_file":         {fn: func(b *builder, n *Node, r *RealServer) { other(&r.Other, n) }},
 }, func(r *RealServer) *inherited { return &r.inh }, true)

@@ -19,6 +19,7 @@ type VRRPInstance struct {
 	Accept                  bool          `json:"accept"`
 	Authentication          *Auth         `json:"authentication,omitempty"`
 	VirtualIPAddresses      []VIP         `json:"virtual_ipaddress"`
+	NoVirtualIPAddress      bool          `json:"no_virtual_ipaddress,omitempty"`
 	VirtualIPExcluded       []VIP         `json:"virtual_ipaddress_excluded"`
 	VirtualRoutes           []Route       `json:"virtual_routes"`
 	VirtualRules            []Route       `json:"virtual_rules,omitempty"`
@@ -126,19 +127,22 @@ type VirtualServer struct {
 	Warmup                 Duration     `json:"warmup"`
 	SMTPAlert              bool         `json:"smtp_alert"`
 	// Scheduler flags.
-	Flag1               bool              `json:"flag_1,omitempty"`
-	Flag2               bool              `json:"flag_2,omitempty"`
-	Flag3               bool              `json:"flag_3,omitempty"`
-	SHPort              bool              `json:"sh_port,omitempty"`
-	SHFallback          bool              `json:"sh_fallback,omitempty"`
-	MHPort              bool              `json:"mh_port,omitempty"`
-	MHFallback          bool              `json:"mh_fallback,omitempty"`
-	OnePacketScheduling bool              `json:"ops,omitempty"`
-	RealServers         []*RealServer     `json:"real_servers"`
-	Other               map[string]string `json:"other,omitempty"`
-	Node                *Node             `json:"-"`
-	inh                 inherited
-	protocolSet         bool
+	Flag1               bool `json:"flag_1,omitempty"`
+	Flag2               bool `json:"flag_2,omitempty"`
+	Flag3               bool `json:"flag_3,omitempty"`
+	SHPort              bool `json:"sh_port,omitempty"`
+	SHFallback          bool `json:"sh_fallback,omitempty"`
+	MHPort              bool `json:"mh_port,omitempty"`
+	MHFallback          bool `json:"mh_fallback,omitempty"`
+	OnePacketScheduling bool `json:"ops,omitempty"`
+	Hashed              bool `json:"hashed,omitempty"`
+	// Weight is the default weight of the real servers (default 1).
+	Weight      int               `json:"weight"`
+	RealServers []*RealServer     `json:"real_servers"`
+	Other       map[string]string `json:"other,omitempty"`
+	Node        *Node             `json:"-"`
+	inh         inherited
+	protocolSet bool
 }
 
 // SorryServer is the sorry_server of a virtual server.

@@ -66,7 +66,7 @@ func validateInstances(b *builder, c *Config, insts []*VRRPInstance) {
 		if i.VirtualRouterID == 0 {
 			b.errorf(n, "instance %s: missing virtual_router_id (1-255)", i.Name)
 		}
-		if len(i.VirtualIPAddresses) == 0 {
+		if len(i.VirtualIPAddresses) == 0 && !i.NoVirtualIPAddress {
 			b.errorf(n, "instance %s has no virtual_ipaddress (keepalived: at least one is sensible)", i.Name)
 		}
 		v6 := false
