@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"sync"
 
+	"vigil/lvs"
+	"vigil/lvs/nft"
 	"vigil/vrrp"
 	"vigil/vrrp/vip"
 )
@@ -24,6 +26,8 @@ type Director struct {
 	ann   *vip.Announcer
 	vconn []*vrrp.Conn
 	wires []*WireInstance
+	lb    *Balancer
+	dp    lvs.Datapath
 }
 
 // OpenDirector opens the sockets a director needs and the agent. An
@@ -62,6 +66,18 @@ func OpenDirector(s *Setup, log *slog.Logger) (*Director, error) {
 		}
 		d.wires = append(d.wires, w)
 	}
+	if len(s.VirtualServers) > 0 {
+		if d.dp, err = openDatapath(s); err != nil {
+			d.Close()
+			return nil, err
+		}
+		if needsNAT(s.VirtualServers) {
+			if err := setSysctls(natSysctls); err != nil {
+				log.Warn("NAT sysctls", "err", err)
+			}
+		}
+		d.lb = NewBalancer(d.dp, s.VirtualServers, log.With("component", "lvs"))
+	}
 	d.mgr = vip.NewManager(d.conn, Owned(d.wires), vip.ManagerOptions{Logger: log.With("component", "vip")})
 	// Remove leftovers of a previous run at once: this node holds nothing
 	// until the cluster grants it a lease.
@@ -95,6 +111,9 @@ func (d *Director) Run(ctx context.Context) error {
 	}
 	run("vip", d.mgr.Run)
 	run("announcer", d.ann.Run)
+	if d.lb != nil {
+		run("load balancer", d.lb.Run)
+	}
 	for _, w := range d.wires {
 		if w.Sender != nil {
 			run("adverts "+w.Name, w.Sender.Run)
@@ -107,8 +126,27 @@ func (d *Director) Run(ctx context.Context) error {
 	return err
 }
 
+// openDatapath opens the configured load-balancer datapath.
+func openDatapath(s *Setup) (lvs.Datapath, error) {
+	switch s.Datapath {
+	case "ipvs":
+		return nil, fmt.Errorf("agent: datapath ipvs is not available in this build yet; use datapath nftables in the cluster block")
+	case "", "auto", "nftables":
+		dp, err := nft.New(nft.Options{Seed: s.Seed})
+		if err != nil {
+			return nil, fmt.Errorf("agent: nftables datapath: %w", err)
+		}
+		return dp, nil
+	}
+	return nil, fmt.Errorf("agent: unknown datapath %q (auto, ipvs or nftables)", s.Datapath)
+}
+
 // Close closes the sockets. Run calls it.
 func (d *Director) Close() {
+	if d.dp != nil {
+		d.dp.Close()
+		d.dp = nil
+	}
 	for _, c := range d.vconn {
 		c.Close()
 	}

@@ -8,6 +8,7 @@ import (
 
 	"vigil/cluster"
 	"vigil/config"
+	"vigil/lvs"
 	"vigil/vrrp"
 	"vigil/vrrp/vip"
 )
@@ -20,6 +21,11 @@ type Setup struct {
 	Agent     Config
 	Instances []InstanceSetup
 	GARP      vip.Timing
+	// VirtualServers are programmed on every director through Datapath
+	// (auto, ipvs or nftables) with the cluster-wide hash Seed.
+	VirtualServers []lvs.VirtualServer
+	Datapath       string
+	Seed           uint32
 }
 
 // InstanceSetup is one VRRP instance as this node serves it.
@@ -81,6 +87,10 @@ func FromConfig(c *config.Config, node string) (*Setup, error) {
 			Raft:        RaftTiming{Heartbeat: 2 * hb, Election: 2 * hb, LeaderLease: hb, Commit: hb / 10},
 		},
 	}
+	if s.VirtualServers, err = VirtualServers(c); err != nil {
+		return nil, err
+	}
+	s.Datapath, s.Seed = cl.Datapath, ClusterSeed(cl.Name)
 	g := c.Global
 	s.GARP = vip.Timing{
 		Repeat:        g.VRRPGarpMasterRepeat,

@@ -21,6 +21,7 @@ type command struct {
 	name    string
 	summary string // one line, shown by `vigil --help`
 	usage   string // full help, shown by `vigil NAME --help`
+	hidden  bool   // internal helper (of vigil demo): not listed in --help
 	// run executes the command. It returns an exitError to choose the exit
 	// status, or any other error (exit status 1).
 	run func(args []string, stdout, stderr io.Writer) error
@@ -81,8 +82,10 @@ Usage: vigil COMMAND [ARGS...]
 Commands:
 `)
 	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
+	for n, c := range commands {
+		if !c.hidden {
+			names = append(names, n)
+		}
 	}
 	sort.Strings(names)
 	for _, n := range names {

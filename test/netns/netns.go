@@ -53,6 +53,10 @@ type Lab struct {
 	prefix string
 	sw     string // the switch namespace that holds the bridges
 
+	// Keep makes processes outlive the program that started them (no
+	// parent-death signal): `vigil demo --keep` leaves its lab running.
+	Keep bool
+
 	mu     sync.Mutex
 	hosts  []*Host
 	procs  []*exec.Cmd
@@ -65,17 +69,30 @@ type Lab struct {
 // CAP_NET_ADMIN), and fails it when the ip command is missing.
 func New(t T) *Lab {
 	t.Helper()
+	var b [2]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatalf("netns: random prefix: %v", err)
+	}
+	return NewNamed(t, "vg"+hex.EncodeToString(b[:]))
+}
+
+// NewNamed is New with a fixed prefix (at most 8 bytes, so interface
+// names fit), for a lab that must be found again later, as `vigil demo
+// --clean` does. Namespaces left over under the same prefix are removed
+// first.
+func NewNamed(t T, prefix string) *Lab {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: creates network namespaces (run the suite with sudo, or `make test` as root)")
 	}
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Fatalf("netns: the ip command is missing: apt-get install iproute2")
 	}
-	var b [2]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatalf("netns: random prefix: %v", err)
+	if len(prefix) > 8 {
+		t.Fatalf("netns: prefix %q longer than 8 bytes", prefix)
 	}
-	l := &Lab{t: t, prefix: "vg" + hex.EncodeToString(b[:])}
+	Remove(prefix)
+	l := &Lab{t: t, prefix: prefix}
 	l.sw = l.prefix + "-sw"
 	t.Cleanup(l.Close)
 	if err := l.ip("netns", "add", l.sw); err != nil {
@@ -238,7 +255,10 @@ func (h *Host) Start(args ...string) *Proc {
 	buf := &syncBuffer{}
 	cmd := exec.Command("ip", append([]string{"netns", "exec", h.ns}, args...)...)
 	cmd.Stdout, cmd.Stderr = buf, buf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if !h.lab.Keep {
+		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	}
 	if err := cmd.Start(); err != nil {
 		h.lab.t.Fatalf("netns: start %s in %s: %v", strings.Join(args, " "), h.name, err)
 	}
@@ -275,18 +295,46 @@ func (l *Lab) Close() {
 	// Processes entered with `ip netns exec` hold nothing once killed, but a
 	// process started by a test some other way might: kill what is left.
 	for _, h := range hosts {
-		if out, err := exec.Command("ip", "netns", "pids", h.ns).Output(); err == nil {
-			for _, pid := range strings.Fields(string(out)) {
-				_ = exec.Command("kill", "-9", pid).Run()
-			}
-		}
-		if err := l.ip("netns", "del", h.ns); err != nil {
+		if err := removeNS(h.ns); err != nil {
 			l.t.Logf("netns: cleanup: %v", err)
 		}
 	}
-	if err := l.ip("netns", "del", l.sw); err != nil {
+	if err := removeNS(l.sw); err != nil {
 		l.t.Logf("netns: cleanup: %v", err)
 	}
+}
+
+// Remove deletes every namespace whose name starts with prefix+"-", after
+// killing the processes inside: the cleanup of a lab whose program is gone.
+// It returns how many namespaces it removed.
+func Remove(prefix string) int {
+	out, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 0 && strings.HasPrefix(f[0], prefix+"-") {
+			if removeNS(f[0]) == nil {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func removeNS(ns string) error {
+	if out, err := exec.Command("ip", "netns", "pids", ns).Output(); err == nil {
+		for _, pid := range strings.Fields(string(out)) {
+			_ = exec.Command("kill", "-9", pid).Run()
+		}
+	}
+	out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("ip netns del %s: %w: %s", ns, err, bytes.TrimSpace(out))
+	}
+	return nil
 }
 
 func (l *Lab) ip(args ...string) error {

@@ -1,0 +1,99 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"vigil/lvs"
+)
+
+// Balancer programs the load balancer identically on every director,
+// holder or not: the same virtual servers and verdicts give the same
+// tables in the same canonical order, so a new holder forwards even the
+// mid-flow packets of an established connection to the same real server.
+type Balancer struct {
+	dp    lvs.Datapath
+	vss   []lvs.VirtualServer
+	sweep time.Duration
+	log   *slog.Logger
+
+	quorum lvs.QuorumStates
+}
+
+// NewBalancer returns a Balancer applying vss through dp.
+func NewBalancer(dp lvs.Datapath, vss []lvs.VirtualServer, log *slog.Logger) *Balancer {
+	return &Balancer{dp: dp, vss: vss, sweep: 10 * time.Second, log: log}
+}
+
+// Apply computes the desired state from the virtual servers and verdicts
+// and applies it. Every real server counts as up until health verdicts
+// are replicated.
+func (b *Balancer) Apply(ctx context.Context) error {
+	want, q, err := lvs.Desired(b.vss, lvs.Health{}, b.quorum)
+	if err != nil {
+		return fmt.Errorf("agent: desired load-balancer state: %w", err)
+	}
+	b.quorum = q
+	if err := b.dp.Apply(ctx, want); err != nil {
+		return fmt.Errorf("agent: apply load-balancer state: %w", err)
+	}
+	return nil
+}
+
+// Run applies at once and then on every sweep, so a rule removed by hand
+// comes back, until ctx is done.
+func (b *Balancer) Run(ctx context.Context) error {
+	t := time.NewTicker(b.sweep)
+	defer t.Stop()
+	for {
+		if err := b.Apply(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			b.log.Error("load balancer", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// natSysctls are what NAT forwarding needs on a director: forwarding, and
+// TCP conntrack that picks up a flow mid-stream without resetting it (a
+// director taking a VIP back may hold stale entries of the same flows:
+// ../shared/reference/ws-continuity.md measured 40 of 40 reset without it).
+var natSysctls = map[string]string{
+	"/proc/sys/net/ipv4/ip_forward":                       "1",
+	"/proc/sys/net/netfilter/nf_conntrack_tcp_be_liberal": "1",
+	"/proc/sys/net/netfilter/nf_conntrack_tcp_loose":      "1",
+	"/proc/sys/net/ipv4/conf/all/rp_filter":               "0",
+}
+
+// needsNAT reports whether any virtual server forwards by NAT (the
+// default method).
+func needsNAT(vss []lvs.VirtualServer) bool {
+	for _, v := range vss {
+		if v.Method == lvs.NAT || v.Method == lvs.MethodDefault {
+			return true
+		}
+		for _, r := range v.Reals {
+			if r.Method == lvs.NAT {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func setSysctls(kv map[string]string) error {
+	var errs []error
+	for path, v := range kv {
+		if err := os.WriteFile(path, []byte(v), 0o644); err != nil {
+			errs = append(errs, fmt.Errorf("sysctl %s=%s: %w", path, v, err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/net/websocket"
+
+	"vigil/test/netns"
+)
+
+// httpGet fetches http://addr/ from inside host over a new connection and
+// returns the first line of the body (the real server's name).
+func httpGet(h *netns.Host, addr string, timeout time.Duration) (string, error) {
+	var name string
+	err := h.Do(func() error {
+		c, err := net.DialTimeout("tcp", addr, timeout)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(timeout))
+		fmt.Fprintf(c, "GET / HTTP/1.0\r\nHost: %s\r\n\r\n", addr)
+		r := bufio.NewReader(c)
+		inBody := false
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return fmt.Errorf("read answer: %w", err)
+			}
+			line = strings.TrimSpace(line)
+			if inBody {
+				name = line
+				return nil
+			}
+			inBody = line == ""
+		}
+	})
+	return name, err
+}
+
+// wsWatch holds one WebSocket through the VIP, sends a message every
+// 50 ms, and records what came back: which servers answered, the longest
+// silence, and whether the connection broke.
+type wsWatch struct {
+	conn *websocket.Conn
+
+	mu      sync.Mutex
+	servers map[string]int
+	last    time.Time
+	maxGap  time.Duration
+	gapAt   time.Time
+	sent    int
+	got     int
+	err     error
+	done    chan struct{}
+	stopped chan struct{}
+}
+
+func openWS(h *netns.Host, addr string) (*wsWatch, error) {
+	w := &wsWatch{servers: map[string]int{}, done: make(chan struct{}), stopped: make(chan struct{})}
+	err := h.Do(func() error {
+		cfg, err := websocket.NewConfig("ws://"+addr+"/ws", "http://"+addr)
+		if err != nil {
+			return err
+		}
+		cfg.Dialer = &net.Dialer{Timeout: 2 * time.Second}
+		w.conn, err = websocket.DialConfig(cfg)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open WebSocket to %s: %w", addr, err)
+	}
+	w.last = time.Now()
+	go w.read()
+	go w.write()
+	return w, nil
+}
+
+func (w *wsWatch) read() {
+	defer close(w.stopped)
+	for {
+		var msg string
+		if err := websocket.Message.Receive(w.conn, &msg); err != nil {
+			w.fail(err)
+			return
+		}
+		now := time.Now()
+		w.mu.Lock()
+		if gap := now.Sub(w.last); gap > w.maxGap {
+			w.maxGap, w.gapAt = gap, w.last
+		}
+		w.last = now
+		w.got++
+		if name, _, ok := strings.Cut(msg, " "); ok {
+			w.servers[name]++
+		}
+		w.mu.Unlock()
+	}
+}
+
+func (w *wsWatch) write() {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for i := 0; ; i++ {
+		select {
+		case <-w.done:
+			return
+		case <-t.C:
+		}
+		_ = w.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		if err := websocket.Message.Send(w.conn, fmt.Sprintf("hello %d", i)); err != nil {
+			w.fail(err)
+			return
+		}
+		w.mu.Lock()
+		w.sent++
+		w.mu.Unlock()
+	}
+}
+
+func (w *wsWatch) fail(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	select {
+	case <-w.done:
+		return // closed by us
+	default:
+	}
+	if w.err == nil {
+		w.err = err
+	}
+}
+
+// report is the watch's state now.
+func (w *wsWatch) report() (servers []string, maxGap time.Duration, sent, got int, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for s := range w.servers {
+		servers = append(servers, s)
+	}
+	return servers, w.maxGap, w.sent, w.got, w.err
+}
+
+func (w *wsWatch) close() {
+	close(w.done)
+	w.conn.Close()
+	<-w.stopped
+}
