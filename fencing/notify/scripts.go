@@ -57,7 +57,11 @@ type NotifierConfig struct {
 	// When full, the oldest waiting transition is dropped (counted): the
 	// scripts of the latest state always run, still in order.
 	QueueLen int
-	Logger   *slog.Logger
+	// OnDone, if set, is called after the scripts of each transition have
+	// run (err joins their failures), from the instance's goroutine: the
+	// agent marks fencing.StepNotifyFault with it. It must not block.
+	OnDone func(t Transition, err error)
+	Logger *slog.Logger
 }
 
 // Notifier runs notify scripts: strictly in transition order per instance
@@ -175,8 +179,9 @@ func (n *Notifier) drain(key string, q *scriptQueue) {
 // order, vrrp_notify.c send_instance_notifies).
 func (n *Notifier) run(t Transition) {
 	scripts := n.scripts(t)
+	var errs []error
 	if s := scripts.forState(t.State); s != nil {
-		n.exec(t, s, s.Argv)
+		errs = append(errs, n.exec(t, s, s.Argv))
 	}
 	if s := scripts.Notify; s != nil {
 		prio := t.Priority
@@ -184,11 +189,14 @@ func (n *Notifier) run(t Transition) {
 			prio = 0 // keepalived passes 0 for groups
 		}
 		argv := append(append([]string(nil), s.Argv...), t.Type(), t.Name, t.State.String(), strconv.Itoa(prio))
-		n.exec(t, s, argv)
+		errs = append(errs, n.exec(t, s, argv))
+	}
+	if n.cfg.OnDone != nil {
+		n.cfg.OnDone(t, errors.Join(errs...))
 	}
 }
 
-func (n *Notifier) exec(t Transition, s *Script, argv []string) {
+func (n *Notifier) exec(t Transition, s *Script, argv []string) error {
 	env := []string(nil)
 	if t.Epoch != 0 {
 		env = append(env, "VIGIL_EPOCH="+strconv.FormatUint(t.Epoch, 10))
@@ -202,9 +210,10 @@ func (n *Notifier) exec(t Transition, s *Script, argv []string) {
 			level = slog.LevelError
 		}
 		n.log.Log(context.Background(), level, "notify script failed", "instance", t.Name, "state", t.State.String(), "argv", argv, "exit", res.ExitCode, "timed_out", res.TimedOut, "output", res.Output, "err", err)
-		return
+		return &Error{Op: "notify " + t.Name + " " + t.State.String(), Err: err}
 	}
 	n.log.Debug("notify script ran", "instance", t.Name, "state", t.State.String(), "argv", argv, "duration", res.Duration)
+	return nil
 }
 
 // NotifierStats counts script runs and dropped transitions.

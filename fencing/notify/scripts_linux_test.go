@@ -107,9 +107,11 @@ func TestNotifierHungScriptKilled(t *testing.T) {
 	log := filepath.Join(dir, "log")
 	hang := writeScript(t, dir, "hang", fmt.Sprintf("echo hang >> %s\nsleep 1000 &\nwait\n", log))
 	ok := writeScript(t, dir, "ok", appendArgs(log, "backup"))
+	var done []string
 	n := NewNotifier(NotifierConfig{Instances: map[string]Scripts{
 		"VI_1": {Master: &Script{Argv: []string{hang}}, Backup: &Script{Argv: []string{ok}}},
-	}, Timeout: time.Second, KillGrace: 100 * time.Millisecond})
+	}, Timeout: time.Second, KillGrace: 100 * time.Millisecond,
+		OnDone: func(t Transition, err error) { done = append(done, fmt.Sprintf("%s %v", t.State, err)) }})
 	n.Notify(Transition{Name: "VI_1", State: StateMaster})
 	n.Notify(Transition{Name: "VI_1", State: StateBackup})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -123,6 +125,9 @@ func TestNotifierHungScriptKilled(t *testing.T) {
 	}
 	if st := n.Stats(); st.Ran != 2 || st.Failed != 1 {
 		t.Fatalf("stats %+v", st)
+	}
+	if len(done) != 2 || !strings.HasPrefix(done[0], "MASTER notify: notify VI_1 MASTER: run ") || !strings.Contains(done[0], "timed out after 1s") || done[1] != "BACKUP <nil>" {
+		t.Fatalf("OnDone saw %q", done)
 	}
 }
 
