@@ -126,7 +126,7 @@ func New(spec CheckSpec) (Checker, error) {
 // newDialer builds the dialer of connect-based checkers: bindto/bind_port
 // as the local address. The deadline comes from the probe's ctx.
 func newDialer(s *CheckSpec, network string) *net.Dialer {
-	d := &net.Dialer{}
+	d := &net.Dialer{KeepAlive: -1} // probes are short: no keepalive setup per connection
 	if s.BindTo.IsValid() || s.BindPort != 0 {
 		ap := netip.AddrPortFrom(s.BindTo, s.BindPort)
 		switch network {
