@@ -133,15 +133,15 @@ type Config struct {
 type Report struct {
 	Checks       int
 	Duration     time.Duration
-	Probes       int64   // probes completed while measuring
-	ProbesPerSec float64 // Probes / Duration
-	Failed       int64   // probes that failed while measuring
-	Transitions  int64   // state actions while measuring (should be 0: every server stays up)
-	CPUCores     float64 // user+system CPU time / wall time, whole process
-	RSSMB        float64 // resident set at the end
-	PeakRSSMB    float64 // peak resident set (getrusage maxrss)
-	Goroutines   int     // at the end of the measurement
-	LastFailure  string  // the reason of a failed probe, if any
+	Probes       int64         // probes completed while measuring
+	ProbesPerSec float64       // Probes / Duration
+	Failed       int64         // probes that failed while measuring
+	Transitions  int64         // state actions while measuring (should be 0: every server stays up)
+	CPUCores     float64       // user+system CPU time / wall time, whole process
+	RSSMB        float64       // resident set at the end
+	PeakRSSMB    float64       // peak resident set (getrusage maxrss)
+	Goroutines   int           // at the end of the measurement
+	LastFailure  string        // the reason of a failed probe, if any
 	MeanProbe    time.Duration // from the probe's start to its result (grows when the machine is loaded)
 	// CPUPerProbe is the process's CPU time per completed probe: the
 	// load-independent cost; × 10,000 probes/s it gives the cores needed
