@@ -190,7 +190,7 @@ func (s *story) run() {
 	}
 	defer ws.close()
 	time.Sleep(2 * time.Second)
-	servers, gap, sent, got, werr := ws.report()
+	servers, _, sent, got, werr := ws.report()
 	if werr != nil {
 		s.fail("WebSocket broke before any failure: %v", werr)
 	}
@@ -201,7 +201,6 @@ func (s *story) run() {
 	}
 	old := holder[0]
 	s.say("kill -9 of the holder %s", old)
-	killed := time.Now()
 	if err := s.d[old].proc.Signal(syscall.SIGKILL); err != nil {
 		s.fail("kill %s: %v", old, err)
 	}
@@ -217,7 +216,7 @@ func (s *story) run() {
 	now := s.holders()
 	s.say("failover: %v answers for the VIP %.2fs after the kill (new connection through the new holder)", now, took.Seconds())
 	time.Sleep(1500 * time.Millisecond) // let the WebSocket carry on a little
-	servers, gap, sent, got, werr = ws.report()
+	servers, gap, sent, got, werr := ws.report()
 	switch {
 	case werr != nil:
 		s.say("the WebSocket broke: %v", werr)
@@ -227,7 +226,6 @@ func (s *story) run() {
 		s.say("the WebSocket stayed connected to %s across the failover: %d sent, %d received, longest pause %.2fs",
 			servers[0], sent, got, gap.Seconds())
 	}
-	_ = killed
 
 	s.say("%s comes back from its data directory", old)
 	s.startAgent(old)
