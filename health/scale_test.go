@@ -15,6 +15,9 @@ import (
 const serveEnv = "VIGIL_HEALTH_BENCH_SERVE"
 
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(checkerEnv); spec != "" {
+		os.Exit(checkerHelper(spec))
+	}
 	if n, _ := strconv.Atoi(os.Getenv(serveEnv)); n > 0 {
 		if err := scalebench.Serve(n, os.Stdin, os.Stdout); err != nil {
 			os.Exit(1)

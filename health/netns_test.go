@@ -1,0 +1,176 @@
+package health_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"vigil/health"
+	"vigil/test/netns"
+)
+
+// checkerEnv makes the test binary a checker process: it runs the real
+// driver on the servers described by the variable (JSON) and prints every
+// state action on stdout. Started inside a director's namespace, its
+// probes leave from there.
+const checkerEnv = "VIGIL_HEALTH_CHECKER_HELPER"
+
+type helperServer struct {
+	ID     health.ServerID
+	Weight int
+	Specs  []health.CheckSpec
+}
+
+func checkerHelper(spec string) int {
+	var servers []helperServer
+	if err := json.Unmarshal([]byte(spec), &servers); err != nil {
+		fmt.Println("bad spec:", err)
+		return 2
+	}
+	out := bufio.NewWriter(os.Stdout)
+	d := health.NewDriver(health.DriverConfig{OnAction: func(a health.Action) {
+		if a.Kind == health.ActState {
+			fmt.Fprintf(out, "%s %s reason=%q\n", time.Now().Format("15:04:05.000"), a, a.Reason)
+			out.Flush()
+		}
+	}})
+	for _, s := range servers {
+		var cs []health.Checker
+		var ts []health.Timing
+		for _, sp := range s.Specs {
+			c, err := health.New(sp)
+			if err != nil {
+				fmt.Println("New:", err)
+				return 2
+			}
+			cs = append(cs, c)
+			ts = append(ts, sp.Resolved())
+		}
+		if err := d.Add(health.ServerSpec{ID: s.ID, Weight: s.Weight, Checks: ts}, cs); err != nil {
+			fmt.Println("Add:", err)
+			return 2
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	_ = d.Run(ctx)
+	return 0
+}
+
+// waitLine waits for the process output to hold n lines containing want
+// (bounded by a generous guard) and returns when it first did.
+func waitLine(t *testing.T, p *netns.Proc, want string, n int) time.Time {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if strings.Count(p.Output(), want) >= n {
+			return time.Now()
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("no %d× %q in the checker's output:\n%s", n, want, p.Output())
+	return time.Time{}
+}
+
+// TestCheckersAcrossNamespaces: a director namespace checks a real server
+// namespace over a bridge with TCP_CHECK, HTTP_GET and PING_CHECK (each
+// its own real server entry). An nftables drop rule in the director's
+// namespace cuts the path: all three go down after delay_loop + retry ×
+// (timeout + delay_before_retry); removing it brings them back. Stopping the
+// server process takes TCP and HTTP down while PING stays up.
+func TestCheckersAcrossNamespaces(t *testing.T) {
+	lab := netns.New(t)
+	lan := lab.Bridge("lan")
+	dir := lab.Host("dir")
+	rs := lab.Host("rs")
+	dir.Link(lan, "eth0", "10.7.0.11/24")
+	rs.Link(lan, "eth0", "10.7.0.21/24")
+
+	// The real server: a web server whose listener lives in rs.
+	var ln net.Listener
+	if err := rs.Do(func() (err error) {
+		ln, err = net.Listen("tcp", "10.7.0.21:80")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	serve := func(ln net.Listener) {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(5 * time.Second))
+				bufio.NewReader(c).ReadString('\n')
+				c.Write([]byte("HTTP/1.0 200 OK\r\n\r\nvigil\n"))
+			}()
+		}
+	}
+	go serve(ln)
+	t.Cleanup(func() { ln.Close() })
+
+	retry := 1
+	zero := time.Duration(0)
+	base := health.CheckSpec{Target: netip.MustParseAddrPort("10.7.0.21:80"), DelayLoop: 100 * time.Millisecond,
+		DelayBeforeRetry: 50 * time.Millisecond, Retry: &retry, Warmup: &zero, ConnectTimeout: 300 * time.Millisecond}
+	tcp, web, ping := base, base, base
+	tcp.Kind = health.KindTCP
+	web.Kind, web.URLs = health.KindHTTP, []health.URLSpec{{Path: "/", Regex: "vigil"}}
+	ping.Kind = health.KindPing
+	spec, _ := json.Marshal([]helperServer{
+		{ID: "tcp", Weight: 1, Specs: []health.CheckSpec{tcp}},
+		{ID: "web", Weight: 2, Specs: []health.CheckSpec{web}},
+		{ID: "ping", Weight: 3, Specs: []health.CheckSpec{ping}},
+	})
+	p := dir.Start("env", checkerEnv+"="+string(spec), os.Args[0])
+	t.Cleanup(func() { p.Signal(syscall.SIGTERM) })
+
+	waitLine(t, p, "up=true", 3) // the initial states
+	time.Sleep(500 * time.Millisecond)
+	if strings.Contains(p.Output(), "up=false") {
+		t.Fatalf("a server went down before the cut:\n%s", p.Output())
+	}
+
+	cut := time.Now()
+	dir.MustRun("nft", "add table inet vgcut { chain out { type filter hook output priority 0; ip daddr 10.7.0.21 drop; }; }")
+	for _, id := range []string{"state tcp up=false", "state web up=false", "state ping up=false"} {
+		waitLine(t, p, id, 1)
+	}
+	t.Logf("all three down %v after the cut (delay_loop 100ms, retry 1, timeout 300ms, delay_before_retry 50ms)", time.Since(cut).Round(time.Millisecond))
+
+	dir.MustRun("nft", "delete table inet vgcut")
+	for _, id := range []string{"state tcp up=true weight=1", "state web up=true weight=2", "state ping up=true weight=3"} {
+		waitLine(t, p, id, 2)
+	}
+
+	// Stop the web server: TCP and HTTP down, PING still up.
+	ln.Close()
+	waitLine(t, p, "state tcp up=false", 2)
+	waitLine(t, p, "state web up=false", 2)
+	time.Sleep(300 * time.Millisecond)
+	if strings.Count(p.Output(), "state ping up=false") != 1 {
+		t.Errorf("ping went down with the web server:\n%s", p.Output())
+	}
+	// Start it again: back.
+	if err := rs.Do(func() (err error) {
+		ln, err = net.Listen("tcp", "10.7.0.21:80")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	go serve(ln)
+	waitLine(t, p, "state tcp up=true weight=1", 3)
+	waitLine(t, p, "state web up=true weight=2", 3)
+	t.Logf("checker output:\n%s", p.Output())
+}
