@@ -35,12 +35,13 @@ func Parse(name string, src []byte) (*Config, []Warning, error) {
 
 // ParseWith is Parse with options.
 func ParseWith(name string, src []byte, opt Options) (*Config, []Warning, error) {
-	tree, err := ParseTreeWith(name, src, opt)
+	tree, files, err := parseTree(name, src, opt)
 	b := &builder{}
 	if el, ok := err.(ErrorList); ok {
 		b.errs = append(b.errs, el...)
 	}
 	c := b.config(tree)
+	c.Files = files
 	if len(b.errs) == 0 {
 		validate(b, c)
 	}

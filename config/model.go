@@ -24,6 +24,9 @@ type Config struct {
 
 	// Tree is the syntax tree the model was built from.
 	Tree []*Node `json:"-"`
+	// Files are the files read, the main file first, then the included
+	// ones in the order read (to watch for a reload).
+	Files []string `json:"-"`
 }
 
 // Duration is a time.Duration that keepalived.conf and JSON express in

@@ -80,14 +80,21 @@ type Options struct {
 
 // ParseTreeWith is ParseTree with options.
 func ParseTreeWith(name string, src []byte, opt Options) ([]*Node, error) {
-	p := &treeParser{opt: opt}
+	nodes, _, err := parseTree(name, src, opt)
+	return nodes, err
+}
+
+// parseTree also returns the files read.
+func parseTree(name string, src []byte, opt Options) ([]*Node, []string, error) {
+	p := &treeParser{opt: opt, files: []string{name}}
 	p.push(name, string(src))
 	nodes := p.block(nil, 0)
-	return nodes, p.errs.Err()
+	return nodes, p.files, p.errs.Err()
 }
 
 type treeParser struct {
 	opt   Options
+	files []string
 	stack []*lexer
 	errs  ErrorList
 	words []token // reused statement buffer
@@ -342,6 +349,7 @@ func (p *treeParser) include(n *Node) {
 			continue
 		}
 		srcs = append(srcs, loaded{f, string(b)})
+		p.files = append(p.files, f)
 	}
 	for i := len(srcs) - 1; i >= 0; i-- {
 		p.push(srcs[i].name, srcs[i].src)

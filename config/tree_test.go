@@ -279,3 +279,23 @@ func TestFormatRoundTrip(t *testing.T) {
 		t.Errorf("round trip changed the tree:\n%s\n%s", render(again, false), render(nodes, false))
 	}
 }
+
+func TestConfigFiles(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"main.conf":    "include d/*.conf\n",
+		"d/1.conf":     "global_defs {\n    router_id a\n}\n",
+		"d/2.conf":     "! empty\n",
+		"d/skip.conf.": "",
+	})
+	c, _, err := ParseFile(filepath.Join(dir, "main.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{filepath.Join(dir, "main.conf"), filepath.Join(dir, "d/1.conf"), filepath.Join(dir, "d/2.conf")}
+	if strings.Join(c.Files, " ") != strings.Join(want, " ") {
+		t.Errorf("Files = %v, want %v", c.Files, want)
+	}
+	if _, _, err := ParseFile(filepath.Join(dir, "nope.conf")); err == nil || !strings.HasPrefix(err.Error(), filepath.Join(dir, "nope.conf")+": open ") {
+		t.Errorf("missing file error %q", err)
+	}
+}
