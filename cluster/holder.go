@@ -13,6 +13,7 @@ type holder struct {
 	inc     uint64 // incarnation, part of every RequestID
 	barrier uint64 // never hold an epoch at or below this (assigned before the restart)
 	seq     uint64
+	now     time.Time // the latest time seen, for "due at once"
 	insts   map[string]*hInst
 	names   []string // sorted instance names, for deterministic output
 	out     *[]Action
@@ -75,6 +76,7 @@ func (h *holder) release(name string, in *hInst, reason string) {
 }
 
 func (h *holder) tick(now time.Time) {
+	h.now = now
 	for _, name := range h.names {
 		in := h.insts[name]
 		c := in.committed
@@ -115,7 +117,7 @@ func (h *holder) nextSend(in *hInst) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	if in.lastSent.IsZero() || in.committed.Epoch != in.reqs[(in.nreq-1+len(in.reqs))%len(in.reqs)].epoch {
-		return time.Time{}, true // now
+		return h.now, true // due at once
 	}
 	if in.holding && !in.answered.Before(in.lastSent) {
 		return in.lastSent.Add(h.t.Renew), true
@@ -124,6 +126,7 @@ func (h *holder) nextSend(in *hInst) (time.Time, bool) {
 }
 
 func (h *holder) grant(now time.Time, g LeaseGrant) {
+	h.now = now
 	in := h.insts[g.Instance]
 	if in == nil {
 		return

@@ -232,13 +232,17 @@ func (l *leader) safeAt(li *lInst) time.Time {
 }
 
 func (l *leader) propose(now time.Time, name string, li *lInst, cur Assignment, to string) {
-	if li.proposing && li.proposedEp == cur.Epoch && now.Before(li.proposedAt.Add(l.t.Retry)) {
-		li.wake(li.proposedAt.Add(l.t.Retry))
+	// The leader's own proposals are lost only with its leadership (and
+	// then all of this is reset), so retry slowly: a proposal that cannot
+	// commit must not flood the log.
+	retry := max(l.t.Retry, l.t.Renew)
+	if li.proposing && li.proposedEp == cur.Epoch && now.Before(li.proposedAt.Add(retry)) {
+		li.wake(li.proposedAt.Add(retry))
 		return
 	}
 	li.proposing, li.proposedEp, li.proposedAt = true, cur.Epoch, now
 	li.doomed = cur.Epoch
-	li.wake(now.Add(l.t.Retry))
+	li.wake(now.Add(retry))
 	l.emit(Propose{Command{Op: OpAssign, Instance: name, Node: to, Epoch: cur.Epoch}})
 }
 
