@@ -112,7 +112,7 @@ func checkerTable(t ctab, withConnect bool) ctab {
 	return inheritEntries(t, func(c *Checker) *inherited { return &c.inh }, false)
 }
 
-func httpTable(ssl bool) ctab {
+func httpTable() ctab {
 	t := ctab{
 		"url": {fn: func(b *builder, n *Node, c *Checker) {
 			if !b.block(n) || !b.nargs(n, 0, 0) {
@@ -139,9 +139,9 @@ func httpTable(ssl bool) ctab {
 			c.inh.retry.put(b.int1(n, 0, 1<<20))
 		}},
 	}
-	if ssl {
-		t["enable_sni"] = entry[Checker]{fn: func(b *builder, n *Node, c *Checker) { c.HTTP.EnableSNI, _ = b.flag(n) }}
-	}
+	// keepalived installs enable_sni for HTTP_GET too (it has effect only
+	// with TLS).
+	t["enable_sni"] = entry[Checker]{fn: func(b *builder, n *Node, c *Checker) { c.HTTP.EnableSNI, _ = b.flag(n) }}
 	return checkerTable(t, true)
 }
 
@@ -187,8 +187,8 @@ var smtpHostTable = connectEntries(ctab{})
 var checkerTables = map[string]ctab{
 	"TCP_CHECK":  checkerTable(ctab{}, true),
 	"PING_CHECK": checkerTable(ctab{}, true),
-	"HTTP_GET":   httpTable(false),
-	"SSL_GET":    httpTable(true),
+	"HTTP_GET":   httpTable(),
+	"SSL_GET":    httpTable(),
 	"SMTP_CHECK": checkerTable(ctab{
 		"helo_name": {fn: func(b *builder, n *Node, c *Checker) { c.SMTP.HeloName, _ = b.str(n) }},
 		"host": {fn: func(b *builder, n *Node, c *Checker) {

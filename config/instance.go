@@ -70,6 +70,7 @@ func (b *builder) instance(n *Node, g *GlobalDefs, override *Node) *VRRPInstance
 			lines = append(lines, renderNode(o))
 		}
 		i.NodeOverrides[name] = lines
+		b.checkOverride(n, g, c)
 	}
 	if override != nil {
 		replaced := map[string]bool{}
@@ -116,6 +117,33 @@ func (b *builder) instance(n *Node, g *GlobalDefs, override *Node) *VRRPInstance
 		i.Version = 3
 	}
 	return i
+}
+
+// checkOverride builds the instance as the override's node sees it and
+// keeps the errors and warnings that arise inside the override block, so
+// that a typo in an override is reported with the rest of the file.
+func (b *builder) checkOverride(n *Node, g *GlobalDefs, o *Node) {
+	inside := map[Pos]bool{}
+	var mark func([]*Node)
+	mark = func(ns []*Node) {
+		for _, c := range ns {
+			inside[c.Pos] = true
+			mark(c.Children)
+		}
+	}
+	mark(o.Children)
+	nb := &builder{}
+	nb.instance(n, g, o)
+	for _, e := range nb.errs {
+		if inside[e.Pos] {
+			b.errs = append(b.errs, e)
+		}
+	}
+	for _, w := range nb.warns {
+		if inside[w.Pos] {
+			b.warns = append(b.warns, w)
+		}
+	}
 }
 
 // renderNode renders a statement and its block on one line.

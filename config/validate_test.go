@@ -229,3 +229,15 @@ func TestSuggest(t *testing.T) {
 		t.Errorf("kitten/sitting %d, want 3", d)
 	}
 }
+
+// TestOverrideErrorsReportedWithOthers: a typo inside a node override is
+// reported even when the file has other errors, and only once.
+func TestOverrideErrorsReportedWithOthers(t *testing.T) {
+	src := "cluster {\n    name x\n    node d1 { address 10.0.0.1 }\n}\n" + inst("    node d1 { priorty 30 }\n    priority 999\n")
+	_, _, err := Parse("t.conf", []byte(src))
+	want := "t.conf:9:15: priorty: unknown keyword in vrrp_instance; did you mean \"priority\"?\n" +
+		"t.conf:10:5: priority: 999 out of range 1-255"
+	if err == nil || err.Error() != want {
+		t.Errorf("got\n%v\nwant\n%s", err, want)
+	}
+}
