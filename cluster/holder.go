@@ -17,6 +17,10 @@ type holder struct {
 	insts   map[string]*hInst
 	names   []string // sorted instance names, for deterministic output
 	out     *[]Action
+
+	// unsafeLeaseFromReceipt counts the lease from the grant's arrival.
+	// Only the simulation's teeth test sets it.
+	unsafeLeaseFromReceipt bool
 }
 
 type sentReq struct {
@@ -145,6 +149,9 @@ func (h *holder) grant(now time.Time, g LeaseGrant) {
 	}
 	// The lease runs from when we asked, not from when the answer came.
 	until := req.sentAt.Add(h.t.Lease)
+	if h.unsafeLeaseFromReceipt {
+		until = now.Add(h.t.Lease)
+	}
 	if !until.After(now) {
 		return
 	}

@@ -329,6 +329,7 @@ func TestSimulationHasTeeth(t *testing.T) {
 	}{
 		{"no new-leader wait", func(p *simParams) { p.noElectionWait = true }},
 		{"grant without quorum round", func(p *simParams) { p.skipVerify = true }},
+		{"lease counted from the grant's arrival", func(p *simParams) { p.leaseFromReceipt = true }},
 		{"no drift margin with drifting clocks", func(p *simParams) {
 			p.timing.Drift, p.timing.Margin, p.clockDrift = 0, 0, 0.08
 		}},

@@ -32,6 +32,9 @@ type simParams struct {
 	// teeth knobs
 	noElectionWait bool
 	skipVerify     bool
+	// leaseFromReceipt: the holder counts its lease from the grant's
+	// arrival instead of from its request.
+	leaseFromReceipt bool
 }
 
 func defaultSimParams(nodes int) simParams {
@@ -279,6 +282,7 @@ func (n *simNode) start() {
 	}
 	core.leader.unsafeNoElectionWait = w.p.noElectionWait
 	core.leader.unsafeSkipVerify = w.p.skipVerify
+	core.holder.unsafeLeaseFromReceipt = w.p.leaseFromReceipt
 	n.core = core
 	n.core.Step(n.t(), Leadership{Leader: false, Term: n.term})
 	n.resetElection()
