@@ -261,8 +261,13 @@ func (d *Datapath) do(op lvs.Op) error {
 	case lvs.DelDest:
 		err = d.h.DelDestination(ks, destToKernel(op.Real))
 	}
-	if errors.Is(err, syscall.ESRCH) {
+	switch {
+	case errors.Is(err, syscall.ESRCH):
 		err = fmt.Errorf("%w (%w)", lvs.ErrNotExist, err)
+	case errors.Is(err, syscall.ENOENT) && (op.Kind == lvs.AddService || op.Kind == lvs.UpdateService):
+		err = fmt.Errorf("%w (is the scheduler module ip_vs_%s loaded?)", err, op.Service.Scheduler)
+	case errors.Is(err, syscall.EINVAL) && op.Kind == lvs.AddDest:
+		err = fmt.Errorf("%w (IPVS accepts only unicast or local real server addresses)", err)
 	}
 	return err
 }
