@@ -45,10 +45,33 @@ func ParseWith(name string, src []byte, opt Options) (*Config, []Warning, error)
 	if len(b.errs) == 0 {
 		validate(b, c)
 	}
+	sortByPos(files, b.warns, func(w Warning) Pos { return w.Pos })
+	sortByPos(files, b.errs, func(e *Error) Pos { return e.Pos })
 	if len(b.errs) > 0 {
 		return c, b.warns, b.errs
 	}
 	return c, b.warns, nil
+}
+
+// sortByPos orders findings by file (in the order read), line and column,
+// keeping the order of findings at the same position.
+func sortByPos[T any](files []string, list []T, pos func(T) Pos) {
+	rank := make(map[string]int, len(files))
+	for i, f := range files {
+		if _, ok := rank[f]; !ok {
+			rank[f] = i
+		}
+	}
+	sort.SliceStable(list, func(i, j int) bool {
+		a, b := pos(list[i]), pos(list[j])
+		if ra, rb := rank[a.File], rank[b.File]; ra != rb {
+			return ra < rb
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Col < b.Col
+	})
 }
 
 // builder turns nodes into the model, collecting errors and warnings.

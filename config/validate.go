@@ -153,6 +153,9 @@ func validateSyncGroups(b *builder, c *Config) {
 			b.errorf(g.Node, "vrrp_sync_group %s has no group { ... } of instances", g.Name)
 			continue
 		}
+		if len(g.Group) == 1 {
+			b.warnf(gn, "sync group %s has only one instance; a sync group moves several instances together", g.Name)
+		}
 		for _, line := range gn.Children {
 			for _, m := range line.Words() {
 				if c.Instance(m) == nil {
