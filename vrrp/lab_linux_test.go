@@ -30,11 +30,28 @@ func newVRRPLab(t *testing.T) *vrrpLab {
 	l := &vrrpLab{lab: lab, lan: lab.Bridge("lan"), ka: lab.Host("ka"), vg: lab.Host("vg")}
 	l.ka.Link(l.lan, "eth0", kaIP4.String()+"/24", "fd00::2/64")
 	l.vg.Link(l.lan, "eth0", obsIP4.String()+"/24", "fd00::9/64")
-	// A fixed link-local source for keepalived, so IPv6 captures are
-	// reproducible byte for byte (the checksum covers the source).
+	// The kernel adds the link-local addresses shortly after the links
+	// come up; wait for them, then give keepalived a fixed link-local
+	// source, so IPv6 captures are reproducible byte for byte (the checksum
+	// covers the source).
+	for _, h := range []*netns.Host{l.ka, l.vg} {
+		waitLinkLocal(t, h)
+	}
 	l.ka.MustRun("ip", "-6", "addr", "flush", "dev", "eth0", "scope", "link")
 	l.ka.MustRun("ip", "addr", "add", kaIP6.String()+"/64", "dev", "eth0")
 	return l
+}
+
+// waitLinkLocal waits until eth0 of h has its IPv6 link-local address.
+func waitLinkLocal(t *testing.T, h *netns.Host) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(h.MustRun("ip", "-6", "addr", "show", "dev", "eth0", "scope", "link"), "fe80::") {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: eth0 has no IPv6 link-local address after 10s", h.Name())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // dial opens a raw VRRP conn inside host h.
