@@ -3,8 +3,6 @@ package health
 import (
 	"context"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -13,6 +11,7 @@ import (
 )
 
 // testLogger routes the driver's logs to t.Log.
+
 func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
@@ -25,6 +24,7 @@ func (w tWriter) Write(p []byte) (int, error) {
 }
 
 // countingChecker counts the probes of the checker it wraps.
+
 type countingChecker struct {
 	Checker
 	n atomic.Int64
@@ -36,7 +36,9 @@ func (c *countingChecker) Check(ctx context.Context) Result {
 }
 
 // hangingChecker blocks until its ctx is done: a server that accepted and
+
 // never answered.
+
 type hangingChecker struct{ started atomic.Int64 }
 
 func (h *hangingChecker) Check(ctx context.Context) Result {
@@ -46,8 +48,11 @@ func (h *hangingChecker) Check(ctx context.Context) Result {
 }
 
 // runDriver starts d.Run and returns the channel of its state/notify
+
 // actions; the driver is stopped, and checked to have left no goroutine, at
+
 // the end of the test.
+
 func runDriver(t *testing.T, d *Driver, acts chan Action) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -65,7 +70,9 @@ func runDriver(t *testing.T, d *Driver, acts chan Action) {
 }
 
 // checkNoLeaks fails if any goroutine is still running health code (the
+
 // driver loop, a probe, a script waiter) once everything was stopped.
+
 func checkNoLeaks(t *testing.T) {
 	t.Helper()
 	var stacks string
@@ -94,7 +101,9 @@ func newTestDriver(t *testing.T) (*Driver, chan Action) {
 }
 
 // next waits for the next ActState of id (bounded by a generous guard so a
+
 // broken driver fails rather than hangs).
+
 func nextState(t *testing.T, acts chan Action, id ServerID) Action {
 	t.Helper()
 	guard := time.After(20 * time.Second)
@@ -121,8 +130,11 @@ func fastTiming(spec *CheckSpec, retry int) Timing {
 }
 
 // TestDriverTCPDownAndBack: stop the server and it is marked down after
+
 // exactly 1 + retry failed probes (delay_loop + retry × delay_before_retry);
+
 // start it and it is back at the next probe.
+
 func TestDriverTCPDownAndBack(t *testing.T) {
 	srv := startTCP(t, "127.0.0.1:0", nil)
 	spec := CheckSpec{Kind: KindTCP, Target: srv.addr}
@@ -183,8 +195,11 @@ func TestDriverAlphaAndInhibit(t *testing.T) {
 }
 
 // TestDriverHungCheckBlocksNothing: one check hangs until its deadline on
+
 // every probe; another server's checks keep their pace meanwhile, and the
+
 // hung one is marked down by its deadline.
+
 func TestDriverHungCheckBlocksNothing(t *testing.T) {
 	srv := startTCP(t, "127.0.0.1:0", nil)
 	fast := CheckSpec{Kind: KindTCP, Target: srv.addr}
@@ -220,7 +235,9 @@ func TestDriverHungCheckBlocksNothing(t *testing.T) {
 }
 
 // TestDriverStopsWithProbesInFlight: cancelling Run while probes hang
+
 // returns promptly and leaves no goroutine (checked by runDriver).
+
 func TestDriverStopsWithProbesInFlight(t *testing.T) {
 	hung := &hangingChecker{}
 	d, acts := newTestDriver(t)
@@ -250,32 +267,5 @@ func TestDriverStopsWithProbesInFlight(t *testing.T) {
 }
 
 // TestDriverMiscCheck: a MISC_CHECK script whose verdict follows a file,
+
 // with misc_dynamic weights, through the real driver.
-func TestDriverMiscCheck(t *testing.T) {
-	dir := t.TempDir()
-	state := filepath.Join(dir, "state")
-	os.WriteFile(state, []byte("0"), 0o644)
-	sh := writeScript(t, dir, "check.sh", `exit "$(cat `+state+`)"`)
-	spec := CheckSpec{Kind: KindMisc, MiscPath: sh, MiscDynamic: true}
-	tm := fastTiming(&spec, 0)
-	c, err := New(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, acts := newTestDriver(t)
-	d.Add(ServerSpec{ID: "m", Weight: 1, Omega: true, NotifyDown: "omega-down", Checks: []Timing{tm}}, []Checker{c})
-	runDriver(t, d, acts)
-	nextState(t, acts, "m")
-	os.WriteFile(state, []byte("1"), 0o644)
-	if a := nextState(t, acts, "m"); a.Up {
-		t.Fatalf("exit 1: %v", a)
-	}
-	os.WriteFile(state, []byte("12"), 0o644)
-	if a := nextState(t, acts, "m"); !a.Up || a.Weight != 10 {
-		t.Fatalf("exit 12 with misc_dynamic: %v, want up weight 10", a)
-	}
-	os.WriteFile(state, []byte("0"), 0o644)
-	if a := nextState(t, acts, "m"); !a.Up || a.Weight != 1 {
-		t.Fatalf("exit 0: %v, want the configured weight back", a)
-	}
-}

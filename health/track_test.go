@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
-
-	"vigil/test/netns"
 )
 
 func TestTrackDelta(t *testing.T) {
@@ -115,7 +113,9 @@ func TestFileValue(t *testing.T) {
 }
 
 // collect runs a tracker's Run in the background and returns its statuses
+
 // on a channel; it stops the tracker and checks for leaks at the end.
+
 func collect(t *testing.T, run func(context.Context, func(TrackStatus)) error) chan TrackStatus {
 	t.Helper()
 	ch := make(chan TrackStatus, 100)
@@ -143,47 +143,6 @@ func nextStatus(t *testing.T, ch chan TrackStatus) TrackStatus {
 		t.Fatal("no tracker status")
 	}
 	return TrackStatus{}
-}
-
-func TestScriptTracker(t *testing.T) {
-	dir := t.TempDir()
-	state := filepath.Join(dir, "state")
-	os.WriteFile(state, []byte("0"), 0o644)
-	pidfile := filepath.Join(dir, "child.pid")
-	// exit 0/1 as the state file says; "hang" forks a sleeper and hangs.
-	sh := writeScript(t, dir, "chk.sh", `s=$(cat `+state+`)
-if [ "$s" = hang ]; then sleep 1000 & echo $! > `+pidfile+`; sleep 1000; fi
-exit "$s"`)
-	tr, err := NewScriptTracker(ScriptTrackerSpec{Name: "chk", Script: ScriptSpec{Command: sh, Security: true},
-		Interval: 50 * time.Millisecond, Timeout: 300 * time.Millisecond, Weight: -20, Rise: 2, Fall: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { assertNoChildren(t) }) // runs after collect stopped the tracker
-	ch := collect(t, tr.Run)
-	if s := nextStatus(t, ch); !s.OK || s.Delta != 0 || s.Fault {
-		t.Fatalf("initial %+v, want OK", s)
-	}
-	os.WriteFile(state, []byte("1"), 0o644)
-	if s := nextStatus(t, ch); s.OK || s.Delta != -20 || s.Fault {
-		t.Fatalf("after failures %+v, want KO with -20", s)
-	}
-	os.WriteFile(state, []byte("0"), 0o644)
-	if s := nextStatus(t, ch); !s.OK || s.Delta != 0 {
-		t.Fatalf("after successes %+v, want OK", s)
-	}
-	os.WriteFile(state, []byte("hang"), 0o644)
-	if s := nextStatus(t, ch); s.OK {
-		t.Fatalf("hung script %+v, want KO after two timeouts", s)
-	}
-	waitGone(t, readPid(t, pidfile))
-
-	if _, err := NewScriptTracker(ScriptTrackerSpec{Name: "x", Script: ScriptSpec{Command: filepath.Join(dir, "missing")}}); err == nil {
-		t.Error("missing script accepted")
-	}
-	if _, err := NewScriptTracker(ScriptTrackerSpec{Name: "x", Script: ScriptSpec{Command: sh}, Weight: 300}); err == nil {
-		t.Error("weight 300 accepted")
-	}
 }
 
 func TestFileTracker(t *testing.T) {
@@ -220,52 +179,5 @@ func TestFileTracker(t *testing.T) {
 }
 
 // TestLinkTracker watches an interface in a namespace from netlink events:
+
 // cable pulled at the switch (carrier lost), link set down, link deleted.
-func TestLinkTracker(t *testing.T) {
-	lab := netns.New(t)
-	lan := lab.Bridge("lan")
-	h := lab.Host("d1")
-	eth0 := h.Link(lan, "eth0", "10.9.0.1/24")
-	h.Link(lan, "eth1", "10.9.1.1/24")
-	tr, err := NewLinkTracker(LinkTrackerSpec{NetNS: "/run/netns/" + h.Namespace(), Links: []LinkTrack{
-		{Name: "eth0"},               // fault while down
-		{Name: "eth1", Weight: -30},  // -30 while down
-		{Name: "nosuch", Weight: 10}, // missing: down, no bonus
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch := collect(t, tr.Run)
-	// Carrier comes up a moment after the links are made: wait for it.
-	initial := map[string]TrackStatus{}
-	for len(initial) < 3 || !initial["eth0"].OK || !initial["eth1"].OK {
-		s := nextStatus(t, ch)
-		initial[s.Name] = s
-	}
-	if !initial["eth0"].OK || initial["eth0"].Fault || !initial["eth1"].OK || initial["eth1"].Delta != 0 ||
-		initial["nosuch"].OK || initial["nosuch"].Delta != 0 {
-		t.Fatalf("initial: %+v", initial)
-	}
-	if err := eth0.Down(); err != nil { // carrier lost
-		t.Fatal(err)
-	}
-	if s := nextStatus(t, ch); s.Name != "eth0" || s.OK || !s.Fault {
-		t.Fatalf("eth0 cable pulled: %+v, want fault", s)
-	}
-	eth0.Up()
-	if s := nextStatus(t, ch); s.Name != "eth0" || !s.OK || s.Fault {
-		t.Fatalf("eth0 back: %+v", s)
-	}
-	h.MustRun("ip", "link", "set", "eth1", "down")
-	if s := nextStatus(t, ch); s.Name != "eth1" || s.OK || s.Delta != -30 {
-		t.Fatalf("eth1 down: %+v, want -30", s)
-	}
-	h.MustRun("ip", "link", "set", "eth1", "up")
-	if s := nextStatus(t, ch); s.Name != "eth1" || !s.OK {
-		t.Fatalf("eth1 up: %+v", s)
-	}
-	h.MustRun("ip", "link", "del", "eth1")
-	if s := nextStatus(t, ch); s.Name != "eth1" || s.OK {
-		t.Fatalf("eth1 deleted: %+v", s)
-	}
-}
