@@ -1,7 +1,6 @@
 package vrrp
 
 import (
-	"errors"
 	"net/netip"
 	"time"
 )
@@ -37,10 +36,6 @@ type PacketConn interface {
 	// Close releases the connection; pending ReadFrom calls return.
 	Close() error
 }
-
-// errUnimplemented is returned by Dial where raw sockets are not
-// implemented (every OS but Linux).
-var errUnimplemented = errors.New("vrrp: raw VRRP sockets are only implemented on Linux")
 
 // DialConfig says which interface and addresses a raw connection uses.
 type DialConfig struct {

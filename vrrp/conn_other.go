@@ -3,10 +3,15 @@
 package vrrp
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 	"time"
 )
+
+// errUnimplemented is returned by Dial where raw sockets are not
+// implemented (every OS but Linux).
+var errUnimplemented = errors.New("vrrp: raw VRRP sockets are only implemented on Linux")
 
 // Conn is the raw VRRP socket; it is implemented on Linux only. Elsewhere
 // Dial fails and every method returns errUnimplemented.

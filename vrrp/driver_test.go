@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"net/netip"
 	"runtime"
 	"strings"
@@ -386,4 +387,69 @@ func TestListenerStopsOnClose(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Run after Close = %v", err)
 	}
+}
+
+// Garbage never stops the listener: every message is either valid or
+// counted under exactly one drop reason.
+func TestListenerSurvivesGarbage(t *testing.T) {
+	checkGoroutines(t)
+	lan := vrrptest.NewLAN()
+	lc, tx := lan.Port(obsIP), lan.Port(rogueIP)
+	l, _ := vrrp.NewListener(lc, vrrp.ListenerConfig{
+		Lookup:    func(vrid uint8) (vrrp.Watch, bool) { return vrrp.Watch{Local: vrrp.Local{Version: 3}}, vrid%2 == 0 },
+		OnForeign: func(vrrp.Foreign) {},
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- l.Run(ctx) }()
+	rng := rand.New(rand.NewPCG(1, 2))
+	adv := advert()
+	valid, _ := adv.Marshal(rogueIP, vrrp.GroupV4, vrrp.Options{})
+	const n = 2000
+	for i := range n {
+		var b []byte
+		switch i % 3 {
+		case 0: // random bytes
+			b = make([]byte, rng.IntN(64))
+			for j := range b {
+				b[j] = byte(rng.Uint32())
+			}
+			if len(b) > 0 && rng.IntN(2) == 0 {
+				b[0] = 0x31 // get past the version check more often
+			}
+		case 1: // a valid advert with one random byte changed
+			b = append([]byte(nil), valid...)
+			b[rng.IntN(len(b))] = byte(rng.Uint32())
+		case 2: // truncated or extended
+			b = append([]byte(nil), valid...)
+			if k := rng.IntN(len(b) + 8); k < len(b) {
+				b = b[:k]
+			} else {
+				b = append(b, make([]byte, k-len(b)+1)...)
+			}
+		}
+		tx.WriteTo(b, vrrp.GroupV4)
+		if i%200 == 0 { // let the listener keep up with the 256-deep queue
+			for l.Stats().Received < uint64(i) {
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for l.Stats().Received < n && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	st := l.Stats()
+	var dropped uint64
+	for _, v := range st.Drops {
+		dropped += v
+	}
+	if st.Received != n || dropped+st.Valid != n || st.Drops[vrrp.ReasonOther] != 0 {
+		t.Fatalf("stats %+v: want %d received, each valid or dropped once with a reason", st, n)
+	}
+	t.Logf("drops by reason: %v, valid %d", st.Drops, st.Valid)
 }

@@ -107,21 +107,6 @@ func startKeepalived(t *testing.T, h *netns.Host, insts ...kaInstance) *keepaliv
 	return k
 }
 
-// waitLog waits until keepalived has logged substr, and reports when it
-// first saw it.
-func (k *keepalived) waitLog(substr string, timeout time.Duration) (time.Time, bool) {
-	deadline := time.Now().Add(timeout)
-	for {
-		if strings.Contains(k.proc.Output(), substr) {
-			return time.Now(), true
-		}
-		if time.Now().After(deadline) {
-			return time.Time{}, false
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // count returns how many times keepalived logged substr.
 func (k *keepalived) count(substr string) int { return strings.Count(k.proc.Output(), substr) }
 
