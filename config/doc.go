@@ -15,7 +15,9 @@
 // (keepalived only logs it, and the services it held would silently
 // vanish). Includes nest up to 32 deep and cycles are errors. Lines
 // starting with @ID or @^ID are keepalived's conditional configuration
-// (Options.ConfigID).
+// (Options.ConfigID). `$NAME=VALUE` lines define parameters that `$NAME`
+// and `${NAME}` on later lines expand to (single-line definitions; no
+// built-in variables or ~SEQ).
 //
 // # Entry points
 //

@@ -87,7 +87,7 @@ func ParseTreeWith(name string, src []byte, opt Options) ([]*Node, error) {
 // parseTree also returns the files read.
 func parseTree(name string, src []byte, opt Options) ([]*Node, []string, error) {
 	p := &treeParser{opt: opt, files: []string{name}}
-	p.push(name, string(src))
+	p.push(name, p.substitute(name, string(src)))
 	nodes := p.block(nil, 0)
 	return nodes, p.files, p.errs.Err()
 }
@@ -95,6 +95,7 @@ func parseTree(name string, src []byte, opt Options) ([]*Node, []string, error) 
 type treeParser struct {
 	opt   Options
 	files []string
+	vars  map[string]string // keepalived $NAME=VALUE definitions
 	stack []*lexer
 	errs  ErrorList
 	words []token // reused statement buffer
@@ -348,7 +349,7 @@ func (p *treeParser) include(n *Node) {
 			p.errorf(n.Pos, "include", "%s is a directory", f)
 			continue
 		}
-		srcs = append(srcs, loaded{f, string(b)})
+		srcs = append(srcs, loaded{f, p.substitute(f, string(b))})
 		p.files = append(p.files, f)
 	}
 	for i := len(srcs) - 1; i >= 0; i-- {

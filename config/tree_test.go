@@ -299,3 +299,26 @@ func TestConfigFiles(t *testing.T) {
 		t.Errorf("missing file error %q", err)
 	}
 }
+
+func TestParameterSubstitution(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"main.conf": "$IF=eth1\n$VRID = 42\ninclude inc.conf\nvrrp_instance V_${VRID} {\n    interface $IF\n    virtual_router_id $VRID\n    notify \"/bin/n $UNDEFINED\"\n    virtual_ipaddress { $VIP }\n}\n",
+		"inc.conf":  "$VIP=10.0.0.$VRID/24\n",
+	})
+	p := filepath.Join(dir, "main.conf")
+	c, _, err := ParseFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := c.Instances[0]
+	if i.Name != "V_42" || i.Interface != "eth1" || i.VirtualRouterID != 42 || i.Any.Command != "/bin/n $UNDEFINED" {
+		t.Errorf("substitution: %s %s %d %q", i.Name, i.Interface, i.VirtualRouterID, i.Any.Command)
+	}
+	if len(i.VirtualIPAddresses) != 1 || i.VirtualIPAddresses[0].Prefix.String() != "10.0.0.42/24" {
+		t.Errorf("VIP from a variable defined in an include: %v", i.VirtualIPAddresses)
+	}
+	// Line numbers stay exact.
+	if i.Node.Pos.Line != 4 || c.Tree[0].Keyword != "vrrp_instance" {
+		t.Errorf("instance at %v, tree starts with %s", i.Node.Pos, c.Tree[0].Keyword)
+	}
+}
