@@ -85,6 +85,8 @@ type Config struct {
 	Instances []cluster.InstanceSpec
 	// Executor carries out Hold and Release.
 	Executor Executor
+	// Report says where transitions and alerts go besides the log.
+	Report ReportConfig
 	// Logger receives everything; nil discards.
 	Logger *slog.Logger
 }
@@ -100,6 +102,7 @@ type Agent struct {
 	stores *stores
 	gossip *gossip
 	core   *cluster.Core
+	report *reporter
 
 	raftFailed map[string]bool // peers whose Raft heartbeats fail
 	fedReach   map[string]bool // reachability last fed to the core
@@ -199,6 +202,10 @@ func New(cfg Config) (*Agent, error) {
 		a.Close()
 		return nil, err
 	}
+	if a.report, err = newReporter(cfg.Report, cfg.Node, cfg.Instances, a.log); err != nil {
+		a.Close()
+		return nil, err
+	}
 	a.status = Status{Node: cfg.Node, Holding: map[string]uint64{}, LeaseUntil: map[string]time.Time{}, State: cluster.NewState()}
 	return a, nil
 }
@@ -219,6 +226,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.feedLeadership(ctx, time.Now())
 	for {
 		a.execute(ctx)
+		a.report.tick(time.Now())
 		a.arm(timer)
 		select {
 		case <-ctx.Done():
@@ -229,12 +237,16 @@ func (a *Agent) Run(ctx context.Context) error {
 		case now := <-timer.C:
 			a.core.Tick(now)
 		case s := <-a.fsm.notify:
-			a.core.Step(time.Now(), cluster.Committed{State: s})
+			now := time.Now()
+			a.core.Step(now, cluster.Committed{State: s})
 			a.setState(s)
+			a.report.committed(now, s)
 		case o := <-a.obs:
 			a.observe(ctx, o)
 		case <-a.gossip.notify:
-			a.feedReach(time.Now(), false)
+			now := time.Now()
+			a.feedReach(now, false)
+			a.report.peerLinks(now, a.gossip.peers(sortedNodes(a.cfg.Peers)))
 		case m := <-a.msgs.in:
 			a.receive(m)
 		case ev := <-a.results:
@@ -280,6 +292,7 @@ func (a *Agent) feedLeadership(ctx context.Context, now time.Time) {
 	a.leaderID = string(id)
 	a.mu.Unlock()
 	a.core.Step(now, cluster.Leadership{Leader: leader, Term: term})
+	a.report.raft(now, a.raft.State().String(), term, a.raft.CommitIndex(), id != "", len(a.cfg.Peers))
 	if leader && !wasLeader {
 		a.feedReach(now, true)
 		a.async(ctx, func() cluster.Event {
@@ -345,6 +358,10 @@ func (a *Agent) Close() {
 			a.log.Warn("raft shutdown", "err", err)
 		}
 		a.raft = nil
+	}
+	if a.report != nil {
+		a.report.close()
+		a.report = nil
 	}
 	if a.gossip != nil {
 		a.gossip.close()

@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"strings"
@@ -96,17 +97,20 @@ func (a *Agent) ClusterStatus() ClusterStatus {
 			} else if ns.State != LinkDown {
 				ns.RaftState = "follower"
 			}
-			switch ns.State {
-			case LinkDegraded:
-				cs.Alerts = append(cs.Alerts, AlertStatus{Kind: "link_degraded", Since: links[n].Since, Evidence: linkEvidence(n, ns.Links)})
-			case LinkDown:
-				cs.Alerts = append(cs.Alerts, AlertStatus{Kind: "peer_lost", Since: links[n].Since, Evidence: linkEvidence(n, ns.Links)})
-			}
 		}
 		cs.Nodes = append(cs.Nodes, ns)
 	}
-	if st.Leader == "" {
-		cs.Alerts = append(cs.Alerts, AlertStatus{Kind: "quorum_lost", Since: now, Evidence: map[string]string{"node": a.cfg.Node, "raft_state": st.RaftState}})
+	for _, al := range a.report.alerts() {
+		ev := maps.Clone(al.Evidence)
+		if ev == nil {
+			ev = map[string]string{}
+		}
+		for k, v := range map[string]string{"node": al.Node, "instance": al.Instance, "peer": al.Peer, "link": al.Link, "message": al.Message} {
+			if v != "" {
+				ev[k] = v
+			}
+		}
+		cs.Alerts = append(cs.Alerts, AlertStatus{Kind: string(al.Kind), Since: al.Since, Evidence: ev})
 	}
 	for _, spec := range a.cfg.Instances {
 		as := st.State.Instances[spec.Name]
@@ -123,22 +127,11 @@ func (a *Agent) ClusterStatus() ClusterStatus {
 	return cs
 }
 
-func linkEvidence(peer string, links []LinkStatus) map[string]string {
-	ev := map[string]string{"peer": peer}
-	var down []string
-	for _, l := range links {
-		if l.State == LinkDown {
-			down = append(down, l.Name+" "+l.Address)
-		}
-	}
-	ev["links_down"] = strings.Join(down, ", ")
-	return ev
-}
-
 // APIHandler serves the agent's HTTP API:
 //
 //	GET /healthz    200 "ok" while the node knows a Raft leader, else 503
 //	GET /v1/status  ClusterStatus as JSON
+//	GET /metrics    Prometheus metrics
 //
 // Reads from loopback need nothing; any other client must present the
 // configured token as "Authorization: Bearer TOKEN" (with no token
@@ -155,6 +148,7 @@ func (a *Agent) APIHandler(token string) http.Handler {
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, a.ClusterStatus())
 	})
+	mux.Handle("GET /metrics", a.report.handler())
 	return authorize(token, mux)
 }
 

@@ -3,11 +3,13 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/raft"
 
 	"vigil/cluster"
+	"vigil/fencing/notify"
 )
 
 // execute carries out the core's actions in order (step 3 of the loop)
@@ -40,23 +42,35 @@ func (a *Agent) do(ctx context.Context, act cluster.Action) {
 			return
 		}
 		a.mu.Lock()
-		if _, ok := a.status.Holding[x.Instance]; !ok {
-			a.log.Info("holding", "instance", x.Instance, "epoch", x.Epoch)
-		}
+		_, was := a.status.Holding[x.Instance]
 		a.status.Holding[x.Instance] = x.Epoch
 		a.status.LeaseUntil[x.Instance] = x.Until
 		a.mu.Unlock()
+		if !was {
+			a.log.Info("holding", "instance", x.Instance, "epoch", x.Epoch)
+			a.report.transition(time.Now(), x.Instance, notify.StateMaster, a.priority(x.Instance), x.Epoch)
+		}
+		a.report.lease(x.Instance, time.Until(x.Until))
 	case cluster.Release:
 		if err := a.cfg.Executor.Release(x.Instance, x.Epoch, x.Reason); err != nil {
 			a.log.Error("release failed", "instance", x.Instance, "epoch", x.Epoch, "err", err)
 		}
 		a.mu.Lock()
-		if _, ok := a.status.Holding[x.Instance]; ok {
-			a.log.Info("released", "instance", x.Instance, "epoch", x.Epoch, "reason", x.Reason)
-		}
+		_, was := a.status.Holding[x.Instance]
 		delete(a.status.Holding, x.Instance)
 		delete(a.status.LeaseUntil, x.Instance)
 		a.mu.Unlock()
+		if was {
+			a.log.Info("released", "instance", x.Instance, "epoch", x.Epoch, "reason", x.Reason)
+			// Losing the lease is keepalived's FAULT (self-fencing);
+			// handing over on request is a return to BACKUP.
+			st := notify.StateBackup
+			if strings.Contains(x.Reason, "expired") {
+				st = notify.StateFault
+			}
+			a.report.transition(time.Now(), x.Instance, st, a.priority(x.Instance), x.Epoch)
+		}
+		a.report.lease(x.Instance, 0)
 	case cluster.SendLeaseRequest:
 		m := message{Kind: kindLeaseRequest, Instance: x.Instance, Epoch: x.Epoch, ID: x.ID}
 		if leader := a.leader(); leader != "" {
@@ -189,4 +203,17 @@ func (a *Agent) releaseAll(reason string) {
 	if len(held) > 0 {
 		a.log.Warn("releases not acknowledged before shutdown; the cluster waits out the leases", "instances", len(held))
 	}
+	for _, s := range a.cfg.Instances {
+		a.report.transition(time.Now(), s.Name, notify.StateStop, a.priority(s.Name), 0)
+	}
+}
+
+// priority is this node's configured priority for instance.
+func (a *Agent) priority(instance string) int {
+	for _, s := range a.cfg.Instances {
+		if s.Name == instance {
+			return s.Priority[a.cfg.Node]
+		}
+	}
+	return 0
 }

@@ -2,12 +2,15 @@ package agent
 
 import (
 	"fmt"
+	"net"
+	"strings"
 	"net/netip"
 	"slices"
 	"time"
 
 	"vigil/cluster"
 	"vigil/config"
+	"vigil/fencing/notify"
 	"vigil/lvs"
 	"vigil/vrrp"
 	"vigil/vrrp/vip"
@@ -91,6 +94,7 @@ func FromConfig(c *config.Config, node string) (*Setup, error) {
 		return nil, err
 	}
 	s.Datapath, s.Seed = cl.Datapath, ClusterSeed(cl.Name)
+	s.Agent.Report = reportConfig(c, mine)
 	g := c.Global
 	s.GARP = vip.Timing{
 		Repeat:        g.VRRPGarpMasterRepeat,
@@ -177,4 +181,39 @@ func instanceSetup(i *config.VRRPInstance) (InstanceSetup, error) {
 	}
 	slices.SortFunc(is.Dsts, netip.Addr.Compare)
 	return is, nil
+}
+
+// reportConfig takes keepalived's notify scripts (as node sees them), FIFO
+// and e-mail settings.
+func reportConfig(c, mine *config.Config) ReportConfig {
+	g := c.Global
+	rc := ReportConfig{Scripts: map[string]notify.Scripts{}, FIFO: g.VRRPNotifyFIFO}
+	if rc.FIFO == "" {
+		rc.FIFO = g.NotifyFIFO
+	}
+	script := func(s *config.Script) *notify.Script {
+		if s == nil || s.Command == "" {
+			return nil
+		}
+		return &notify.Script{Argv: strings.Fields(s.Command), User: s.User, Group: s.Group}
+	}
+	alert := g.SMTPAlert || g.SMTPAlertVRRP
+	for _, i := range mine.Instances {
+		rc.Scripts[i.Name] = notify.Scripts{
+			Master: script(i.Master), Backup: script(i.Backup), Fault: script(i.Fault),
+			Stop: script(i.Stop), Deleted: script(i.Deleted), Notify: script(i.Any),
+		}
+		alert = alert || i.SMTPAlert
+	}
+	if alert && g.SMTPServer != "" && len(g.NotificationEmail) > 0 {
+		server := g.SMTPServer
+		if g.SMTPPort != 0 {
+			server = net.JoinHostPort(server, fmt.Sprint(g.SMTPPort))
+		}
+		rc.SMTP = &notify.SMTPConfig{
+			Server: server, From: g.NotificationEmailFrom, To: g.NotificationEmail,
+			HeloName: g.SMTPHeloName, ConnectTimeout: time.Duration(g.SMTPConnectTimeout), RouterID: g.RouterID,
+		}
+	}
+	return rc
 }

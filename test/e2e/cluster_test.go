@@ -6,6 +6,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -27,6 +28,32 @@ func TestClusterOnTwoLinks(t *testing.T) {
 
 	got, _ := c.waitAnswer(20*time.Second, func(n string) bool { return n == "d1" })
 	t.Logf("VIP answered from %s (priority 100)", got)
+
+	t.Run("notify scripts in transition order", func(t *testing.T) {
+		// keepalived's notify: BACKUP at start, then MASTER on d1.
+		want := []string{"INSTANCE VI_1 BACKUP 100", "INSTANCE VI_1 MASTER 100"}
+		var got []string
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if got = c.notified("d1"); len(got) >= 2 {
+				break
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("d1 ran notify with %q, want %q", got, want)
+		}
+		if n := c.notified("d2"); !slices.Equal(n, []string{"INSTANCE VI_1 BACKUP 99"}) {
+			t.Errorf("d2 ran notify with %q, want only BACKUP 99", n)
+		}
+	})
+
+	t.Run("metrics", func(t *testing.T) {
+		body := c.httpInNS("d1", "127.0.0.1:7070", "/metrics")
+		for _, want := range []string{"# HELP vigil_", `vigil_instance_epoch{instance="VI_1"}`} {
+			if !strings.Contains(body, want) {
+				t.Errorf("/metrics on d1 lacks %q:\n%.2000s", want, body)
+			}
+		}
+	})
 
 	t.Run("status", func(t *testing.T) {
 		out, err := c.d["d2"].host.Run(vigilBin, "status", "--json")
@@ -74,6 +101,18 @@ func TestClusterOnTwoLinks(t *testing.T) {
 		if err := c.d["d2"].hb.Up(); err != nil {
 			t.Fatal(err)
 		}
+		// Restored: the alert clears.
+		deadline = time.Now().Add(8 * time.Second)
+		for time.Now().Before(deadline) {
+			out, _ = c.d["d1"].host.Run(vigilBin, "status")
+			if !strings.Contains(out, "link_degraded") {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if strings.Contains(out, "link_degraded") {
+			t.Errorf("link_degraded still open on d1 after the link came back:\n%s", out)
+		}
 	})
 
 	t.Run("kill -9 of the holder", func(t *testing.T) {
@@ -104,6 +143,10 @@ func TestClusterOnTwoLinks(t *testing.T) {
 		}
 		if other == "" {
 			t.Fatalf("no majority director took the VIP from the isolated d1 (holders %v)\n%s", c.holders(), c.logs())
+		}
+		// Self-fencing: the isolated holder ran notify_fault (its lease ran out).
+		if n := c.notified("d1"); !slices.Contains(n, "INSTANCE VI_1 FAULT 100") {
+			t.Errorf("isolated d1 did not run notify FAULT; its notify lines: %q", n)
 		}
 		if d1.hasVIP() {
 			t.Errorf("isolated d1 still has the VIP")

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -57,8 +58,9 @@ type director struct {
 type cluster3 struct {
 	t      *testing.T
 	lab    *netns.Lab
-	conf   string
-	d      map[string]*director
+	conf      string
+	notifyLog string
+	d         map[string]*director
 	client *netns.Host
 }
 
@@ -82,6 +84,7 @@ vrrp_instance VI_1 {
     node d2 { priority 99 }
     node d3 { priority 98 }
     advert_int 1
+    notify NOTIFY
     virtual_ipaddress {
         10.99.0.200/24
     }
@@ -94,7 +97,14 @@ func newCluster3(t *testing.T) *cluster3 {
 	lan, hb := lab.Bridge("lan"), lab.Bridge("hb")
 	dir := t.TempDir()
 	c.conf = filepath.Join(dir, "vigil.conf")
-	if err := os.WriteFile(c.conf, []byte(clusterConf), 0o644); err != nil {
+	c.notifyLog = filepath.Join(dir, "notify.log")
+	script := filepath.Join(dir, "notify.sh")
+	// keepalived's notify: TYPE NAME STATE PRIORITY; the namespace tells
+	// which director ran it.
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"$(ip netns identify) $*\" >> "+c.notifyLog+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(c.conf, []byte(strings.Replace(clusterConf, "NOTIFY", script, 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for i, n := range []string{"d1", "d2", "d3"} {
@@ -227,4 +237,38 @@ func (c *cluster3) kill(name string) {
 		c.t.Fatal(err)
 	}
 	_ = c.d[name].proc.Cmd.Wait()
+}
+
+// notified returns the notify lines of director name, as
+// "INSTANCE VI_1 MASTER 100".
+func (c *cluster3) notified(name string) []string {
+	b, _ := os.ReadFile(c.notifyLog)
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		ns, rest, ok := strings.Cut(l, " ")
+		if ok && strings.HasSuffix(ns, "-"+name) {
+			out = append(out, rest)
+		}
+	}
+	return out
+}
+
+// httpInNS GETs path from addr inside director name's namespace.
+func (c *cluster3) httpInNS(name, addr, path string) string {
+	var body []byte
+	err := c.d[name].host.Do(func() error {
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		_ = conn.SetDeadline(time.Now().Add(3 * time.Second))
+		fmt.Fprintf(conn, "GET %s HTTP/1.0\r\n\r\n", path)
+		body, err = io.ReadAll(conn)
+		return err
+	})
+	if err != nil {
+		c.t.Fatalf("GET %s%s in %s: %v", addr, path, name, err)
+	}
+	return string(body)
 }
