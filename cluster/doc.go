@@ -143,6 +143,28 @@
 // lease round. The simulation asserts a holder within
 // 12·ElectionTimeout + D + Lease + 10·Heartbeat of healing.
 //
+// # How this is tested
+//
+//   - sim*_test.go: the production Core on 3 and 5 simulated nodes with a
+//     model of Raft (terms, votes with the log rule, AppendEntries, commit by
+//     a majority of the current term, a quorum round per VerifyLeader, lazy
+//     loss of leadership), clocks drifting within ρ, a network that loses,
+//     delays (up to 1.5 s), duplicates and reorders, asymmetric partitions,
+//     crashes (process or machine) and quick restarts, pauses longer than
+//     the lease (also between Ready and executing it), flapping trackers,
+//     and the kernel's address lifetime. 10,000 schedules per go test;
+//     at every Hold no other node may have the address, epochs never go
+//     back, and after healing a holder appears within the stated bound.
+//     -sim.seed replays one schedule with a trace. TestSimulationHasTeeth
+//     runs unsafe variants (no election wait, no quorum round, lease from
+//     the grant's arrival, no drift margin, kernel slack ignored) and
+//     requires a violation from each.
+//   - property_test.go: one Core against an independent oracle of the
+//     rules above, input by input (also a native fuzz target).
+//   - testdata/scenarios: scripts with golden output for the individual
+//     rules (-rewrite regenerates).
+//   - raft_test.go: State under real hashicorp/raft with bolt stores.
+//
 // # Driver contract
 //
 // The driver owns one Core and runs one loop:
