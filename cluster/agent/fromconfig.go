@@ -3,9 +3,9 @@ package agent
 import (
 	"fmt"
 	"net"
-	"strings"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"vigil/cluster"

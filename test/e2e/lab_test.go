@@ -56,12 +56,12 @@ type director struct {
 // cluster3 is three directors on a LAN (link 0) and a heartbeat network
 // (link 1), and a client on the LAN.
 type cluster3 struct {
-	t      *testing.T
-	lab    *netns.Lab
+	t         *testing.T
+	lab       *netns.Lab
 	conf      string
 	notifyLog string
 	d         map[string]*director
-	client *netns.Host
+	client    *netns.Host
 }
 
 const clusterConf = `global_defs {
