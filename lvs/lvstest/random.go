@@ -18,6 +18,9 @@ type Caps struct {
 	FWMark      bool
 	Persistence bool // persistence_timeout on schedulers other than sh/mh
 	MaxWeight   int  // largest weight used (0 = 5)
+	// Filter, when set, rejects services the datapath cannot express for
+	// reasons the fields above do not capture (e.g. rr with DR).
+	Filter func(lvs.Service) bool
 }
 
 // IPVSCaps is everything IPVS supports.
@@ -30,6 +33,9 @@ var IPVSCaps = Caps{
 func (c Caps) Allows(st lvs.State) bool {
 	for _, s := range st.Services {
 		if !slices.Contains(c.Schedulers, s.Scheduler) {
+			return false
+		}
+		if c.Filter != nil && !c.Filter(s) {
 			return false
 		}
 		if (s.Addr.Is6() || s.FWMark != 0 && s.Addr.Is6()) && !c.IPv6 {
@@ -120,6 +126,9 @@ func RandomState(r *rand.Rand, c Caps) lvs.State {
 			}
 			used[rl.AddrPort()] = true
 			s.Reals = append(s.Reals, rl)
+		}
+		if c.Filter != nil && !c.Filter(lvs.State{Services: []lvs.Service{s}}.Canonical().Services[0]) {
+			continue
 		}
 		st.Services = append(st.Services, s)
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/netip"
 	"slices"
 	"time"
@@ -22,11 +23,26 @@ import (
 
 // Datapath programs the load balancer into an nftables table of its own.
 type Datapath struct {
+	opt     Options
+	conn    *nftables.Conn
+	log     *slog.Logger
+	ops     uint64
+	nat, dr *tbl
+}
+
+// tbl is one of the datapath's two tables: family ip for NAT services,
+// family netdev for DR services.
+type tbl struct {
 	opt   Options
 	conn  *nftables.Conn
-	table *nftables.Table
 	log   *slog.Logger
-	ops   uint64
+	ops   *uint64
+	table *nftables.Table
+	dr    bool
+	// DR only, set per Apply: the ingress device and this director's MAC.
+	ifindex uint32
+	ownMAC  net.HardwareAddr
+	macs    map[netip.Addr]net.HardwareAddr
 }
 
 var (
@@ -62,12 +78,12 @@ func New(opt Options) (*Datapath, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nft: open netlink: %w", err)
 	}
-	return &Datapath{
-		opt:   opt,
-		conn:  c,
-		table: &nftables.Table{Family: nftables.TableFamilyIPv4, Name: opt.table()},
-		log:   log,
-	}, nil
+	d := &Datapath{opt: opt, conn: c, log: log}
+	d.nat = &tbl{opt: opt, conn: c, log: log, ops: &d.ops,
+		table: &nftables.Table{Family: nftables.TableFamilyIPv4, Name: opt.table()}}
+	d.dr = &tbl{opt: opt, conn: c, log: log, ops: &d.ops, dr: true,
+		table: &nftables.Table{Family: nftables.TableFamilyNetdev, Name: opt.table() + "_dr"}}
+	return d, nil
 }
 
 // bigBuffers lets one batch carry a large table (as nft itself does with
@@ -105,6 +121,13 @@ func (d *Datapath) Validate(st lvs.State) error { return d.opt.Validate(st) }
 
 // Delete removes vigil's table (all services) from the kernel.
 func (d *Datapath) Delete(ctx context.Context) error {
+	if err := d.nat.delete(); err != nil {
+		return err
+	}
+	return d.dr.delete()
+}
+
+func (d *tbl) delete() error {
 	if _, err := d.conn.ListTableOfFamily(d.table.Name, d.table.Family); err != nil {
 		if errors.Is(err, unix.ENOENT) {
 			return nil
@@ -112,7 +135,7 @@ func (d *Datapath) Delete(ctx context.Context) error {
 		return fmt.Errorf("nft: list table %s: %w", d.table.Name, err)
 	}
 	d.conn.DelTable(d.table)
-	d.ops++
+	*d.ops++
 	if err := d.conn.Flush(); err != nil {
 		return fmt.Errorf("nft: delete table %s: %w", d.table.Name, err)
 	}
@@ -128,8 +151,9 @@ type kSvc struct {
 	key     lvs.ServiceKey // invalid Addr: no services element (orphan)
 	rule    *nftables.Rule // the svc chain's rule; nil if missing
 	chain   bool
+	method  lvs.Method
 	weights map[netip.AddrPort]int
-	slots   map[uint32]netip.AddrPort
+	slots   map[uint32]string
 }
 
 func (k *kSvc) service() lvs.Service {
@@ -141,13 +165,14 @@ func (k *kSvc) service() lvs.Service {
 		}
 	}
 	for ap, w := range k.weights {
-		s.Reals = append(s.Reals, lvs.Real{Addr: ap.Addr(), Port: ap.Port(), Weight: w, Method: lvs.NAT})
+		s.Reals = append(s.Reals, lvs.Real{Addr: ap.Addr(), Port: ap.Port(), Weight: w, Method: k.method})
 	}
 	return s
 }
 
 // view is the kernel's table as read.
 type view struct {
+	method lvs.Method
 	exists bool
 	chains map[string]bool
 	sets   map[string]*nftables.Set
@@ -160,15 +185,18 @@ type view struct {
 func (v *view) svc(id uint32) *kSvc {
 	k := v.svcs[id]
 	if k == nil {
-		k = &kSvc{id: id, weights: map[netip.AddrPort]int{}, slots: map[uint32]netip.AddrPort{}}
+		k = &kSvc{id: id, method: v.method, weights: map[netip.AddrPort]int{}, slots: map[uint32]string{}}
 		v.svcs[id] = k
 	}
 	return k
 }
 
-func (d *Datapath) read() (*view, error) {
-	v := &view{chains: map[string]bool{}, sets: map[string]*nftables.Set{}, rules: map[string]*nftables.Rule{},
+func (d *tbl) read() (*view, error) {
+	v := &view{method: lvs.NAT, chains: map[string]bool{}, sets: map[string]*nftables.Set{}, rules: map[string]*nftables.Rule{},
 		svcs: map[uint32]*kSvc{}, byKey: map[lvs.ServiceKey]*kSvc{}, pickup: map[pickupKey]netip.AddrPort{}}
+	if d.dr {
+		v.method = lvs.DR
+	}
 	if _, err := d.conn.ListTableOfFamily(d.table.Name, d.table.Family); err != nil {
 		if errors.Is(err, unix.ENOENT) {
 			return v, nil
@@ -239,7 +267,7 @@ func (d *Datapath) read() (*view, error) {
 			for _, e := range elems {
 				if len(e.Key) == 4 {
 					g := host.Uint32(e.Key)
-					v.svc(g >> slotBits).slots[g&(1<<slotBits-1)] = decodeAP4(e.Val)
+					v.svc(g >> slotBits).slots[g&(1<<slotBits-1)] = string(e.Val)
 				}
 			}
 		case name == "pickup":
@@ -255,13 +283,15 @@ func (d *Datapath) read() (*view, error) {
 
 // Read implements lvs.Datapath.
 func (d *Datapath) Read(ctx context.Context) (lvs.State, error) {
-	v, err := d.read()
-	if err != nil {
-		return lvs.State{}, err
-	}
 	var st lvs.State
-	for _, k := range v.byKey {
-		st.Services = append(st.Services, k.service())
+	for _, t := range []*tbl{d.nat, d.dr} {
+		v, err := t.read()
+		if err != nil {
+			return lvs.State{}, err
+		}
+		for _, k := range v.byKey {
+			st.Services = append(st.Services, k.service())
+		}
 	}
 	return st.Canonical(), nil
 }
@@ -275,27 +305,72 @@ func (d *Datapath) Apply(ctx context.Context, want lvs.State) error {
 	}
 	want = want.Canonical()
 	t0 := time.Now()
-	v, err := d.read()
+	vn, err := d.nat.read()
 	if err != nil {
 		return err
 	}
-	d.log.Debug("nft: read", "services", len(v.byKey), "took", time.Since(t0))
+	vd, err := d.dr.read()
+	if err != nil {
+		return err
+	}
+	d.log.Debug("nft: read", "services", len(vn.byKey)+len(vd.byKey), "took", time.Since(t0))
 	var errs []error
-	var plans []plan
+	var natPlans, drPlans []plan
+	keep := map[lvs.ServiceKey]bool{} // left as they are in the kernel
+	var drWanted []lvs.Service
 	for _, s := range want.Services {
 		if err := d.opt.check(s); err != nil {
 			errs = append(errs, err)
-			if k := v.byKey[s.Key()]; k != nil && d.opt.check(k.service()) == nil {
-				plans = append(plans, d.opt.planFor(k.service()))
-			}
+			keep[s.Key()] = true
 			continue
 		}
-		plans = append(plans, d.opt.planFor(s))
+		if isDR(s) {
+			drWanted = append(drWanted, s)
+			continue
+		}
+		natPlans = append(natPlans, d.opt.planFor(s))
 	}
-	if err := d.sync(v, plans); err != nil {
+	if len(drWanted) > 0 {
+		if err := d.dr.prepareDR(); err != nil {
+			errs = append(errs, err)
+			for _, s := range drWanted {
+				keep[s.Key()] = true
+			}
+			drWanted = nil
+		}
+	}
+	for _, s := range drWanted {
+		if err := d.dr.resolveMACs(s); err != nil {
+			errs = append(errs, err)
+			keep[s.Key()] = true
+			continue
+		}
+		drPlans = append(drPlans, d.opt.planFor(s))
+	}
+	if err := d.nat.sync(vn, natPlans, keep); err != nil {
+		errs = append(errs, err)
+	}
+	if len(drPlans) == 0 && !anyKept(vd, keep) {
+		if vd.exists {
+			if err := d.dr.delete(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	} else if err := d.dr.sync(vd, drPlans, keep); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+func isDR(s lvs.Service) bool { return len(s.Reals) > 0 && s.Reals[0].Method == lvs.DR }
+
+func anyKept(v *view, keep map[lvs.ServiceKey]bool) bool {
+	for k := range keep {
+		if v.byKey[k] != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // batch accumulates element changes per set.
@@ -309,7 +384,7 @@ func (b *batch) del(set string, key []byte) {
 	b.dels[set] = append(b.dels[set], nftables.SetElement{Key: key})
 }
 
-func (d *Datapath) sync(v *view, plans []plan) error {
+func (d *tbl) sync(v *view, plans []plan, keep map[lvs.ServiceKey]bool) error {
 	b := &batch{adds: map[string][]nftables.SetElement{}, dels: map[string][]nftables.SetElement{}}
 	n := 0
 	// Table, base chains and the shared maps.
@@ -376,11 +451,13 @@ func (d *Datapath) sync(v *view, plans []plan) error {
 			d.conn.ReplaceRule(rule)
 			n++
 		}
-		syncService(b, old, key, p)
+		if err := d.syncService(b, old, key, p); err != nil {
+			return err
+		}
 	}
 	var dropChains []uint32
 	for id, k := range v.svcs {
-		if k.key.Addr.IsValid() && used[k.key] {
+		if k.key.Addr.IsValid() && (used[k.key] || keep[k.key]) {
 			continue
 		}
 		if k.key.Addr.IsValid() && v.byKey[k.key] == k {
@@ -399,8 +476,11 @@ func (d *Datapath) sync(v *view, plans []plan) error {
 			dropChains = append(dropChains, id)
 		}
 	}
-	// Reply-side pickup.
+	// Reply-side pickup (NAT only).
 	want := pickups(plans)
+	if d.dr {
+		want = nil
+	}
 	for k, vip := range v.pickup {
 		if nv, ok := want[k]; !ok || nv != vip {
 			b.del("pickup", pickupKeyBytes(k))
@@ -440,6 +520,9 @@ func (d *Datapath) sync(v *view, plans []plan) error {
 		"prerouting/" + dispatchTag:    d.dispatchRule,
 		"postrouting/" + d.pickupTag(): d.pickupRule,
 	}
+	if d.dr {
+		wantRules = map[string]func() *nftables.Rule{"ingress/" + dispatchTag: d.dispatchRule}
+	}
 	for tag, r := range v.rules {
 		if wantRules[tag] == nil {
 			if err := d.conn.DelRule(r); err != nil {
@@ -457,7 +540,7 @@ func (d *Datapath) sync(v *view, plans []plan) error {
 	if n == 0 {
 		return nil
 	}
-	d.ops += uint64(n)
+	*d.ops += uint64(n)
 	t0 := time.Now()
 	d.log.Debug("nft: queued", "messages", n)
 	defer func() { d.log.Debug("nft: flushed", "messages", n, "took", time.Since(t0)) }()
@@ -467,7 +550,7 @@ func (d *Datapath) sync(v *view, plans []plan) error {
 	return nil
 }
 
-func syncService(b *batch, old *kSvc, key lvs.ServiceKey, p plan) {
+func (d *tbl) syncService(b *batch, old *kSvc, key lvs.ServiceKey, p plan) error {
 	id := old.id
 	if !old.key.Addr.IsValid() {
 		b.add("services", nftables.SetElement{Key: dispatchKey(key),
@@ -489,22 +572,38 @@ func syncService(b *batch, old *kSvc, key lvs.ServiceKey, p plan) {
 		}
 	}
 	// Slots: only those that change.
-	for slot, ap := range old.slots {
-		if int(slot) >= len(p.slots) || p.slots[slot] != ap {
+	vals := make([]string, len(p.slots))
+	for i, ap := range p.slots {
+		if ap.IsValid() {
+			vals[i] = string(d.slotValue(ap))
+		}
+	}
+	for slot, val := range old.slots {
+		if int(slot) >= len(vals) || vals[slot] != val {
 			b.del(shardName(id), u32(id<<slotBits|slot))
 		}
 	}
-	for i, ap := range p.slots {
-		if !ap.IsValid() {
+	for i, val := range vals {
+		if val == "" {
 			continue
 		}
-		if oap, ok := old.slots[uint32(i)]; !ok || oap != ap {
-			b.add(shardName(id), nftables.SetElement{Key: u32(id<<slotBits | uint32(i)), Val: ap4(ap)})
+		if oval, ok := old.slots[uint32(i)]; !ok || oval != val {
+			b.add(shardName(id), nftables.SetElement{Key: u32(id<<slotBits | uint32(i)), Val: []byte(val)})
 		}
 	}
+	return nil
 }
 
-func (d *Datapath) setByName(v *view, newSets map[string]*nftables.Set, name string) *nftables.Set {
+// slotValue is what a backends map holds for a real server: its address and
+// port (NAT) or its MAC address (DR).
+func (d *tbl) slotValue(ap netip.AddrPort) []byte {
+	if d.dr {
+		return d.macs[ap.Addr()]
+	}
+	return ap4(ap)
+}
+
+func (d *tbl) setByName(v *view, newSets map[string]*nftables.Set, name string) *nftables.Set {
 	if s := newSets[name]; s != nil {
 		return s
 	}
@@ -515,7 +614,7 @@ func (d *Datapath) setByName(v *view, newSets map[string]*nftables.Set, name str
 	return nil
 }
 
-func (d *Datapath) queueElems(s *nftables.Set, elems []nftables.SetElement, del bool) int {
+func (d *tbl) queueElems(s *nftables.Set, elems []nftables.SetElement, del bool) int {
 	if s == nil || len(elems) == 0 {
 		return 0
 	}
@@ -547,7 +646,7 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // String renders a short summary, for logs.
 func (d *Datapath) String() string {
-	return fmt.Sprintf("nftables table ip %s (seed %#x)", d.table.Name, d.opt.Seed)
+	return fmt.Sprintf("nftables tables ip %s, netdev %s (seed %#x)", d.nat.table.Name, d.dr.table.Name, d.opt.Seed)
 }
 
 // verdictChain decodes the chain of a goto/jump verdict as GetSetElements

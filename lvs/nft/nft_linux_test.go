@@ -4,6 +4,8 @@ package nft_test
 
 import (
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"sync/atomic"
 	"testing"
@@ -18,7 +20,22 @@ const testSeed = 0x5eed
 
 var nftCaps = lvstest.Caps{
 	Schedulers: []string{"rr", "wrr", "sh", "mh"},
-	Methods:    []lvs.Method{lvs.NAT},
+	Methods:    []lvs.Method{lvs.NAT, lvs.DR},
+	Filter: func(s lvs.Service) bool {
+		for _, r := range s.Reals {
+			if r.Method == lvs.DR && (s.Scheduler == "rr" || s.Scheduler == "wrr") {
+				return false // stateless DR would split a handshake
+			}
+		}
+		return true
+	},
+}
+
+// fakeMAC gives every real server address a MAC, for DR tables without a
+// real neighbour.
+func fakeMAC(a netip.Addr) (net.HardwareAddr, error) {
+	b := a.As4()
+	return net.HardwareAddr{0x02, 0x42, b[0], b[1], b[2], b[3]}, nil
 }
 
 var tableSeq atomic.Uint32
@@ -54,11 +71,12 @@ func openDP(t testing.TB, h *netns.Host, opt nft.Options) *nft.Datapath {
 func TestConformanceNFT(t *testing.T) {
 	lab := netns.New(t)
 	h := lab.Host("lb")
+	h.Link(lab.Bridge("lan"), "eth0", "10.0.1.254/24")
 	a := lvstest.States()[1].State.Services[0]
 	wlc := a
 	wlc.Addr, wlc.Scheduler = lvstest.MustAddr("10.0.0.99"), "wlc"
 	dr := a
-	dr.Addr = lvstest.MustAddr("10.0.0.98")
+	dr.Addr, dr.Scheduler = lvstest.MustAddr("10.0.0.98"), "rr"
 	dr.Reals = []lvs.Real{{Addr: lvstest.MustAddr("10.0.1.1"), Port: 80, Weight: 1, Method: lvs.DR}}
 	tun := dr
 	tun.Addr = lvstest.MustAddr("10.0.0.97")
@@ -69,7 +87,7 @@ func TestConformanceNFT(t *testing.T) {
 	rrp.Addr, rrp.Scheduler, rrp.PersistenceTimeout = lvstest.MustAddr("10.0.0.96"), "wrr", 300
 	lvstest.RunConformance(t, lvstest.Harness{
 		New: func(t *testing.T) lvs.Datapath {
-			return openDP(t, h, nft.Options{})
+			return openDP(t, h, nft.Options{DRInterface: "eth0", ResolveMAC: fakeMAC})
 		},
 		Caps:        nftCaps,
 		Unsupported: []lvs.Service{wlc, dr, tun, v6, fwm, rrp},

@@ -37,6 +37,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -57,6 +58,12 @@ type Options struct {
 	// ClientInterface, when set, limits the reply-side pickup rule to
 	// packets leaving through this interface (the client side).
 	ClientInterface string
+	// DRInterface is the interface that receives the VIPs' traffic and
+	// forwards it to DR real servers (same L2 segment). DR services need it.
+	DRInterface string
+	// ResolveMAC returns a DR real server's MAC address; nil reads the
+	// neighbour (ARP) table of DRInterface's namespace.
+	ResolveMAC func(netip.Addr) (net.HardwareAddr, error)
 	// NetNS is a network namespace file descriptor to program (0 = the
 	// calling thread's namespace). Linux only.
 	NetNS int
@@ -155,11 +162,27 @@ func (o Options) check(s lvs.Service) error {
 	default:
 		return unsupported(s, "scheduler %s has no nftables equivalent (use rr, wrr, sh or mh, or datapath ipvs)", s.Scheduler)
 	}
+	dr := len(s.Reals) > 0 && s.Reals[0].Method == lvs.DR
+	for _, r := range s.Reals {
+		if (r.Method == lvs.DR) != dr && (r.Method == lvs.NAT || r.Method == lvs.DR) {
+			return unsupported(s, "real server %s: NAT and DR mixed in one service", r.AddrPort())
+		}
+	}
+	if dr {
+		if o.DRInterface == "" {
+			return unsupported(s, "DR needs the nftables option DRInterface (the interface facing clients and real servers)")
+		}
+		if s.Scheduler == "rr" || s.Scheduler == "wrr" {
+			return unsupported(s, "scheduler %s in DR mode would split a TCP handshake across real servers (DR is stateless here); use sh or mh", s.Scheduler)
+		}
+	}
 	for _, r := range s.Reals {
 		switch r.Method {
 		case lvs.NAT:
 		case lvs.DR:
-			return unsupported(s, "real server %s: DR is not implemented by this datapath yet (use NAT, or datapath ipvs)", r.AddrPort())
+			if r.Port != s.Port {
+				return unsupported(s, "real server %s: DR cannot change the port (%d)", r.AddrPort(), s.Port)
+			}
 		default:
 			return unsupported(s, "real server %s: forwarding method %s cannot be expressed in nftables", r.AddrPort(), r.Method)
 		}

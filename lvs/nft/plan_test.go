@@ -140,6 +140,26 @@ func TestValidate(t *testing.T) {
 	if err := o.Validate(lvs.State{Services: []lvs.Service{ok}}); err != nil {
 		t.Fatalf("valid state: %v", err)
 	}
+	dr := Options{Seed: 1, DRInterface: "eth0"}
+	drSvc := ok
+	drSvc.Reals = []lvs.Real{{Addr: netip.MustParseAddr("10.0.1.1"), Port: 80, Weight: 1, Method: lvs.DR}}
+	if err := dr.Validate(lvs.State{Services: []lvs.Service{drSvc}}); err != nil {
+		t.Errorf("DR mh: %v", err)
+	}
+	for _, bad := range []struct {
+		f    func(*lvs.Service)
+		want string
+	}{
+		{func(s *lvs.Service) { s.Scheduler = "rr" }, "would split a TCP handshake"},
+		{func(s *lvs.Service) { s.Reals[0].Port = 8080 }, "DR cannot change the port"},
+	} {
+		s := drSvc
+		s.Reals = append([]lvs.Real{}, drSvc.Reals...)
+		bad.f(&s)
+		if err := dr.Validate(lvs.State{Services: []lvs.Service{s}}); !errors.Is(err, lvs.ErrUnsupported) || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("DR %s: %v, want %q", s.String(), err, bad.want)
+		}
+	}
 	if err := (Options{}).Validate(lvs.State{}); !errors.Is(err, ErrSeed) {
 		t.Errorf("seed 0: %v, want ErrSeed", err)
 	}
@@ -156,7 +176,8 @@ func TestValidate(t *testing.T) {
 		{mod(func(s *lvs.Service) { s.Scheduler = "wlc" }), "scheduler wlc has no nftables equivalent"},
 		{mod(func(s *lvs.Service) { s.Scheduler = "lc" }), "scheduler lc has no nftables equivalent"},
 		{mod(func(s *lvs.Service) { s.Reals[0].Method = lvs.TUN }), "forwarding method tun cannot be expressed"},
-		{mod(func(s *lvs.Service) { s.Reals[0].Method = lvs.DR }), "DR is not implemented"},
+		{mod(func(s *lvs.Service) { s.Reals[0].Method, s.Reals[1].Method = lvs.DR, lvs.DR }), "DR needs the nftables option DRInterface"},
+		{mod(func(s *lvs.Service) { s.Reals[0].Method = lvs.DR }), "NAT and DR mixed"},
 		{mod(func(s *lvs.Service) { s.Scheduler = "wrr"; s.PersistenceTimeout = 60 }), "persistence_timeout with scheduler wrr"},
 		{lvs.Service{Proto: lvs.TCP, Addr: netip.MustParseAddr("fd00::1"), Port: 80, Scheduler: "mh"}, "IPv6"},
 		{lvs.Service{FWMark: 1, Addr: netip.IPv4Unspecified(), Scheduler: "mh"}, "fwmark"},
