@@ -4,6 +4,7 @@ package nft
 
 import (
 	"context"
+	"net/netip"
 
 	"vigil/lvs"
 )
@@ -25,3 +26,6 @@ func (*Datapath) Close() error { return nil }
 
 // Validate checks what the Linux datapath would accept.
 func (*Datapath) Validate(st lvs.State) error { return lvs.ErrUnimplemented }
+
+// ForgetFlows returns lvs.ErrUnimplemented.
+func (*Datapath) ForgetFlows([]netip.Addr) (uint, error) { return 0, lvs.ErrUnimplemented }

@@ -290,3 +290,35 @@ func TestTrafficReplySidePickup(t *testing.T) {
 		t.Fatalf("after Apply restored the rule: %v", err)
 	}
 }
+
+// TestForgetFlows: the conntrack entries of a VIP, both directions, go.
+func TestForgetFlows(t *testing.T) {
+	l := newLBLab(t)
+	svc := lvs.Service{Proto: lvs.TCP, Addr: netip.MustParseAddr(vip), Port: 8080, Scheduler: "mh", Reals: twoReals()}
+	if err := l.dp.Apply(t.Context(), lvs.State{Services: []lvs.Service{svc}}); err != nil {
+		t.Fatal(err)
+	}
+	conn, r, name := l.dial(t, netip.MustParseAddrPort("10.91.0.100:43000"))
+	defer conn.Close()
+	entries := func() int {
+		out, _ := l.director.Run("conntrack", "-L", "-p", "tcp")
+		return strings.Count(out, vip)
+	}
+	if entries() == 0 {
+		t.Fatal("no conntrack entry for the VIP after a connection")
+	}
+	n, err := l.dp.ForgetFlows([]netip.Addr{netip.MustParseAddr(vip)})
+	if err != nil || n == 0 {
+		t.Fatalf("ForgetFlows = %d, %v", n, err)
+	}
+	if e := entries(); e != 0 {
+		t.Errorf("%d entries mention the VIP after ForgetFlows", e)
+	}
+	// Loose pickup: the client speaking again recreates the flow on the
+	// same real server (the hash decides), and the connection carries on.
+	conn.SetDeadline(time.Now().Add(3 * time.Second))
+	fmt.Fprintf(conn, "again\n")
+	if line, err := r.ReadString('\n'); err != nil || line != name+" again\n" {
+		t.Errorf("after ForgetFlows: %q, %v", line, err)
+	}
+}
