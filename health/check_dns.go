@@ -52,7 +52,7 @@ func (c *dnsChecker) Check(ctx context.Context) Result {
 	q := new(dns.Msg)
 	q.SetQuestion(c.name, c.qtype)
 	q.Id = binary.BigEndian.Uint16(idb[:])
-	q.RecursionDesired = false
+	q.RecursionDesired = true // as keepalived: a recursive server answers too
 	wire, err := q.Pack()
 	if err != nil {
 		return down("pack query: %v", err)

@@ -243,3 +243,20 @@ func (d *Driver) probe(ctx context.Context, wg *sync.WaitGroup, id ServerID, idx
 	case <-ctx.Done():
 	}
 }
+
+// NewServer builds the checkers of one real server from their specs and
+// returns spec with Checks set to their resolved timings, ready for
+// Driver.Add. The error of checker i says so and keeps its *SpecError.
+func NewServer(spec ServerSpec, checks []CheckSpec) (ServerSpec, []Checker, error) {
+	spec.Checks = make([]Timing, 0, len(checks))
+	cs := make([]Checker, 0, len(checks))
+	for i := range checks {
+		c, err := New(checks[i])
+		if err != nil {
+			return ServerSpec{}, nil, fmt.Errorf("real server %s: checker %d: %w", spec.ID, i+1, err)
+		}
+		cs = append(cs, c)
+		spec.Checks = append(spec.Checks, checks[i].Resolved())
+	}
+	return spec, cs, nil
+}

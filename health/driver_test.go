@@ -27,12 +27,17 @@ func (w tWriter) Write(p []byte) (int, error) {
 
 type countingChecker struct {
 	Checker
-	n atomic.Int64
+	n      atomic.Int64 // probes started
+	failed atomic.Int64 // probes that failed
 }
 
 func (c *countingChecker) Check(ctx context.Context) Result {
 	c.n.Add(1)
-	return c.Checker.Check(ctx)
+	r := c.Checker.Check(ctx)
+	if !r.Up {
+		c.failed.Add(1)
+	}
+	return r
 }
 
 // hangingChecker blocks until its ctx is done: a server that accepted and
@@ -144,7 +149,16 @@ func TestDriverTCPDownAndBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	cc := &countingChecker{Checker: c}
-	d, acts := newTestDriver(t)
+	// Count the failed probes at the moment of the transition, in the
+	// driver's goroutine: nothing can probe in between.
+	var failedAtDown atomic.Int64
+	acts := make(chan Action, 1000)
+	d := NewDriver(DriverConfig{Logger: testLogger(t), OnAction: func(a Action) {
+		if a.Kind == ActState && !a.Up {
+			failedAtDown.Store(cc.failed.Load())
+		}
+		acts <- a
+	}})
 	if err := d.Add(ServerSpec{ID: "web1", Weight: 3, NotifyUp: "up", NotifyDown: "down", Checks: []Timing{tm}}, []Checker{cc}); err != nil {
 		t.Fatal(err)
 	}
@@ -154,15 +168,14 @@ func TestDriverTCPDownAndBack(t *testing.T) {
 	}
 	time.Sleep(300 * time.Millisecond) // a few passing probes: no state actions
 	srv.Stop()
-	before, start := cc.n.Load(), time.Now()
+	start := time.Now()
 	a := nextState(t, acts, "web1")
-	failed := cc.n.Load() - before
+	failed := failedAtDown.Load()
 	if a.Up || a.InService || a.Weight != 0 {
 		t.Fatalf("after stop: %v, want down and out of service", a)
 	}
-	// The probe in flight when the server stopped may have passed.
-	if failed < 3 || failed > 4 {
-		t.Errorf("down after %d probes, want 1 + retry (3)", failed)
+	if failed != 3 {
+		t.Errorf("down after %d failed probes, want 1 + retry (3)", failed)
 	}
 	t.Logf("marked down %v after the stop (delay_loop 100ms + 2 × 50ms)", time.Since(start))
 	if n := <-acts; n.Kind != ActNotify || n.Command != "down" {
