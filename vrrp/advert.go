@@ -168,6 +168,12 @@ type ParseOptions struct {
 	// with; anything but 255 is ErrTTL. Negative means unknown: not checked
 	// (a capture that lost it, say).
 	HopLimit int
+	// AnyV3Checksum accepts a v3-over-IPv4 advert whose checksum is right
+	// in any of the three forms routers use (RFC 5798 pseudo-header, RFC
+	// 9568 message only, keepalived's old unicast form), whatever Options
+	// say, as keepalived does for its old form. For a split-brain monitor,
+	// which must see a rogue router whatever its checksum convention.
+	AnyV3Checksum bool
 }
 
 // Parse decodes and validates one VRRP message (no IP header) carried from
@@ -211,7 +217,7 @@ func Parse(b []byte, src, dst netip.Addr, o ParseOptions) (*Advert, error) {
 	if len(b) != want {
 		return nil, errorf("parse", ErrLength, "%d bytes, want %d for %d IPv%d addresses", len(b), want, count, ipv(is6))
 	}
-	if got, sum := binary.BigEndian.Uint16(b[6:]), checksum(a.Version, b, src, dst, o.Options); got != sum {
+	if got, sum := binary.BigEndian.Uint16(b[6:]), checksum(a.Version, b, src, dst, o.Options); got != sum && !o.anyChecksumMatches(got, a.Version, b, src, dst) {
 		return nil, errorf("parse", ErrChecksum, "got %#04x, want %#04x", got, sum)
 	}
 	if a.Version == 2 {
@@ -235,6 +241,19 @@ func Parse(b []byte, src, dst netip.Addr, o ParseOptions) (*Advert, error) {
 		}
 	}
 	return a, nil
+}
+
+// anyChecksumMatches reports whether AnyV3Checksum accepts got.
+func (o ParseOptions) anyChecksumMatches(got uint16, version uint8, b []byte, src, dst netip.Addr) bool {
+	if !o.AnyV3Checksum || version != 3 || src.Is6() {
+		return false
+	}
+	for _, alt := range []Options{{}, {ChecksumAsV2: true}, {OldUnicastChecksum: true}} {
+		if checksum(version, b, src, dst, alt) == got {
+			return true
+		}
+	}
+	return false
 }
 
 // Local describes the receiving virtual router, for CheckLocal.

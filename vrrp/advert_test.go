@@ -358,3 +358,38 @@ func TestVirtualMAC(t *testing.T) {
 		}
 	}
 }
+
+func TestAnyV3Checksum(t *testing.T) {
+	g := goldens[1] // v3 IPv4 to the group
+	peer := netip.MustParseAddr("10.0.0.3")
+	anyCk := ParseOptions{HopLimit: 255, AnyV3Checksum: true}
+	for _, tt := range []struct {
+		name string
+		dst  netip.Addr
+		o    Options
+	}{
+		{"RFC 5798 pseudo-header", g.dst, Options{}},
+		{"RFC 9568 message only", g.dst, Options{ChecksumAsV2: true}},
+		{"unicast, pseudo-header", peer, Options{}},
+		{"unicast, RFC 9568", peer, Options{ChecksumAsV2: true}},
+		{"unicast, keepalived old form", peer, Options{OldUnicastChecksum: true}},
+	} {
+		b, err := g.adv.Marshal(g.src, tt.dst, tt.o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Parse(b, g.src, tt.dst, anyCk); err != nil {
+			t.Errorf("%s: Parse with AnyV3Checksum: %v", tt.name, err)
+		}
+		b[7] ^= 0x10
+		if _, err := Parse(b, g.src, tt.dst, anyCk); !errors.Is(err, ErrChecksum) {
+			t.Errorf("%s: corrupt checksum accepted: %v", tt.name, err)
+		}
+	}
+	// v2 has one form only.
+	v2 := goldens[0]
+	b := mutate(v2.wire, func(b []byte) []byte { b[7]++; return b })
+	if _, err := Parse(b, v2.src, v2.dst, anyCk); !errors.Is(err, ErrChecksum) {
+		t.Errorf("v2 with a wrong checksum accepted: %v", err)
+	}
+}

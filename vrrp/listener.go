@@ -36,7 +36,12 @@ type Foreign struct {
 
 // ListenerConfig configures a Listener.
 type ListenerConfig struct {
+	// Options are the checksum conventions expected of adverts.
 	Options Options
+	// AnyV3Checksum accepts v3 IPv4 adverts with any of the checksum
+	// conventions in use (see ParseOptions): a rogue router is then
+	// reported whatever its convention, instead of dropped as "checksum".
+	AnyV3Checksum bool
 	// Lookup returns the watch for a VRID, ok false if it is not ours.
 	// Called from the Run goroutine for every parsed advert.
 	Lookup func(vrid uint8) (w Watch, ok bool)
@@ -130,7 +135,7 @@ func (l *Listener) handle(b []byte, info PacketInfo) {
 	l.mu.Lock()
 	l.stats.Received++
 	l.mu.Unlock()
-	a, err := Parse(b, info.Src, info.Dst, ParseOptions{Options: l.cfg.Options, HopLimit: info.HopLimit})
+	a, err := Parse(b, info.Src, info.Dst, ParseOptions{Options: l.cfg.Options, HopLimit: info.HopLimit, AnyV3Checksum: l.cfg.AnyV3Checksum})
 	if err != nil {
 		l.drop(err, info)
 		return
