@@ -430,3 +430,20 @@ var rsTable = inheritEntries(table[RealServer]{
 	"snmp_name":          {fn: func(b *builder, n *Node, r *RealServer) { other(&r.Other, n) }},
 	"inhibit_on_failure": {fn: func(b *builder, n *Node, r *RealServer) { r.inh.inhibit.put(b.flag(n)) }},
 }, func(r *RealServer) *inherited { return &r.inh }, true)
+
+// String names the virtual server as keepalived and ipvsadm do:
+// "TCP 10.0.0.1:80", "fwmark 5" or "group web".
+func (vs *VirtualServer) String() string {
+	switch {
+	case vs.Fwmark != 0:
+		return "fwmark " + strconv.FormatUint(uint64(vs.Fwmark), 10)
+	case vs.Group != "":
+		return "group " + vs.Group
+	}
+	return vs.Protocol + " " + netip.AddrPortFrom(vs.Address, uint16(vs.Port)).String()
+}
+
+// AddrPort returns the real server's address and port.
+func (r *RealServer) AddrPort() netip.AddrPort {
+	return netip.AddrPortFrom(r.Address, uint16(r.Port))
+}

@@ -508,3 +508,34 @@ func TestLocalNode(t *testing.T) {
 		t.Errorf("two matches: %v", err)
 	}
 }
+
+func TestVirtualServerString(t *testing.T) {
+	c, _ := mustParse(t, `virtual_server_group g {
+    10.0.0.5 80
+}
+virtual_server 10.0.0.1 80 {
+    protocol TCP
+    real_server 10.0.1.1 8080 { }
+}
+virtual_server fd00::1 53 {
+    protocol UDP
+    real_server fd00::2 53 { }
+}
+virtual_server fwmark 5 {
+    real_server 10.0.1.1 { }
+}
+virtual_server group g {
+    protocol TCP
+    real_server 10.0.1.1 80 { }
+}`)
+	var got []string
+	for _, vs := range c.VirtualServers {
+		got = append(got, vs.String())
+	}
+	if want := "TCP 10.0.0.1:80|UDP [fd00::1]:53|fwmark 5|group g"; strings.Join(got, "|") != want {
+		t.Errorf("got %s, want %s", strings.Join(got, "|"), want)
+	}
+	if ap := c.VirtualServers[0].RealServers[0].AddrPort().String(); ap != "10.0.1.1:8080" {
+		t.Errorf("AddrPort %s", ap)
+	}
+}
