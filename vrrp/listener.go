@@ -22,7 +22,9 @@ type Watch struct {
 }
 
 // Foreign is an advert for one of our VRIDs that did not come from the
-// expected holder.
+// expected holder. An advert with Priority 0 is a router resigning (say a
+// former holder's release advert arriving after the handover), not a
+// claim: split-brain alerts usually need Priority > 0.
 type Foreign struct {
 	Advert *Advert
 	Info   PacketInfo
