@@ -39,8 +39,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"strconv"
-	"strings"
 
 	"vigil/lvs"
 )
@@ -98,24 +96,6 @@ type class struct {
 }
 
 func (c class) name() string { return fmt.Sprintf("d_%s_%d_%d", c.Kind, c.M, c.Mask) }
-
-func parseClass(name string) (class, bool) {
-	f := strings.Split(name, "_")
-	if len(f) != 4 || f[0] != "d" {
-		return class{}, false
-	}
-	m, err1 := strconv.ParseUint(f[2], 10, 32)
-	mask, err2 := strconv.ParseUint(f[3], 10, 8)
-	c := class{Kind: f[1], M: uint32(m), Mask: uint8(mask)}
-	if err1 != nil || err2 != nil || c.name() != name {
-		return class{}, false
-	}
-	switch c.Kind {
-	case kindSrc, kindSrcPort, kindNumgen:
-		return c, true
-	}
-	return class{}, false
-}
 
 // plan is one service rendered for the kernel.
 type plan struct {

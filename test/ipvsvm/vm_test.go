@@ -20,11 +20,7 @@ func TestIPVSInVM(t *testing.T) {
 			t.Fatalf("%s is needed: %v", tool, err)
 		}
 	}
-	cmd := exec.Command("sh", "run-lvs.sh")
-	cmd.Env = append(os.Environ(), "WORK="+os.Getenv("VIGIL_IPVSVM_WORK"))
-	if os.Getenv("VIGIL_IPVSVM_WORK") == "" {
-		cmd.Env = os.Environ()
-	}
+	cmd := exec.Command("sh", "run-lvs.sh") // WORK, KPKG, TIMEOUT pass through the environment
 	out, err := cmd.CombinedOutput()
 	t.Logf("%s", out)
 	if err != nil {
