@@ -189,4 +189,9 @@
 //     Propose goes through raft.Apply (forwarded to the leader when not
 //     leader); VerifyLeader runs raft.Barrier and answers Verified.
 //  4. Advance, and arm the timer at Deadline.
+//
+// The driver also writes the node's own tracker verdicts (OpReport) and
+// drain flag (OpDrain). They are last-writer-wins, so a delayed retry can
+// overwrite a newer value: the driver re-proposes while the committed
+// NodeReport differs from what it knows, as the simulation's driver does.
 package cluster
