@@ -138,8 +138,18 @@ func (b *builder) unknown(n *Node, where string, keys []string) {
 	msg := "unknown keyword in " + where
 	if s := suggest(n.Keyword, keys); s != "" {
 		msg += fmt.Sprintf("; did you mean %q?", s)
+	} else if topLevelBlocks[n.Keyword] && where != "the top level" {
+		msg += fmt.Sprintf(" (%s is a top-level block: is a '}' missing above it?)", n.Keyword)
 	}
 	b.errorf(n, "%s", msg)
+}
+
+// topLevelBlocks are the blocks that only stand at the top level; meeting
+// one inside a block usually means a '}' is missing.
+var topLevelBlocks = map[string]bool{
+	"global_defs": true, "vrrp_instance": true, "vrrp_sync_group": true, "vrrp_script": true,
+	"virtual_server": true, "virtual_server_group": true, "cluster": true, "track_file": true,
+	"static_ipaddress": true, "static_routes": true, "vrrp_track_process": true, "bfd_instance": true,
 }
 
 // canonical returns the canonical name of kw in tab (itself, or the

@@ -32,6 +32,7 @@ func TestValidationErrors(t *testing.T) {
 		{"virtual_ipadress", "vrrp_instance V {\n    virtual_ipadress { 10.0.0.1 }\n}\n", "2:5", "virtual_ipadress", `did you mean "virtual_ipaddress"?`},
 		{"priorty", inst("    priorty 100\n"), "5:5", "priorty", `did you mean "priority"?`},
 		{"no suggestion", inst("    frobnicate\n"), "5:5", "frobnicate", "unknown keyword in vrrp_instance"},
+		{"missing brace hint", "vrrp_instance V {\n    interface eth0\nvirtual_server 10.0.0.1 80 {\n}\n", "3:1", "virtual_server", "unknown keyword in vrrp_instance (virtual_server is a top-level block: is a '}' missing above it?)"},
 		{"top-level typo", "vrrp_instanc V { }\n", "1:1", "vrrp_instanc", `did you mean "vrrp_instance"?`},
 		{"checker typo", vs("") + "virtual_server 10.0.0.2 80 {\n    real_server 10.0.1.1 80 {\n        TCP_CHECK { conect_timeout 3 }\n    }\n}\n", "7:21", "conect_timeout", `did you mean "connect_timeout"?`},
 		{"scheduler typo", vs("    lvs_sched wrrr\n"), "2:5", "lvs_sched", `"wrrr" is not one of rr, wrr`},
