@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -272,6 +273,17 @@ func TestRaftReplicatedState(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real Raft cluster: skipped with -short")
 	}
+	before := runtime.NumGoroutine()
+	t.Cleanup(func() { // runs after the cluster's cleanup: nothing may be left running
+		deadline := time.Now().Add(5 * time.Second)
+		for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if n := runtime.NumGoroutine(); n > before {
+			buf := make([]byte, 1<<16)
+			t.Errorf("%d goroutines left running after shutdown (had %d):\n%s", n, before, buf[:runtime.Stack(buf, true)])
+		}
+	})
 	c := newRCluster(t, 3)
 	l := c.leader()
 	if err := l.r.Barrier(time.Second).Error(); err != nil {
