@@ -38,6 +38,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"vigil/cluster"
+	"vigil/fencing"
 )
 
 // Executor carries out the core's Hold and Release actions: the VIP
@@ -108,6 +109,7 @@ type Agent struct {
 	fedReach   map[string]bool // reachability last fed to the core
 
 	results chan cluster.Event // answers of asynchronous Raft calls
+	seen    chan fencing.Event // observations of the wire (rogue adverts)
 	obs     chan raft.Observation
 	wg      sync.WaitGroup
 
@@ -151,6 +153,7 @@ func New(cfg Config) (*Agent, error) {
 		log:     cfg.Logger.With("node", cfg.Node),
 		fsm:     newFSM(),
 		results: make(chan cluster.Event, 16),
+		seen:    make(chan fencing.Event, 64),
 		obs:     make(chan raft.Observation, 64),
 
 		raftFailed: map[string]bool{},
@@ -249,6 +252,8 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.report.peerLinks(now, a.gossip.peers(sortedNodes(a.cfg.Peers)))
 		case m := <-a.msgs.in:
 			a.receive(m)
+		case ev := <-a.seen:
+			a.report.step(ev)
 		case ev := <-a.results:
 			a.core.Step(time.Now(), ev)
 		}
@@ -332,6 +337,27 @@ func (a *Agent) async(ctx context.Context, fn func() cluster.Event) {
 			}
 		}
 	}()
+}
+
+// Observe hands an observation of the wire (a foreign VRRP advert, an ARP
+// reply) to the alert monitor. Safe from any goroutine; it never blocks:
+// when the loop is behind, the observation is dropped and logged.
+func (a *Agent) Observe(ev fencing.Event) {
+	select {
+	case a.seen <- ev:
+	default:
+		a.log.Warn("observation queue full, dropping", "event", fmt.Sprintf("%T", ev))
+	}
+}
+
+// Holder returns the replicated holder of instance ("" for none).
+func (a *Agent) Holder(instance string) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if as := a.status.State.Instances[instance]; as.Live() {
+		return as.Holder
+	}
+	return ""
 }
 
 // Status returns what the agent knows now.

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
+	"vigil/fencing"
 	"vigil/lvs"
 	"vigil/lvs/nft"
 	"vigil/vrrp"
@@ -25,6 +27,7 @@ type Director struct {
 	mgr   *vip.Manager
 	ann   *vip.Announcer
 	vconn []*vrrp.Conn
+	lsn   []*vrrp.Listener
 	wires []*WireInstance
 	lb    *Balancer
 	dp    lvs.Datapath
@@ -91,7 +94,45 @@ func OpenDirector(s *Setup, log *slog.Logger) (*Director, error) {
 		d.Close()
 		return nil, err
 	}
+	for i, is := range s.Instances {
+		if d.wires[i].Sender == nil {
+			continue
+		}
+		l, err := d.listen(is, d.vconn[len(d.lsn)])
+		if err != nil {
+			d.Close()
+			return nil, err
+		}
+		d.lsn = append(d.lsn, l)
+	}
 	return d, nil
+}
+
+// listen watches the instance's interface for adverts of its VRID that do
+// not come from the replicated holder: a rogue router or a leftover
+// keepalived. Each goes to the alert monitor.
+func (d *Director) listen(is InstanceSetup, c *vrrp.Conn) (*vrrp.Listener, error) {
+	local := vrrp.Local{Version: is.Advert.Version, AuthType: is.Advert.AuthType, AuthData: is.Advert.AuthData, Interval: is.Advert.Interval}
+	return vrrp.NewListener(c, vrrp.ListenerConfig{
+		Options: is.Options,
+		Lookup: func(vrid uint8) (vrrp.Watch, bool) {
+			if vrid != is.Advert.VRID {
+				return vrrp.Watch{}, false
+			}
+			w := vrrp.Watch{Local: local}
+			if h := d.Agent.Holder(is.Name); h != "" {
+				w.Holder = is.AdvertSrc[h]
+			}
+			return w, true
+		},
+		OnForeign: func(f vrrp.Foreign) {
+			d.Agent.Observe(fencing.AdvertObservation{
+				At: time.Now(), Iface: is.Interface, VRID: f.Advert.VRID, Src: f.Info.Src,
+				Priority: f.Advert.Priority, Version: int(f.Advert.Version),
+			})
+		},
+		Logger: d.log.With("instance", is.Name, "component", "listener"),
+	})
 }
 
 // Run runs the director until ctx is done: the agent in front, the VIP
@@ -118,6 +159,9 @@ func (d *Director) Run(ctx context.Context) error {
 		if w.Sender != nil {
 			run("adverts "+w.Name, w.Sender.Run)
 		}
+	}
+	for _, l := range d.lsn {
+		run("listener", l.Run)
 	}
 	err := d.Agent.Run(ctx)
 	cancel()

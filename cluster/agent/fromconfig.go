@@ -41,6 +41,9 @@ type InstanceSetup struct {
 	Src       netip.Addr   // mcast_src_ip / unicast_src_ip; zero: the interface's
 	Dsts      []netip.Addr // the VRRP group, or the unicast peers
 	Options   vrrp.Options
+	// AdvertSrc is each node's advert source address for this instance,
+	// so the listener can tell the holder's adverts from a rogue's.
+	AdvertSrc map[string]netip.Addr
 }
 
 // FromConfig derives node's setup from a validated configuration. The
@@ -124,7 +127,16 @@ func FromConfig(c *config.Config, node string) (*Setup, error) {
 		if err != nil {
 			return nil, err
 		}
+		is.AdvertSrc = map[string]netip.Addr{}
+		for _, n := range cl.Nodes {
+			ni, _ := base.ForNode(n.Name)
+			is.AdvertSrc[n.Name] = advertSrc(ni, n.Addresses)
+		}
 		s.Instances = append(s.Instances, is)
+	}
+	s.Agent.Report.AdvertSrc = map[string]map[string]netip.Addr{}
+	for _, is := range s.Instances {
+		s.Agent.Report.AdvertSrc[is.Name] = is.AdvertSrc
 	}
 	return s, nil
 }
@@ -216,4 +228,27 @@ func reportConfig(c, mine *config.Config) ReportConfig {
 		}
 	}
 	return rc
+}
+
+// advertSrc is where node's adverts for instance come from: its
+// unicast_src_ip or mcast_src_ip, else its cluster address in the subnet
+// of the instance's first VIP (the address the kernel would pick), else
+// the zero Addr (unknown).
+func advertSrc(i *config.VRRPInstance, addrs []netip.Addr) netip.Addr {
+	if len(i.UnicastPeers) > 0 && i.UnicastSrcIP.IsValid() {
+		return i.UnicastSrcIP
+	}
+	if i.McastSrcIP.IsValid() {
+		return i.McastSrcIP
+	}
+	if len(i.VirtualIPAddresses) == 0 {
+		return netip.Addr{}
+	}
+	p := i.VirtualIPAddresses[0].Prefix.Masked()
+	for _, a := range addrs {
+		if p.Contains(a) {
+			return a
+		}
+	}
+	return netip.Addr{}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
@@ -25,6 +26,9 @@ type ReportConfig struct {
 	FIFO string
 	// SMTP, when set, mails every alert (smtp_alert).
 	SMTP *notify.SMTPConfig
+	// AdvertSrc is, per instance, each node's advert source address: the
+	// holder table of the rogue-advert detector.
+	AdvertSrc map[string]map[string]netip.Addr
 }
 
 // reporter turns what the agent did into notify scripts, FIFO lines,
@@ -42,6 +46,7 @@ type reporter struct {
 	mu   sync.Mutex // guards open, read by the API
 	open []fencing.Alert
 
+	src     map[string]map[string]netip.Addr
 	holders map[string]string // instance → holder last reported
 	links   map[[2]string]bool
 	quorum  *bool
@@ -54,6 +59,7 @@ func newReporter(cfg ReportConfig, node string, instances []cluster.InstanceSpec
 		metrics: metrics.New(),
 		monitor: fencing.NewMonitor(fencing.MonitorConfig{Node: node}),
 		holders: map[string]string{}, links: map[[2]string]bool{},
+		src: cfg.AdvertSrc,
 	}
 	r.notifier = notify.NewNotifier(notify.NotifierConfig{Instances: cfg.Scripts, Logger: log.With("component", "notify")})
 	var sinks []notify.Sink
@@ -105,7 +111,11 @@ func (r *reporter) committed(now time.Time, s *cluster.State) {
 		r.metrics.SetEpoch(name, a.Epoch)
 		if prev, ok := r.holders[name]; !ok || prev != holder {
 			r.holders[name] = holder
-			r.step(fencing.HolderChanged{At: now, Instance: name, Holder: fencing.Holder{Node: holder, Epoch: a.Epoch}})
+			h := fencing.Holder{Node: holder, Epoch: a.Epoch}
+			if holder != "" {
+				h.Addr = r.src[name][holder]
+			}
+			r.step(fencing.HolderChanged{At: now, Instance: name, Holder: h})
 		}
 	}
 }

@@ -62,6 +62,7 @@ type cluster3 struct {
 	notifyLog string
 	d         map[string]*director
 	client    *netns.Host
+	lan       *netns.Bridge
 }
 
 const clusterConf = `global_defs {
@@ -95,6 +96,7 @@ func newCluster3(t *testing.T) *cluster3 {
 	lab := netns.New(t)
 	c := &cluster3{t: t, lab: lab, d: map[string]*director{}}
 	lan, hb := lab.Bridge("lan"), lab.Bridge("hb")
+	c.lan = lan
 	dir := t.TempDir()
 	c.conf = filepath.Join(dir, "vigil.conf")
 	c.notifyLog = filepath.Join(dir, "notify.log")
@@ -271,4 +273,18 @@ func (c *cluster3) httpInNS(name, addr, path string) string {
 		c.t.Fatalf("GET %s%s in %s: %v", addr, path, name, err)
 	}
 	return string(body)
+}
+
+// waitStatus polls `vigil status` on director name until ok accepts it.
+func (c *cluster3) waitStatus(name string, within time.Duration, ok func(string) bool) string {
+	c.t.Helper()
+	var out string
+	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		out, _ = c.d[name].host.Run(vigilBin, "status")
+		if ok(out) {
+			return out
+		}
+	}
+	c.t.Fatalf("vigil status on %s did not become as expected within %v:\n%s", name, within, out)
+	return out
 }
