@@ -370,6 +370,9 @@ var vsTable = inheritEntries(table[VirtualServer]{
 	"mh-fallback":        vsFlag(func(vs *VirtualServer) { vs.MHFallback = true }),
 	"ops":                vsFlag(func(vs *VirtualServer) { vs.OnePacketScheduling = true }),
 	"hashed":             vsFlag(func(vs *VirtualServer) { vs.Hashed = true }),
+	"node": {fn: func(b *builder, n *Node, vs *VirtualServer) {
+		b.errorf(n, "virtual servers take no node overrides: every director programs the same datapath, which keeps connections on their real server across a failover")
+	}},
 	"weight": {fn: func(b *builder, n *Node, vs *VirtualServer) {
 		if w, ok := b.int1(n, 1, 65535); ok {
 			vs.Weight = w

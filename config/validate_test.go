@@ -129,6 +129,7 @@ func TestValidationErrors(t *testing.T) {
 		{"override view vrid clash", "cluster {\n    name x\n    node d1 { address 10.0.0.1 }\n}\n" + inst("") +
 			"vrrp_instance VI_2 {\n    interface eth1\n    virtual_router_id 51\n    virtual_ipaddress { 10.0.0.2/24 }\n    node d1 { interface eth0 }\n}\n",
 			"12:5", "virtual_router_id", "on node d1: VRID 51 is already used on interface eth0"},
+		{"vs node override", vs("    node d1 { weight 3 }\n"), "2:5", "node", "virtual servers take no node overrides"},
 		{"nested node", "cluster {\n    name x\n    node d1 { address 10.0.0.1 }\n}\n" + inst("    node d1 {\n        node d1 { priority 5 }\n    }\n"),
 			"10:9", "node", "node blocks do not nest"},
 	}
