@@ -107,7 +107,10 @@ func startCapture(t *testing.T, h *netns.Host, filter string) *capture {
 // stop ends the capture and returns the file.
 func (c *capture) stop(t *testing.T) string {
 	t.Helper()
-	time.Sleep(200 * time.Millisecond) // let the last frames reach the file
+	// dumpcap reads the kernel's ring in blocks it retires every 250 ms
+	// (its read timeout); frames in a block not yet retired when it stops
+	// are lost. Wait for the last block to be handed over.
+	time.Sleep(750 * time.Millisecond)
 	// SIGINT to tshark alone: it stops its dumpcap child cleanly, which
 	// flushes the file (a signal to the whole group can lose the tail).
 	if err := c.p.Cmd.Process.Signal(syscall.SIGINT); err != nil {
