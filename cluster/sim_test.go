@@ -208,12 +208,16 @@ type simResult struct {
 	trace   string
 	holds   int
 	moves   int
+	recover int64 // longest time from healing to a holder, over the instances
 }
 
 func runSchedule(p simParams, seed uint64, trace bool) simResult {
 	w := newSimWorld(p, seed, trace)
 	w.run()
 	r := simResult{seed: seed, nodes: p.nodes, failure: w.failure, events: w.events, holds: w.faultHolds, moves: w.faultMoves}
+	for _, h := range w.held {
+		r.recover = max(r.recover, h-p.faultsUntil)
+	}
 	if w.trace != nil {
 		r.trace = w.trace.String()
 	}
@@ -228,7 +232,7 @@ func sweep(p simParams, from uint64, count, maxFail int) (fails []simResult, st 
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	var stop atomic.Bool
-	var ev, holds, moves atomic.Int64
+	var ev, holds, moves, recover atomic.Int64
 	for range runtime.GOMAXPROCS(0) {
 		wg.Go(func() {
 			for !stop.Load() {
@@ -240,6 +244,12 @@ func sweep(p simParams, from uint64, count, maxFail int) (fails []simResult, st 
 				ev.Add(int64(r.events))
 				holds.Add(int64(r.holds))
 				moves.Add(int64(r.moves))
+				for {
+					old := recover.Load()
+					if r.recover <= old || recover.CompareAndSwap(old, r.recover) {
+						break
+					}
+				}
 				if r.failure != "" {
 					mu.Lock()
 					fails = append(fails, r)
@@ -252,10 +262,10 @@ func sweep(p simParams, from uint64, count, maxFail int) (fails []simResult, st 
 		})
 	}
 	wg.Wait()
-	return fails, sweepStats{events: ev.Load(), holds: holds.Load(), moves: moves.Load()}
+	return fails, sweepStats{events: ev.Load(), holds: holds.Load(), moves: moves.Load(), recover: recover.Load()}
 }
 
-type sweepStats struct{ events, holds, moves int64 }
+type sweepStats struct{ events, holds, moves, recover int64 }
 
 func replaySeed() (uint64, bool) {
 	if *simSeed != 0 {
@@ -310,9 +320,8 @@ func TestSimulation(t *testing.T) {
 		for _, f := range fails {
 			t.Errorf("%d nodes, seed %d: %s\n\treplay: go test ./cluster -run 'TestSimulation$' -sim.seed=%d -sim.nodes=%d -v", n, f.seed, f.failure, f.seed, n)
 		}
-		if n == 3 {
-			t.Logf("liveness bound after heal: %v (6·2·ET + MoveWait %v + lease + 10 heartbeats)", time.Duration(p.liveBound), p.timing.MoveWait())
-		}
+		t.Logf("%d nodes: liveness bound after heal %v (6·2·ET + MoveWait %v + lease + 10 heartbeats); slowest recovery seen %v",
+			n, time.Duration(p.liveBound), p.timing.MoveWait(), time.Duration(st.recover).Round(time.Millisecond))
 	}
 	el := time.Since(start)
 	t.Logf("%d schedules in %v: %.0f schedules/s, %.0f events/schedule; under faults %.1f acquisitions and %.1f moves to another node per schedule",
