@@ -289,3 +289,16 @@ func TestNewRejectsBadSpecs(t *testing.T) {
 		})
 	}
 }
+
+// writeAtomic replaces a file's contents in one step (a script reading it
+// never sees it half written).
+func writeAtomic(t *testing.T, path, contents string) {
+	t.Helper()
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(contents), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}

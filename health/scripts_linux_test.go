@@ -229,7 +229,7 @@ func TestScriptSecurity(t *testing.T) {
 func TestDriverMiscCheck(t *testing.T) {
 	dir := t.TempDir()
 	state := filepath.Join(dir, "state")
-	os.WriteFile(state, []byte("0"), 0o644)
+	writeAtomic(t, state, "0")
 	sh := writeScript(t, dir, "check.sh", `exit "$(cat `+state+`)"`)
 	spec := CheckSpec{Kind: KindMisc, MiscPath: sh, MiscDynamic: true}
 	tm := fastTiming(&spec, 0)
@@ -241,15 +241,15 @@ func TestDriverMiscCheck(t *testing.T) {
 	d.Add(ServerSpec{ID: "m", Weight: 1, Omega: true, NotifyDown: "omega-down", Checks: []Timing{tm}}, []Checker{c})
 	runDriver(t, d, acts)
 	nextState(t, acts, "m")
-	os.WriteFile(state, []byte("1"), 0o644)
+	writeAtomic(t, state, "1")
 	if a := nextState(t, acts, "m"); a.Up {
 		t.Fatalf("exit 1: %v", a)
 	}
-	os.WriteFile(state, []byte("12"), 0o644)
+	writeAtomic(t, state, "12")
 	if a := nextState(t, acts, "m"); !a.Up || a.Weight != 10 {
 		t.Fatalf("exit 12 with misc_dynamic: %v, want up weight 10", a)
 	}
-	os.WriteFile(state, []byte("0"), 0o644)
+	writeAtomic(t, state, "0")
 	if a := nextState(t, acts, "m"); !a.Up || a.Weight != 1 {
 		t.Fatalf("exit 0: %v, want the configured weight back", a)
 	}
@@ -258,7 +258,7 @@ func TestDriverMiscCheck(t *testing.T) {
 func TestScriptTracker(t *testing.T) {
 	dir := t.TempDir()
 	state := filepath.Join(dir, "state")
-	os.WriteFile(state, []byte("0"), 0o644)
+	writeAtomic(t, state, "0")
 	pidfile := filepath.Join(dir, "child.pid")
 	// exit 0/1 as the state file says; "hang" forks a sleeper and hangs.
 	sh := writeScript(t, dir, "chk.sh", `s=$(cat `+state+`)
@@ -274,15 +274,15 @@ exit "$s"`)
 	if s := nextStatus(t, ch); !s.OK || s.Delta != 0 || s.Fault {
 		t.Fatalf("initial %+v, want OK", s)
 	}
-	os.WriteFile(state, []byte("1"), 0o644)
+	writeAtomic(t, state, "1")
 	if s := nextStatus(t, ch); s.OK || s.Delta != -20 || s.Fault {
 		t.Fatalf("after failures %+v, want KO with -20", s)
 	}
-	os.WriteFile(state, []byte("0"), 0o644)
+	writeAtomic(t, state, "0")
 	if s := nextStatus(t, ch); !s.OK || s.Delta != 0 {
 		t.Fatalf("after successes %+v, want OK", s)
 	}
-	os.WriteFile(state, []byte("hang"), 0o644)
+	writeAtomic(t, state, "hang")
 	if s := nextStatus(t, ch); s.OK {
 		t.Fatalf("hung script %+v, want KO after two timeouts", s)
 	}

@@ -157,11 +157,11 @@ func TestFileTracker(t *testing.T) {
 	if s := nextStatus(t, ch); !s.OK || s.Fault {
 		t.Fatalf("missing file, weight 0: %+v, want OK", s)
 	}
-	os.WriteFile(f, []byte("1\n"), 0o644)
+	writeAtomic(t, f, "1\n")
 	if s := nextStatus(t, ch); !s.Fault {
 		t.Fatalf("1 with weight 0: %+v, want fault", s)
 	}
-	os.WriteFile(f, []byte("0\n"), 0o644)
+	writeAtomic(t, f, "0\n")
 	if s := nextStatus(t, ch); s.Fault || !s.OK {
 		t.Fatalf("0 with weight 0: %+v, want OK", s)
 	}
