@@ -127,7 +127,9 @@
 // the clock and the proposal.
 //
 // Residual assumptions, outside what any lease can guard: clock rates stay
-// within ρ (CLOCK_MONOTONIC is slewed by NTP by at most 0.05%); the driver
+// within ρ (CLOCK_MONOTONIC is slewed by NTP by at most 0.05%, but it stops
+// while a machine is suspended, and so do the kernel's address lifetimes:
+// a director that can be suspended and resumed violates the bound); the driver
 // re-checks the clock after the netlink call that adds the address (a pause
 // between reading the clock and that call would otherwise start the
 // kernel lifetime late); KernelSlack covers the kernel's lifetime worker,
