@@ -10,7 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
+	"net/textproto"
 	"os"
 	"regexp"
 	"strconv"
@@ -182,8 +182,8 @@ func statusOK(spans []CodeSpan, code int) bool {
 }
 
 // fetch sends keepalived's request line and headers and reads the whole
-// response. It returns the status, the hex MD5 of the (de-chunked) body and
-// the body itself.
+// response. It returns the status, the hex MD5 of the body and the body
+// itself.
 func (c *httpChecker) fetch(ctx context.Context, u *httpURL) (int, string, []byte, error) {
 	conn, err := c.dialer.DialContext(ctx, "tcp", c.addr)
 	if err != nil {
@@ -229,21 +229,55 @@ func (c *httpChecker) fetch(ctx context.Context, u *httpURL) (int, string, []byt
 	if _, err := io.WriteString(conn, b.String()); err != nil {
 		return 0, "", nil, fmt.Errorf("send request: %w", err)
 	}
-	req, _ := http.NewRequest(http.MethodGet, u.Path, nil)
-	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+	br := bufio.NewReader(conn)
+	status, hdr, err := readHead(br)
 	if err != nil {
-		return 0, "", nil, fmt.Errorf("read response: %w", err)
+		return 0, "", nil, err
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	// The body is taken as it comes on the wire, as keepalived (2.2) does:
+	// a chunked body keeps its chunk framing, so digests made with
+	// keepalived's genhash still match. It ends at Content-Length when
+	// there is one (and no Transfer-Encoding), else at the close.
+	var r io.Reader = br
+	if cl := hdr.Get("Content-Length"); cl != "" && hdr.Get("Transfer-Encoding") == "" {
+		n, err := strconv.ParseInt(strings.TrimSpace(cl), 10, 64)
+		if err != nil || n < 0 {
+			return status, "", nil, fmt.Errorf("bad Content-Length %q", cl)
+		}
+		if n > maxBody {
+			return status, "", nil, fmt.Errorf("body larger than %d bytes", maxBody)
+		}
+		r = io.LimitReader(br, n)
+	}
+	body, err := io.ReadAll(io.LimitReader(r, maxBody+1))
 	if err != nil {
-		return resp.StatusCode, "", nil, fmt.Errorf("read body: %w", err)
+		return status, "", nil, fmt.Errorf("read body: %w", err)
 	}
 	if len(body) > maxBody {
-		return resp.StatusCode, "", nil, fmt.Errorf("body larger than %d bytes", maxBody)
+		return status, "", nil, fmt.Errorf("body larger than %d bytes", maxBody)
 	}
 	sum := md5.Sum(body)
-	return resp.StatusCode, hex.EncodeToString(sum[:]), body, nil
+	return status, hex.EncodeToString(sum[:]), body, nil
+}
+
+// readHead reads the status line and the headers of an HTTP response.
+func readHead(br *bufio.Reader) (int, textproto.MIMEHeader, error) {
+	tp := textproto.NewReader(br)
+	line, err := tp.ReadLine()
+	if err != nil {
+		return 0, nil, fmt.Errorf("read status line: %w", err)
+	}
+	proto, rest, _ := strings.Cut(line, " ")
+	code, _, _ := strings.Cut(rest, " ")
+	status, err := strconv.Atoi(code)
+	if !strings.HasPrefix(proto, "HTTP/") || err != nil || status < 100 || status > 999 {
+		return 0, nil, fmt.Errorf("malformed status line %q", line)
+	}
+	hdr, err := tp.ReadMIMEHeader()
+	if err != nil {
+		return status, nil, fmt.Errorf("read headers: %w", err)
+	}
+	return status, hdr, nil
 }
 
 // GenhashOptions are the options of `vigil genhash`.

@@ -17,11 +17,12 @@ func init() {
 
 Fetches URL (http://HOST[:PORT]/PATH, or https://... which implies --ssl)
 exactly as an HTTP_GET or SSL_GET checker does, and prints the MD5 digest of
-the body to put in the checker's url { digest ... } block:
+the body to put in the checker's url { digest ... } block, as keepalived's
+genhash does (the same digest, a chunked body's framing included):
 
-    MD5SUM = 9b3a0c85a887a256d6939da88aabd8cd
+    9b3a0c85a887a256d6939da88aabd8cd
 
-With --verbose it also prints the HTTP status and the body's length. The
+With --verbose it first prints the HTTP status and the body's length. The
 status is not checked: a checker's status_code is.
 `,
 	}
@@ -51,7 +52,7 @@ status is not checked: a checker's status_code is.
 		if *verbose {
 			fmt.Fprintf(stdout, "HTTP status = %d\nbody length = %d\n", r.Status, r.Length)
 		}
-		fmt.Fprintf(stdout, "MD5SUM = %s\n", r.Digest)
+		fmt.Fprintln(stdout, r.Digest)
 		return nil
 	}
 	register(c)

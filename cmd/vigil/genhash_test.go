@@ -5,30 +5,42 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"strings"
 	"testing"
 )
 
-// TestGenhash fetches from a real local web server and checks the digest
-// is the MD5 of the body, as keepalived's genhash prints it.
-func TestGenhash(t *testing.T) {
-	body := "<html>vigil genhash</html>\n"
-	var hosts []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hosts = append(hosts, r.Host)
-		if r.URL.Path != "/index.html" {
+// webHandler serves a plain body, a chunked one (HTTP/1.1 only) and
+// records the Host headers it saw.
+func webHandler(hosts *[]string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		*hosts = append(*hosts, r.Host)
+		switch r.URL.Path {
+		case "/index.html":
+			fmt.Fprint(w, "<html>vigil genhash</html>\n")
+		case "/chunked":
+			fmt.Fprint(w, "<html>part one, ")
+			w.(http.Flusher).Flush() // HTTP/1.1: chunked from here
+			fmt.Fprint(w, "part two</html>\n")
+		default:
 			http.NotFound(w, r)
-			return
 		}
-		fmt.Fprint(w, body)
-	}))
+	})
+}
+
+// TestGenhash fetches from a real local web server and checks the digest
+// is the MD5 of the body.
+func TestGenhash(t *testing.T) {
+	var hosts []string
+	srv := httptest.NewServer(webHandler(&hosts))
 	defer srv.Close()
 	tls := httptest.NewTLSServer(srv.Config.Handler)
 	defer tls.Close()
-	sum := md5.Sum([]byte(body))
-	want := "MD5SUM = " + hex.EncodeToString(sum[:]) + "\n"
+	sum := md5.Sum([]byte("<html>vigil genhash</html>\n"))
+	want := hex.EncodeToString(sum[:]) + "\n"
 
 	for _, args := range [][]string{
 		{srv.URL + "/index.html"},
@@ -55,6 +67,47 @@ func TestGenhash(t *testing.T) {
 		errb.Reset()
 		if code := run(append([]string{"genhash"}, bad...), &out, &errb); code == 0 {
 			t.Errorf("genhash %q succeeded: %q", bad, out.String())
+		}
+	}
+}
+
+// TestGenhashMatchesKeepalived runs keepalived's own genhash (Debian's
+// keepalived package) against the same server: the digests must be
+// identical, chunked HTTP/1.1 bodies included, so digests users already
+// have in their keepalived.conf keep matching.
+func TestGenhashMatchesKeepalived(t *testing.T) {
+	ka, err := exec.LookPath("genhash")
+	if err != nil {
+		t.Fatalf("keepalived's genhash is not installed (Debian package keepalived): %v", err)
+	}
+	var hosts []string
+	srv := httptest.NewServer(webHandler(&hosts))
+	defer srv.Close()
+	host, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+	for _, tc := range []struct{ path, proto, vhost string }{
+		{"/index.html", "1.0", ""},
+		{"/index.html", "1.1", ""},
+		{"/chunked", "1.0", ""},
+		{"/chunked", "1.1", ""},
+		{"/chunked", "1.0C", "www.vigil.test"},
+		{"/missing", "1.1", ""},
+	} {
+		args := []string{"-s", host, "-p", port, "-u", tc.path, "-P", strings.ToLower(tc.proto)}
+		ours := []string{"genhash", "--protocol", tc.proto, srv.URL + tc.path}
+		if tc.vhost != "" {
+			args = append(args, "-V", tc.vhost)
+			ours = append(ours, "--virtualhost", tc.vhost)
+		}
+		theirs, err := exec.Command(ka, args...).Output()
+		if err != nil {
+			t.Fatalf("genhash %q: %v", args, err)
+		}
+		var out, errb bytes.Buffer
+		if code := run(ours, &out, &errb); code != 0 {
+			t.Fatalf("vigil %q: exit %d: %s", ours, code, errb.String())
+		}
+		if out.String() != string(theirs) {
+			t.Errorf("%s over %s: vigil says %q, keepalived's genhash %q", tc.path, tc.proto, out.String(), theirs)
 		}
 	}
 }
