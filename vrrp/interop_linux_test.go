@@ -181,6 +181,12 @@ func TestKeepalivedInterop(t *testing.T) {
 				t.Fatalf("keepalived logged MASTER %d times", n)
 			}
 
+			// keepalived took every advert of ours without a complaint
+			// (TestKeepalivedComplains shows it does complain).
+			for _, c := range kaComplaints(ka.proc.Output()) {
+				t.Errorf("keepalived complained while we advertised: %s", c)
+			}
+
 			// 2. Release: MASTER after the skew time, not Master_Down_Interval.
 			released := time.Now()
 			if err := s.Release(); err != nil {
@@ -228,4 +234,21 @@ func TestKeepalivedInterop(t *testing.T) {
 			}
 		})
 	}
+}
+
+// kaComplaints returns the lines where keepalived rejects an advert ("received
+// an invalid passwd!", "Invalid VRRPv2 checksum", "advertisement interval
+// mismatch", "ip address ... not present in MASTER advert", ...).
+func kaComplaints(log string) []string {
+	var out []string
+	for _, line := range strings.Split(log, "\n") {
+		low := strings.ToLower(line)
+		for _, bad := range []string{"invalid", "mismatch", "wrong", "not present", "bad", "error", "discard", "drop"} {
+			if strings.Contains(low, bad) {
+				out = append(out, line)
+				break
+			}
+		}
+	}
+	return out
 }
