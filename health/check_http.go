@@ -204,28 +204,19 @@ func (c *httpChecker) fetch(ctx context.Context, u *httpURL) (int, string, []byt
 		host = c.vhost
 	}
 	if host == "" {
-		host = c.addr
-		defPort := "80"
-		if c.tls != nil {
-			defPort = "443"
-		}
-		if h, p, err := net.SplitHostPort(c.addr); err == nil && p == defPort {
-			host = h
-			if strings.Contains(h, ":") {
-				host = "[" + h + "]"
-			}
-		}
+		host = c.addr // keepalived: address:port, the port always given
 	}
+	// keepalived's request, header for header and in its order.
 	var b strings.Builder
 	ver := "1.0"
 	if c.proto == "1.1" {
 		ver = "1.1"
 	}
-	fmt.Fprintf(&b, "GET %s HTTP/%s\r\nUser-Agent: KeepAliveClient\r\nHost: %s\r\n", u.Path, ver, host)
+	fmt.Fprintf(&b, "GET %s HTTP/%s\r\nUser-Agent: KeepAliveClient\r\n", u.Path, ver)
 	if c.proto != "1.0" {
 		b.WriteString("Connection: close\r\n")
 	}
-	b.WriteString("\r\n")
+	fmt.Fprintf(&b, "Host: %s\r\n\r\n", host)
 	if _, err := io.WriteString(conn, b.String()); err != nil {
 		return 0, "", nil, fmt.Errorf("send request: %w", err)
 	}

@@ -111,3 +111,57 @@ func TestGenhashMatchesKeepalived(t *testing.T) {
 		}
 	}
 }
+
+// TestGenhashRequestMatchesKeepalived records the request each tool sends:
+// vigil's (the same code as HTTP_GET's) must be keepalived's, byte for byte.
+func TestGenhashRequestMatchesKeepalived(t *testing.T) {
+	ka, err := exec.LookPath("genhash")
+	if err != nil {
+		t.Fatalf("keepalived's genhash is not installed (Debian package keepalived): %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	heads := make(chan string, 1)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			var head strings.Builder
+			buf := make([]byte, 1)
+			for !strings.HasSuffix(head.String(), "\r\n\r\n") {
+				if _, err := c.Read(buf); err != nil {
+					break
+				}
+				head.Write(buf)
+			}
+			c.Write([]byte("HTTP/1.0 200 OK\r\n\r\nok"))
+			c.Close()
+			heads <- head.String()
+		}
+	}()
+	host, port, _ := net.SplitHostPort(ln.Addr().String())
+	for _, tc := range []struct{ proto, vhost string }{{"1.0", ""}, {"1.0C", ""}, {"1.1", ""}, {"1.1", "www.vigil.test"}} {
+		args := []string{"-s", host, "-p", port, "-u", "/check?x=1", "-P", strings.ToLower(tc.proto)}
+		ours := []string{"genhash", "--protocol", tc.proto, "http://" + ln.Addr().String() + "/check?x=1"}
+		if tc.vhost != "" {
+			args = append(args, "-V", tc.vhost)
+			ours = append(ours, "--virtualhost", tc.vhost)
+		}
+		if err := exec.Command(ka, args...).Run(); err != nil {
+			t.Fatalf("genhash %q: %v", args, err)
+		}
+		theirs := <-heads
+		var out, errb bytes.Buffer
+		if code := run(ours, &out, &errb); code != 0 {
+			t.Fatalf("vigil %q: exit %d: %s", ours, code, errb.String())
+		}
+		if mine := <-heads; mine != theirs {
+			t.Errorf("http_protocol %s vhost %q: vigil sent\n%q\nkeepalived sent\n%q", tc.proto, tc.vhost, mine, theirs)
+		}
+	}
+}
