@@ -5,6 +5,7 @@ package nft_test
 import (
 	"net/netip"
 	"testing"
+	"time"
 
 	"vigil/lvs"
 	"vigil/lvs/nft"
@@ -80,6 +81,7 @@ func BenchmarkApply10kServices(b *testing.B) {
 	changed := st.Clone()
 	changed.Services[5000].Reals[4].Weight = 3
 	var ops float64
+	var took time.Duration
 	for b.Loop() {
 		b.StopTimer()
 		dp := openDP(b, h, nft.Options{})
@@ -89,9 +91,11 @@ func BenchmarkApply10kServices(b *testing.B) {
 		}
 		b.StopTimer()
 		before := dp.KernelOps()
+		t0 := time.Now()
 		if err := dp.Apply(b.Context(), changed); err != nil {
 			b.Fatal(err)
 		}
+		took = time.Since(t0)
 		ops = float64(dp.KernelOps() - before)
 		if err := dp.Delete(b.Context()); err != nil {
 			b.Fatal(err)
@@ -100,4 +104,5 @@ func BenchmarkApply10kServices(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(ops, "ops/weight-change")
+	b.ReportMetric(float64(took.Microseconds())/1000, "ms/weight-change")
 }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/nftables"
@@ -25,9 +26,13 @@ import (
 type Datapath struct {
 	opt     Options
 	conn    *nftables.Conn
+	genConn *netlink.Conn
 	log     *slog.Logger
 	ops     uint64
 	nat, dr *tbl
+	// cacheGen is the ruleset generation at which nat.cache and dr.cache
+	// were exact (see generation).
+	cacheGen uint32
 }
 
 // tbl is one of the datapath's two tables: family ip for NAT services,
@@ -43,6 +48,8 @@ type tbl struct {
 	ifindex uint32
 	ownMAC  net.HardwareAddr
 	macs    map[netip.Addr]net.HardwareAddr
+	// cache is the table as this datapath last left it; nil = read it.
+	cache *view
 }
 
 var (
@@ -110,7 +117,12 @@ func bigBuffers(c *netlink.Conn) error {
 }
 
 // Close implements lvs.Datapath. The table stays.
-func (d *Datapath) Close() error { return d.conn.CloseLasting() }
+func (d *Datapath) Close() error {
+	if d.genConn != nil {
+		d.genConn.Close()
+	}
+	return d.conn.CloseLasting()
+}
 
 // KernelOps implements lvs.Counter: netlink messages sent in batches (not
 // counting batch begin/end and reads).
@@ -121,6 +133,7 @@ func (d *Datapath) Validate(st lvs.State) error { return d.opt.Validate(st) }
 
 // Delete removes vigil's table (all services) from the kernel.
 func (d *Datapath) Delete(ctx context.Context) error {
+	d.nat.cache, d.dr.cache = nil, nil
 	if err := d.nat.delete(); err != nil {
 		return err
 	}
@@ -172,6 +185,7 @@ func (k *kSvc) service() lvs.Service {
 
 // view is the kernel's table as read.
 type view struct {
+	cached bool // built by sync from what it wrote, not read from the kernel
 	method lvs.Method
 	exists bool
 	chains map[string]bool
@@ -305,15 +319,19 @@ func (d *Datapath) Apply(ctx context.Context, want lvs.State) error {
 	}
 	want = want.Canonical()
 	t0 := time.Now()
-	vn, err := d.nat.read()
-	if err != nil {
-		return err
+	g0, gerr := d.generation()
+	vn, vd := d.nat.cache, d.dr.cache
+	d.nat.cache, d.dr.cache = nil, nil // until this Apply succeeds
+	if gerr != nil || g0 != d.cacheGen || vn == nil || vd == nil {
+		var err error
+		if vn, err = d.nat.read(); err != nil {
+			return err
+		}
+		if vd, err = d.dr.read(); err != nil {
+			return err
+		}
+		d.log.Debug("nft: read", "services", len(vn.byKey)+len(vd.byKey), "took", time.Since(t0))
 	}
-	vd, err := d.dr.read()
-	if err != nil {
-		return err
-	}
-	d.log.Debug("nft: read", "services", len(vn.byKey)+len(vd.byKey), "took", time.Since(t0))
 	var errs []error
 	var natPlans, drPlans []plan
 	keep := map[lvs.ServiceKey]bool{} // left as they are in the kernel
@@ -347,19 +365,42 @@ func (d *Datapath) Apply(ctx context.Context, want lvs.State) error {
 		}
 		drPlans = append(drPlans, d.opt.planFor(s))
 	}
-	if err := d.nat.sync(vn, natPlans, keep); err != nil {
+	commits := uint32(0)
+	nvn, flushed, err := d.nat.sync(vn, natPlans, keep)
+	if err != nil {
 		errs = append(errs, err)
+	} else if flushed {
+		commits++
 	}
+	var nvd *view
 	if len(drPlans) == 0 && !anyKept(vd, keep) {
+		nvd = emptyView(lvs.DR)
 		if vd.exists {
 			if err := d.dr.delete(); err != nil {
+				nvd = nil
 				errs = append(errs, err)
+			} else {
+				commits++
 			}
 		}
-	} else if err := d.dr.sync(vd, drPlans, keep); err != nil {
-		errs = append(errs, err)
+	} else {
+		nvd, flushed, err = d.dr.sync(vd, drPlans, keep)
+		if err != nil {
+			errs = append(errs, err)
+		} else if flushed {
+			commits++
+		}
+	}
+	// Keep the views only if nobody else committed meanwhile.
+	if g1, err := d.generation(); gerr == nil && err == nil && g1 == g0+commits && nvn != nil && nvd != nil {
+		d.nat.cache, d.dr.cache, d.cacheGen = nvn, nvd, g1
 	}
 	return errors.Join(errs...)
+}
+
+func emptyView(m lvs.Method) *view {
+	return &view{method: m, chains: map[string]bool{}, sets: map[string]*nftables.Set{}, rules: map[string]*nftables.Rule{},
+		svcs: map[uint32]*kSvc{}, byKey: map[lvs.ServiceKey]*kSvc{}, pickup: map[pickupKey]netip.AddrPort{}}
 }
 
 func isDR(s lvs.Service) bool { return len(s.Reals) > 0 && s.Reals[0].Method == lvs.DR }
@@ -384,8 +425,14 @@ func (b *batch) del(set string, key []byte) {
 	b.dels[set] = append(b.dels[set], nftables.SetElement{Key: key})
 }
 
-func (d *tbl) sync(v *view, plans []plan, keep map[lvs.ServiceKey]bool) error {
+// sync makes the table match plans, leaving services in keep as they are.
+// It returns the table as it is afterwards (for the cache) and whether it
+// committed anything. Rules are never addressed by handle (a chain is
+// flushed and refilled instead), so the view it returns needs none.
+func (d *tbl) sync(v *view, plans []plan, keep map[lvs.ServiceKey]bool) (*view, bool, error) {
 	b := &batch{adds: map[string][]nftables.SetElement{}, dels: map[string][]nftables.SetElement{}}
+	nv := &view{cached: true, method: v.method, exists: true, chains: map[string]bool{}, sets: map[string]*nftables.Set{},
+		rules: map[string]*nftables.Rule{}, svcs: map[uint32]*kSvc{}, byKey: map[lvs.ServiceKey]*kSvc{}}
 	n := 0
 	// Table, base chains and the shared maps.
 	if !v.exists {
@@ -397,23 +444,22 @@ func (d *tbl) sync(v *view, plans []plan, keep map[lvs.ServiceKey]bool) error {
 			d.conn.AddChain(c)
 			n++
 		}
+		nv.chains[c.Name] = true
 	}
 	newSets := map[string]*nftables.Set{}
 	for _, s := range d.baseSets() {
 		if v.sets[s.Name] == nil {
 			if err := d.conn.AddSet(s, nil); err != nil {
-				return fmt.Errorf("nft: add set %s: %w", s.Name, err)
+				return nil, false, fmt.Errorf("nft: add set %s: %w", s.Name, err)
 			}
 			newSets[s.Name] = s
 			n++
 		}
 	}
-	// Backend shards in use.
 	shards := map[string]bool{}
 	// Services: chains and rules first (the services map refers to them).
 	used := map[lvs.ServiceKey]bool{}
 	nextID := uint32(1)
-	var dropRules []*nftables.Rule
 	for _, p := range plans {
 		key := p.svc.Key()
 		used[key] = true
@@ -430,7 +476,7 @@ func (d *tbl) sync(v *view, plans []plan, keep map[lvs.ServiceKey]bool) error {
 			if v.sets[sh] == nil {
 				s := d.shardSet(sh)
 				if err := d.conn.AddSet(s, nil); err != nil {
-					return fmt.Errorf("nft: add set %s: %w", sh, err)
+					return nil, false, fmt.Errorf("nft: add set %s: %w", sh, err)
 				}
 				newSets[sh] = s
 				n++
@@ -447,17 +493,36 @@ func (d *tbl) sync(v *view, plans []plan, keep map[lvs.ServiceKey]bool) error {
 			d.conn.AddRule(rule)
 			n++
 		case string(old.rule.UserData) != string(rule.UserData):
-			rule.Handle = old.rule.Handle
-			d.conn.ReplaceRule(rule)
-			n++
+			d.conn.FlushChain(chain)
+			d.conn.AddRule(rule)
+			n += 2
 		}
-		if err := d.syncService(b, old, key, p); err != nil {
-			return err
+		if v.cached && !d.dr && old.rule != nil && string(old.rule.UserData) == string(rule.UserData) && sameWeights(old.weights, p.svc.Reals) {
+			// Unchanged since this datapath wrote it (the generation
+			// proves nobody else touched it): its slots are a function
+			// of what is compared here.
+			nv.svcs[id], nv.byKey[key] = old, old
+			nv.chains[chain.Name] = true
+			continue
 		}
+		p.fillSlots()
+		ks, err := d.syncService(b, old, key, p)
+		if err != nil {
+			return nil, false, err
+		}
+		ks.rule = &nftables.Rule{UserData: rule.UserData}
+		nv.svcs[id], nv.byKey[key] = ks, ks
+		nv.chains[chain.Name] = true
 	}
 	var dropChains []uint32
 	for id, k := range v.svcs {
-		if k.key.Addr.IsValid() && (used[k.key] || keep[k.key]) {
+		if k.key.Addr.IsValid() && used[k.key] {
+			continue
+		}
+		if k.key.Addr.IsValid() && keep[k.key] {
+			nv.svcs[id], nv.byKey[k.key] = k, k
+			nv.chains[chainName(id)] = k.chain
+			shards[shardName(id)] = true
 			continue
 		}
 		if k.key.Addr.IsValid() && v.byKey[k.key] == k {
@@ -469,17 +534,14 @@ func (d *tbl) sync(v *view, plans []plan, keep map[lvs.ServiceKey]bool) error {
 		for slot := range k.slots {
 			b.del(shardName(id), u32(id<<slotBits|slot))
 		}
-		if k.rule != nil {
-			dropRules = append(dropRules, k.rule)
-		}
 		if k.chain {
-			dropChains = append(dropChains, id)
+			dropChains = append(dropChains, id) // deleting a chain deletes its rule
 		}
 	}
 	// Reply-side pickup (NAT only).
 	want := pickups(plans)
 	if d.dr {
-		want = nil
+		want = map[pickupKey]netip.AddrPort{}
 	}
 	for k, vip := range v.pickup {
 		if nv, ok := want[k]; !ok || nv != vip {
@@ -491,19 +553,13 @@ func (d *tbl) sync(v *view, plans []plan, keep map[lvs.ServiceKey]bool) error {
 			b.add("pickup", nftables.SetElement{Key: pickupKeyBytes(k), Val: ap4(vip)})
 		}
 	}
+	nv.pickup = want
 	// Elements: deletions first, then additions, in a fixed set order.
 	for _, name := range sortedKeys(b.dels) {
 		n += d.queueElems(d.setByName(v, newSets, name), b.dels[name], true)
 	}
 	for _, name := range sortedKeys(b.adds) {
 		n += d.queueElems(d.setByName(v, newSets, name), b.adds[name], false)
-	}
-	// Rules and chains no longer referenced.
-	for _, r := range dropRules {
-		if err := d.conn.DelRule(r); err != nil {
-			return fmt.Errorf("nft: delete rule of %s: %w", r.Chain.Name, err)
-		}
-		n++
 	}
 	for _, id := range dropChains {
 		d.conn.DelChain(&nftables.Chain{Name: chainName(id), Table: d.table})
@@ -513,9 +569,15 @@ func (d *tbl) sync(v *view, plans []plan, keep map[lvs.ServiceKey]bool) error {
 		if isShardName(name) && !shards[name] {
 			d.conn.DelSet(s)
 			n++
+			continue
 		}
+		nv.sets[name] = s
 	}
-	// Base rules: dispatch and pickup.
+	for name, s := range newSets {
+		nv.sets[name] = s
+	}
+	// Base rules: dispatch and pickup; a chain whose rule changes is
+	// flushed and refilled.
 	wantRules := map[string]func() *nftables.Rule{
 		"prerouting/" + dispatchTag:    d.dispatchRule,
 		"postrouting/" + d.pickupTag(): d.pickupRule,
@@ -523,35 +585,69 @@ func (d *tbl) sync(v *view, plans []plan, keep map[lvs.ServiceKey]bool) error {
 	if d.dr {
 		wantRules = map[string]func() *nftables.Rule{"ingress/" + dispatchTag: d.dispatchRule}
 	}
-	for tag, r := range v.rules {
-		if wantRules[tag] == nil {
-			if err := d.conn.DelRule(r); err != nil {
-				return fmt.Errorf("nft: delete rule %q: %w", tag, err)
+	for _, c := range d.chains() {
+		ok := true
+		for tag := range v.rules {
+			if chainOf(tag) == c.Name && wantRules[tag] == nil {
+				ok = false
 			}
+		}
+		for tag := range wantRules {
+			if chainOf(tag) == c.Name && v.rules[tag] == nil {
+				ok = false
+			}
+		}
+		if ok {
+			continue
+		}
+		if v.chains[c.Name] {
+			d.conn.FlushChain(c)
 			n++
+		}
+		for _, tag := range sortedKeys(wantRules) {
+			if chainOf(tag) == c.Name {
+				d.conn.AddRule(wantRules[tag]())
+				n++
+			}
 		}
 	}
-	for _, tag := range sortedKeys(wantRules) {
-		if v.rules[tag] == nil {
-			d.conn.AddRule(wantRules[tag]())
-			n++
-		}
+	for tag := range wantRules {
+		nv.rules[tag] = &nftables.Rule{}
 	}
 	if n == 0 {
-		return nil
+		return nv, false, nil
 	}
 	*d.ops += uint64(n)
 	t0 := time.Now()
-	d.log.Debug("nft: queued", "messages", n)
-	defer func() { d.log.Debug("nft: flushed", "messages", n, "took", time.Since(t0)) }()
+	d.log.Debug("nft: queued", "table", d.table.Name, "messages", n)
+	defer func() { d.log.Debug("nft: flushed", "table", d.table.Name, "messages", n, "took", time.Since(t0)) }()
 	if err := d.conn.Flush(); err != nil {
-		return fmt.Errorf("nft: apply %d changes to table %s: %w", n, d.table.Name, err)
+		return nil, false, fmt.Errorf("nft: apply %d changes to table %s: %w", n, d.table.Name, err)
 	}
-	return nil
+	return nv, true, nil
 }
 
-func (d *tbl) syncService(b *batch, old *kSvc, key lvs.ServiceKey, p plan) error {
+func sameWeights(have map[netip.AddrPort]int, want []lvs.Real) bool {
+	if len(have) != len(want) {
+		return false
+	}
+	for _, r := range want {
+		if w, ok := have[r.AddrPort()]; !ok || w != r.Weight {
+			return false
+		}
+	}
+	return true
+}
+
+func chainOf(tag string) string {
+	c, _, _ := strings.Cut(tag, "/")
+	return c
+}
+
+func (d *tbl) syncService(b *batch, old *kSvc, key lvs.ServiceKey, p plan) (*kSvc, error) {
 	id := old.id
+	ks := &kSvc{id: id, key: key, chain: true, method: old.method, weights: make(map[netip.AddrPort]int, len(p.svc.Reals)),
+		slots: make(map[uint32]string, len(p.slots))}
 	if !old.key.Addr.IsValid() {
 		b.add("services", nftables.SetElement{Key: dispatchKey(key),
 			VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: chainName(id)}})
@@ -587,11 +683,15 @@ func (d *tbl) syncService(b *batch, old *kSvc, key lvs.ServiceKey, p plan) error
 		if val == "" {
 			continue
 		}
+		ks.slots[uint32(i)] = val
 		if oval, ok := old.slots[uint32(i)]; !ok || oval != val {
 			b.add(shardName(id), nftables.SetElement{Key: u32(id<<slotBits | uint32(i)), Val: []byte(val)})
 		}
 	}
-	return nil
+	for _, r := range p.svc.Reals {
+		ks.weights[r.AddrPort()] = r.Weight
+	}
+	return ks, nil
 }
 
 // slotValue is what a backends map holds for a real server: its address and

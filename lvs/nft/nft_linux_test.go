@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -92,4 +93,32 @@ func TestConformanceNFT(t *testing.T) {
 		Caps:        nftCaps,
 		Unsupported: []lvs.Service{wlc, dr, tun, v6, fwm, rrp},
 	})
+}
+
+// TestConvergesAfterForeignChange: someone flushes one of vigil's maps
+// behind its back; the ruleset generation moves, so the next Apply reads the
+// kernel again instead of trusting its cache, and restores the slots.
+func TestConvergesAfterForeignChange(t *testing.T) {
+	lab := netns.New(t)
+	h := lab.Host("lb")
+	dp := openDP(t, h, nft.Options{Table: "vigil"})
+	st := lvstest.States()[1].State
+	if err := dp.Apply(t.Context(), st); err != nil {
+		t.Fatal(err)
+	}
+	before := dp.KernelOps()
+	if err := dp.Apply(t.Context(), st); err != nil || dp.KernelOps() != before {
+		t.Fatalf("identical Apply: %v, %d ops", err, dp.KernelOps()-before)
+	}
+	h.MustRun("nft", "flush", "map", "ip", "vigil", "backends_1")
+	if err := dp.Apply(t.Context(), st); err != nil {
+		t.Fatal(err)
+	}
+	if n := dp.KernelOps() - before; n != 1 {
+		t.Errorf("restoring the flushed map took %d kernel operations, want 1", n)
+	}
+	out := h.MustRun("nft", "list", "map", "ip", "vigil", "backends_1")
+	if got := strings.Count(out, " . 8080"); got != 61 {
+		t.Errorf("backends_1 has %d elements after Apply, want 61:\n%s", got, out)
+	}
 }

@@ -182,11 +182,9 @@ func (o Options) check(s lvs.Service) error {
 // planFor renders a canonical service that passed check.
 func (o Options) planFor(s lvs.Service) plan {
 	c := class{M: TableSize(len(s.Reals), o.MinTableSize), Mask: 32}
-	var idx []int
 	switch s.Scheduler {
 	case "rr", "wrr":
 		c.Kind = kindNumgen
-		idx = RoundRobin(s.Reals, c.M)
 	default:
 		c.Kind = kindSrc
 		if s.PersistenceTimeout > 0 {
@@ -196,15 +194,29 @@ func (o Options) planFor(s lvs.Service) plan {
 		} else if s.Flags&(lvs.FlagSHPort|lvs.FlagMHPort) != 0 {
 			c.Kind = kindSrcPort
 		}
-		idx = Maglev(s.Reals, c.M)
 	}
-	slots := make([]netip.AddrPort, c.M)
+	return plan{svc: s, class: c}
+}
+
+// fillSlots computes the plan's table: Maglev for sh/mh, smooth weighted
+// round robin for rr/wrr. It is the expensive part of a plan, done only
+// for services that changed.
+func (p *plan) fillSlots() {
+	if p.slots != nil {
+		return
+	}
+	var idx []int
+	if p.class.Kind == kindNumgen {
+		idx = RoundRobin(p.svc.Reals, p.class.M)
+	} else {
+		idx = Maglev(p.svc.Reals, p.class.M)
+	}
+	p.slots = make([]netip.AddrPort, p.class.M)
 	for i, j := range idx {
 		if j >= 0 {
-			slots[i] = s.Reals[j].AddrPort()
+			p.slots[i] = p.svc.Reals[j].AddrPort()
 		}
 	}
-	return plan{svc: s, class: c, slots: slots}
 }
 
 // HashKey returns the bytes the kernel's jhash reads for a client, as the
@@ -237,6 +249,7 @@ func (o Options) Place(s lvs.Service, client netip.AddrPort) (netip.AddrPort, bo
 	if p.class.Kind == kindNumgen {
 		return netip.AddrPort{}, false
 	}
+	p.fillSlots()
 	slot := Scale(JHash(HashKey(p.class, client), o.Seed), p.class.M)
 	ap := p.slots[slot]
 	return ap, ap.IsValid()
