@@ -87,12 +87,14 @@ func (ReleaseRequest) isEvent() {}
 type Action interface{ isAction() }
 
 // Hold: keep or add Instance's VIP. The lease ends at Until on this node's
-// clock. The driver adds (or refreshes) the address with a kernel
-// valid_lft of floor((Until-now)/1s) whole seconds; if that is 0 (or now
-// >= Until) it must not add the address (the next Hold re-adds it). After
-// the netlink call returns it reads the clock again and removes the
-// address if Until has passed meanwhile. The kernel may keep the address
-// up to KernelSlack past its valid_lft; see Timing.KernelSlack.
+// clock. If now >= Until when the driver executes it, it must not add the
+// address. Otherwise it adds (or refreshes) the address with a kernel
+// valid_lft, and after the netlink call returns it reads the clock again
+// and removes the address if Until has passed meanwhile. Timing.KernelSlack
+// must bound how long after Until the kernel may keep the address: with
+// valid_lft = floor((Until-now)/1s) (not adding when that is 0) the
+// kernel's own lateness, 1.3 s; every second added or rounded up on top
+// (slack in the VIP manager, rounding up) must be added to KernelSlack.
 type Hold struct {
 	Instance string
 	Epoch    uint64
