@@ -3,6 +3,7 @@ package health_test
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -122,4 +123,125 @@ func TestCheckersAcrossNamespaces(t *testing.T) {
 	waitLine(t, p, "state tcp up=true weight=1", 3)
 	waitLine(t, p, "state web up=true weight=2", 3)
 	t.Logf("checker output:\n%s", p.Output())
+}
+
+// lastUp is the last state the checker process reported for id.
+func lastUp(out, id string) (up, ok bool) {
+	i := strings.LastIndex(out, "state "+id+" up=")
+	if i < 0 {
+		return false, false
+	}
+	return strings.HasPrefix(out[i+len("state "+id+" up="):], "true"), true
+}
+
+// TestVerdictAcrossDirectors: three directors check one real server, each
+// from its own namespace. Cutting one director's path (nftables drop in its
+// namespace) makes it report the server down, and the majority verdict
+// keeps the server up; cutting a second takes it down. (QuorumAny, for
+// contrast, follows the single bad path.) Healing brings it back.
+func TestVerdictAcrossDirectors(t *testing.T) {
+	lab := netns.New(t)
+	lan := lab.Bridge("lan")
+	rs := lab.Host("rs")
+	rs.Link(lan, "eth0", "10.8.0.21/24")
+	var ln net.Listener
+	if err := rs.Do(func() (err error) {
+		ln, err = net.Listen("tcp", "10.8.0.21:8080")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+
+	retry := 0
+	zero := time.Duration(0)
+	spec, _ := json.Marshal([]helperServer{{ID: "web", Weight: 1, Specs: []health.CheckSpec{{Kind: health.KindTCP,
+		Target: netip.MustParseAddrPort("10.8.0.21:8080"), DelayLoop: 100 * time.Millisecond, Retry: &retry,
+		Warmup: &zero, ConnectTimeout: 200 * time.Millisecond}}}})
+	names := []string{"d1", "d2", "d3"}
+	hosts := map[string]*netns.Host{}
+	procs := map[string]*netns.Proc{}
+	for i, n := range names {
+		h := lab.Host(n)
+		h.Link(lan, "eth0", fmt.Sprintf("10.8.0.%d/24", 11+i))
+		hosts[n] = h
+		procs[n] = h.Start("env", checkerEnv+"="+string(spec), os.Args[0])
+		p := procs[n]
+		t.Cleanup(func() { p.Signal(syscall.SIGTERM) })
+	}
+	reports := func() map[string]bool {
+		m := map[string]bool{}
+		for _, n := range names {
+			if up, ok := lastUp(procs[n].Output(), "web"); ok {
+				m[n] = up
+			}
+		}
+		return m
+	}
+	// waitReports waits until the directors' last reports are want.
+	waitReports := func(want map[string]bool) map[string]bool {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			got := reports()
+			same := len(got) == len(want)
+			for k, v := range want {
+				same = same && got[k] == v
+			}
+			if same {
+				return got
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("reports %v, want %v", got, want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	cut := func(n string) {
+		hosts[n].MustRun("nft", "add table inet vgcut { chain out { type filter hook output priority 0; ip daddr 10.8.0.21 drop; }; }")
+	}
+	heal := func(n string) { hosts[n].MustRun("nft", "delete table inet vgcut") }
+	committed := true
+	decide := func(q health.Quorum, r map[string]bool) bool {
+		return health.Verdict(q, committed, r, names, "d1")
+	}
+
+	r := waitReports(map[string]bool{"d1": true, "d2": true, "d3": true})
+	if committed = decide(health.QuorumMajority, r); !committed {
+		t.Fatal("all up, verdict down")
+	}
+
+	cut("d1")
+	r = waitReports(map[string]bool{"d1": false, "d2": true, "d3": true})
+	if committed = decide(health.QuorumMajority, r); !committed {
+		t.Error("one director's bad path took the server out under majority")
+	}
+	if decide(health.QuorumAny, r) {
+		t.Error("QuorumAny ignored a director's down report")
+	}
+	if decide(health.QuorumLeader, r) {
+		t.Error("QuorumLeader ignored the leader d1's down report")
+	}
+
+	cut("d2")
+	r = waitReports(map[string]bool{"d1": false, "d2": false, "d3": true})
+	if committed = decide(health.QuorumMajority, r); committed {
+		t.Error("two of three directors see the server down: majority verdict still up")
+	}
+
+	heal("d1")
+	heal("d2")
+	r = waitReports(map[string]bool{"d1": true, "d2": true, "d3": true})
+	if committed = decide(health.QuorumMajority, r); !committed {
+		t.Error("healed: verdict still down")
+	}
 }
