@@ -372,3 +372,37 @@ func BenchmarkSchedule(b *testing.B) {
 }
 
 var _ = fmt.Sprintf
+
+// TestSimulationDefaultTiming runs schedules with the production defaults
+// (DefaultTiming and the agent's Raft timeouts: followers time out after
+// 400 ms, leaders heartbeat every 40 ms), with the kernel slack the agent
+// uses for its VIP manager (3 s).
+func TestSimulationDefaultTiming(t *testing.T) {
+	p := defaultSimParams(3)
+	p.timing = DefaultTiming()
+	p.timing.KernelSlack = 3 * time.Second
+	p.heartbeat = int64(40 * time.Millisecond)
+	p.electionTimeout = int64(400 * time.Millisecond)
+	p.faultsUntil = int64(12 * time.Second)
+	p.liveBound = p.liveBoundFor()
+	p.end = p.faultsUntil + p.liveBound + int64(3*time.Second)
+	if seed, ok := replaySeed(); ok {
+		r := runSchedule(p, seed, true)
+		t.Logf("seed %d, %d events:\n%s", seed, r.events, r.trace)
+		if r.failure != "" {
+			t.Errorf("seed %d: %s", seed, r.failure)
+		}
+		return
+	}
+	n := 1000
+	if testing.Short() {
+		n = 100
+	}
+	start := time.Now()
+	fails, st := sweep(p, 1_000_000, n, 3)
+	for _, f := range fails {
+		t.Errorf("seed %d: %s\n\treplay: go test ./cluster -run TestSimulationDefaultTiming -sim.seed=%d -v", f.seed, f.failure, f.seed)
+	}
+	t.Logf("%d schedules in %v; MoveWait %v; liveness bound %v, slowest recovery %v; %.1f moves under faults per schedule",
+		n, time.Since(start).Round(time.Millisecond), p.timing.MoveWait(), time.Duration(p.liveBound), time.Duration(st.recover).Round(time.Millisecond), float64(st.moves)/float64(n))
+}
