@@ -160,7 +160,8 @@
 //     -sim.seed replays one schedule with a trace. TestSimulationHasTeeth
 //     runs unsafe variants (no election wait, no quorum round, lease from
 //     the grant's arrival, no drift margin, kernel slack ignored) and
-//     requires a violation from each.
+//     requires a violation from each. TestSimulationDefaultTiming repeats
+//     the exercise with DefaultTiming and the agent's Raft timeouts.
 //   - property_test.go: one Core against an independent oracle of the
 //     rules above, input by input (also a native fuzz target).
 //   - testdata/scenarios: scripts with golden output for the individual
