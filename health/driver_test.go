@@ -3,6 +3,7 @@ package health
 import (
 	"context"
 	"log/slog"
+	"net"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -282,3 +283,81 @@ func TestDriverStopsWithProbesInFlight(t *testing.T) {
 // TestDriverMiscCheck: a MISC_CHECK script whose verdict follows a file,
 
 // with misc_dynamic weights, through the real driver.
+
+// stoppable is a real server a test can stop and start.
+type stoppable interface {
+	Stop()
+	Start()
+}
+
+// TestDriverEveryKindDownAndBack runs each network checker through the
+// real driver against its real server: stopped, the server is marked down;
+// started again, it is back.
+func TestDriverEveryKindDownAndBack(t *testing.T) {
+	dir := t.TempDir()
+	cert, _, _ := selfSigned(t, dir, []string{"vigil.test"}, net.ParseIP("127.0.0.1"))
+	web := startTCP(t, "127.0.0.1:0", httpHandler)
+	tlsWeb := startTCP(t, "127.0.0.1:0", tlsWrap(cert, make(chan string), httpHandler))
+	smtp := startTCP(t, "127.0.0.1:0", smtpHandler("220 vigil.test ESMTP", nil))
+	tcp := startTCP(t, "127.0.0.1:0", nil)
+	dnsSrv := startUDP(t, "127.0.0.1:0", dnsReply)
+	echo := startUDP(t, "127.0.0.1:0", func(b []byte) []byte { return b })
+	cases := []struct {
+		srv  stoppable
+		spec CheckSpec
+	}{
+		{tcp, CheckSpec{Kind: KindTCP, Target: tcp.addr}},
+		{web, CheckSpec{Kind: KindHTTP, Target: web.addr, URLs: []URLSpec{{Path: "/ok", Digest: md5hex("hello world\n")}}}},
+		{tlsWeb, CheckSpec{Kind: KindSSL, Target: tlsWeb.addr, URLs: []URLSpec{{Path: "/ok", Regex: "world"}}}},
+		{smtp, CheckSpec{Kind: KindSMTP, Target: smtp.addr}},
+		{dnsSrv, CheckSpec{Kind: KindDNS, Target: dnsSrv.addr, DNSType: "A", DNSName: "vigil.test"}},
+		{echo, CheckSpec{Kind: KindUDP, Target: echo.addr, UDPPayload: []byte("hi"), RequireReply: true}},
+	}
+	d, acts := newTestDriver(t)
+	for _, c := range cases {
+		tm := fastTiming(&c.spec, 1)
+		chk, err := New(c.spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Add(ServerSpec{ID: ServerID(c.spec.Kind.String()), Weight: 1, Checks: []Timing{tm}}, []Checker{chk}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runDriver(t, d, acts)
+	// Collect states per server in the background of the test.
+	states := map[ServerID][]bool{}
+	waitFor := func(id ServerID, n int, up bool) {
+		t.Helper()
+		guard := time.After(20 * time.Second)
+		for len(states[id]) < n {
+			select {
+			case a := <-acts:
+				if a.Kind == ActState {
+					states[a.Server] = append(states[a.Server], a.Up)
+				}
+			case <-guard:
+				t.Fatalf("%s: states %v, want %d", id, states[id], n)
+			}
+		}
+		if got := states[id][n-1]; got != up {
+			t.Fatalf("%s: state %d is up=%t, want %t (all: %v)", id, n, got, up, states[id])
+		}
+	}
+	for _, c := range cases {
+		waitFor(ServerID(c.spec.Kind.String()), 1, true)
+	}
+	time.Sleep(300 * time.Millisecond) // several passing probes each
+	for _, c := range cases {
+		c.srv.Stop()
+	}
+	for _, c := range cases {
+		waitFor(ServerID(c.spec.Kind.String()), 2, false)
+	}
+	for _, c := range cases {
+		c.srv.Start()
+	}
+	for _, c := range cases {
+		waitFor(ServerID(c.spec.Kind.String()), 3, true)
+	}
+}

@@ -183,40 +183,64 @@ func smtpHandler(greeting string, helos chan<- string) func(net.Conn) {
 	}
 }
 
-// udpServer answers datagrams with reply(in) (nil: no answer).
+// udpServer answers datagrams with reply(in) (nil: no answer). It can be
+// stopped and started again on the same address.
 type udpServer struct {
-	addr netip.AddrPort
-	pc   net.PacketConn
-	done chan struct{}
+	t     testing.TB
+	addr  netip.AddrPort
+	reply func([]byte) []byte
+	mu    sync.Mutex
+	pc    net.PacketConn
+	done  chan struct{}
 }
 
 func startUDP(t testing.TB, listen string, reply func([]byte) []byte) *udpServer {
 	t.Helper()
+	s := &udpServer{t: t, reply: reply}
+	s.start(listen)
+	s.addr = netip.MustParseAddrPort(s.pc.LocalAddr().String())
+	t.Cleanup(s.Stop)
+	return s
+}
+
+func (s *udpServer) start(listen string) {
+	s.t.Helper()
 	pc, err := net.ListenPacket("udp", listen)
 	if err != nil {
-		t.Fatal(err)
+		s.t.Fatal(err)
 	}
-	s := &udpServer{addr: netip.MustParseAddrPort(pc.LocalAddr().String()), pc: pc, done: make(chan struct{})}
+	done := make(chan struct{})
+	s.mu.Lock()
+	s.pc, s.done = pc, done
+	s.mu.Unlock()
 	go func() {
-		defer close(s.done)
+		defer close(done)
 		buf := make([]byte, 65536)
 		for {
 			n, from, err := pc.ReadFrom(buf)
 			if err != nil {
 				return
 			}
-			if out := reply(buf[:n]); out != nil {
+			if out := s.reply(buf[:n]); out != nil {
 				pc.WriteTo(out, from)
 			}
 		}
 	}()
-	t.Cleanup(s.Stop)
-	return s
 }
 
+// Start listens again on the same address after Stop.
+func (s *udpServer) Start() { s.start(s.addr.String()) }
+
+// Stop closes the socket (datagrams then meet ICMP port unreachable).
 func (s *udpServer) Stop() {
-	s.pc.Close()
-	<-s.done
+	s.mu.Lock()
+	pc, done := s.pc, s.done
+	s.pc = nil
+	s.mu.Unlock()
+	if pc != nil {
+		pc.Close()
+		<-done
+	}
 }
 
 // dnsReply is a tiny authoritative server: SOA and A for "vigil.test."
