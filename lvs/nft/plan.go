@@ -2,9 +2,10 @@
 // without IPVS, or users who prefer nftables. It programs a table of its own
 // (family ip, default name "vigil"), so it never touches anything else.
 //
-// NAT mode only, IPv4, schedulers rr/wrr (numgen) and sh/mh (a Maglev table
-// computed in Go, indexed by the kernel's jhash with a seed pinned
-// cluster-wide). Validate rejects the rest, naming the service, so `vigil
+// NAT (family ip) and DR (family netdev) modes, IPv4, schedulers rr/wrr
+// (numgen) and sh/mh (a Maglev table computed in Go, indexed by the
+// kernel's jhash with a seed pinned cluster-wide); rr/wrr with
+// persistence_timeout hash the client address like sh. Validate rejects the rest, naming the service, so `vigil
 // config check` can refuse it up front.
 //
 // The table, the same on every director given the same State and Seed
@@ -134,11 +135,7 @@ func (o Options) check(s lvs.Service) error {
 		return unsupported(s, "IPv6 services are not supported yet (use datapath ipvs)")
 	}
 	switch s.Scheduler {
-	case "rr", "wrr":
-		if s.PersistenceTimeout > 0 {
-			return unsupported(s, "persistence_timeout with scheduler %s is not supported (use sh or mh, which are persistent by source address)", s.Scheduler)
-		}
-	case "sh", "mh":
+	case "rr", "wrr", "sh", "mh":
 	default:
 		return unsupported(s, "scheduler %s has no nftables equivalent (use rr, wrr, sh or mh, or datapath ipvs)", s.Scheduler)
 	}
@@ -152,8 +149,8 @@ func (o Options) check(s lvs.Service) error {
 		if o.DRInterface == "" {
 			return unsupported(s, "DR needs the nftables option DRInterface (the interface facing clients and real servers)")
 		}
-		if s.Scheduler == "rr" || s.Scheduler == "wrr" {
-			return unsupported(s, "scheduler %s in DR mode would split a TCP handshake across real servers (DR is stateless here); use sh or mh", s.Scheduler)
+		if (s.Scheduler == "rr" || s.Scheduler == "wrr") && s.PersistenceTimeout == 0 {
+			return unsupported(s, "scheduler %s in DR mode would split a TCP handshake across real servers (DR is stateless here); use sh or mh, or add persistence_timeout", s.Scheduler)
 		}
 	}
 	for _, r := range s.Reals {
@@ -182,10 +179,16 @@ func (o Options) check(s lvs.Service) error {
 // planFor renders a canonical service that passed check.
 func (o Options) planFor(s lvs.Service) plan {
 	c := class{M: TableSize(len(s.Reals), o.MinTableSize), Mask: 32}
-	switch s.Scheduler {
-	case "rr", "wrr":
+	switch {
+	case (s.Scheduler == "rr" || s.Scheduler == "wrr") && s.PersistenceTimeout == 0:
 		c.Kind = kindNumgen
 	default:
+		// sh, mh, and rr/wrr with persistence: a weighted Maglev table
+		// indexed by the client's (masked) address. For rr/wrr +
+		// persistence_timeout this is deterministic where IPVS keeps a
+		// per-director template: every director sends a returning client
+		// to the same real server, also after a failover, and the weights
+		// still split the clients. (The stickiness does not expire.)
 		c.Kind = kindSrc
 		if s.PersistenceTimeout > 0 {
 			// IPVS persistence: the same client (network) always lands on
@@ -277,4 +280,17 @@ func pickups(plans []plan) map[pickupKey]netip.AddrPort {
 		}
 	}
 	return m
+}
+
+// Slots returns the table the datapath loads for service s (sh/mh: the
+// Maglev table; rr/wrr: the round-robin table), slot by slot; an empty slot
+// is the zero AddrPort. minTableSize is Options.MinTableSize.
+func Slots(s lvs.Service, minTableSize uint32) []netip.AddrPort {
+	cs := lvs.State{Services: []lvs.Service{s}}.Canonical().Services[0]
+	p := Options{MinTableSize: minTableSize}.planFor(cs)
+	if p.class.M == 0 {
+		return nil
+	}
+	p.fillSlots()
+	return p.slots
 }

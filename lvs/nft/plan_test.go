@@ -178,7 +178,6 @@ func TestValidate(t *testing.T) {
 		{mod(func(s *lvs.Service) { s.Reals[0].Method = lvs.TUN }), "forwarding method tun cannot be expressed"},
 		{mod(func(s *lvs.Service) { s.Reals[0].Method, s.Reals[1].Method = lvs.DR, lvs.DR }), "DR needs the nftables option DRInterface"},
 		{mod(func(s *lvs.Service) { s.Reals[0].Method = lvs.DR }), "NAT and DR mixed"},
-		{mod(func(s *lvs.Service) { s.Scheduler = "wrr"; s.PersistenceTimeout = 60 }), "persistence_timeout with scheduler wrr"},
 		{lvs.Service{Proto: lvs.TCP, Addr: netip.MustParseAddr("fd00::1"), Port: 80, Scheduler: "mh"}, "IPv6"},
 		{lvs.Service{FWMark: 1, Addr: netip.IPv4Unspecified(), Scheduler: "mh"}, "fwmark"},
 		{mod(func(s *lvs.Service) {

@@ -156,17 +156,18 @@ func TestTrafficHashPlacement(t *testing.T) {
 		name    string
 		flags   lvs.Flags
 		sched   string
-		persist bool
+		persist uint8 // persistence granularity; 0 = not persistent
 	}{
-		{"mh by source address", 0, "mh", false},
-		{"sh-port by address and port", lvs.FlagSHPort, "sh", false},
-		{"persistence granularity /24", 0, "mh", true},
+		{"mh by source address", 0, "mh", 0},
+		{"sh-port by address and port", lvs.FlagSHPort, "sh", 0},
+		{"persistence granularity /24", 0, "mh", 24},
+		{"wrr + persistence_timeout: deterministic by client", 0, "wrr", 32},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			svc := lvs.Service{Proto: lvs.TCP, Addr: netip.MustParseAddr(vip), Port: 8080,
 				Scheduler: tc.sched, Flags: tc.flags, Reals: twoReals()}
-			if tc.persist {
-				svc.PersistenceTimeout, svc.PersistenceNetmask = 300, 24
+			if tc.persist != 0 {
+				svc.PersistenceTimeout, svc.PersistenceNetmask = 300, tc.persist
 			}
 			if err := l.dp.Apply(t.Context(), lvs.State{Services: []lvs.Service{svc}}); err != nil {
 				t.Fatal(err)
@@ -189,7 +190,7 @@ func TestTrafficHashPlacement(t *testing.T) {
 				count[got]++
 			}
 			t.Logf("placement over 32 connections: %v", count)
-			if tc.persist {
+			if tc.persist == 24 {
 				if len(count) != 1 {
 					t.Errorf("one /24 of clients spread over %v", count)
 				}
