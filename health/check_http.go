@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // maxBody bounds what an HTTP probe reads: a larger body fails the check
@@ -34,6 +35,7 @@ type httpChecker struct {
 	tls    *tls.Config
 	urls   []httpURL
 	vhost  string
+	perURL time.Duration // connect_timeout: the deadline of each url's request
 }
 
 func newHTTPChecker(spec CheckSpec) (*httpChecker, error) {
@@ -43,6 +45,10 @@ func newHTTPChecker(spec CheckSpec) (*httpChecker, error) {
 		addr:   spec.addr().String(),
 		proto:  spec.HTTPProtocol,
 		vhost:  spec.VirtualHost,
+		perURL: spec.ConnectTimeout,
+	}
+	if c.perURL <= 0 {
+		c.perURL = DefaultConnectTimeout
 	}
 	switch c.proto {
 	case "":
@@ -140,7 +146,10 @@ func tlsConfig(spec CheckSpec) (*tls.Config, error) {
 // Check fetches every url in turn; the first failing one fails the probe.
 func (c *httpChecker) Check(ctx context.Context) Result {
 	for i := range c.urls {
-		if r := c.checkURL(ctx, &c.urls[i]); !r.Up {
+		uctx, cancel := context.WithTimeout(ctx, c.perURL)
+		r := c.checkURL(uctx, &c.urls[i])
+		cancel()
+		if !r.Up {
 			return r
 		}
 	}

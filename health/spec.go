@@ -134,7 +134,7 @@ type Timing struct {
 	Retry            int
 	DelayBeforeRetry time.Duration
 	Warmup           time.Duration
-	Timeout          time.Duration // the deadline of one probe
+	Timeout          time.Duration // the deadline of one probe (HTTP_GET/SSL_GET: connect_timeout × urls)
 	Alpha            bool
 }
 
@@ -180,6 +180,9 @@ func (s *CheckSpec) Resolved() Timing {
 		t.Timeout = s.ConnectTimeout
 		if t.Timeout <= 0 {
 			t.Timeout = DefaultConnectTimeout
+		}
+		if n := len(s.URLs); n > 1 && (s.Kind == KindHTTP || s.Kind == KindSSL) {
+			t.Timeout *= time.Duration(n) // connect_timeout per url, as keepalived
 		}
 	}
 	return t
