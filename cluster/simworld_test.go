@@ -29,6 +29,14 @@ type simParams struct {
 	// kernelSlack, when set, is the model kernel's real slack (the
 	// timing's KernelSlack is what the core assumes).
 	kernelSlack time.Duration
+	// strike, when set, hits the holder of the first instance at
+	// strikeAt: "crash" (the machine), "kill" (the process, the address
+	// stays until its lifetime ends) or "drain" (a planned move); the
+	// world records the gap until another node holds it.
+	strike   string
+	strikeAt int64
+	// specs, when set, replaces the random instances.
+	specs []InstanceSpec
 	// teeth knobs
 	noElectionWait bool
 	skipVerify     bool
@@ -73,6 +81,7 @@ const (
 	eRestart
 	eHeal
 	eLive
+	eStrike
 )
 
 type simVIP struct {
@@ -148,6 +157,9 @@ type simWorld struct {
 	failure                string
 	faultHolds, faultMoves int // during the fault phase: acquisitions, and those by another node than the last
 	lastHolder             []int
+	struck                 int      // node struck by p.strike, -1 before
+	lostAt                 int64    // true time the struck node stopped serving (-1: not yet)
+	gap                    int64    // from lostAt until another node held the instance
 	maxEpoch               []uint64 // per instance: the highest epoch held so far (fencing tokens never go back)
 	held                   []int64  // per instance: first true time >= H with a VIP present, -1 before
 	trace                  *strings.Builder
@@ -185,7 +197,17 @@ func newSimWorld(p simParams, seed uint64, trace bool) *simWorld {
 	for i := range names {
 		names[i] = fmt.Sprintf("n%d", i+1)
 	}
+	for i, s := range p.specs {
+		w.specs = append(w.specs, s)
+		w.inst[s.Name] = i
+		w.held = append(w.held, -1)
+		w.maxEpoch = append(w.maxEpoch, 0)
+		w.lastHolder = append(w.lastHolder, -1)
+	}
 	for i := range p.instances {
+		if p.specs != nil {
+			break
+		}
 		s := InstanceSpec{Name: fmt.Sprintf("vi%d", i+1), VRID: uint8(i + 1), Priority: map[string]int{}}
 		for _, nm := range names {
 			if w.rng.IntN(4) > 0 {
@@ -216,7 +238,7 @@ func newSimWorld(p simParams, seed uint64, trace bool) *simWorld {
 		default:
 			n.rate = 1 + p.clockDrift*(2*w.rng.Float64()-1)
 		}
-		n.vip = make([]simVIP, p.instances)
+		n.vip = make([]simVIP, len(w.specs))
 		w.nodes = append(w.nodes, n)
 	}
 	for _, n := range w.nodes {
@@ -226,6 +248,10 @@ func newSimWorld(p simParams, seed uint64, trace bool) *simWorld {
 	w.at(w.nextFault(), eFault, -1, 0, nil)
 	w.at(p.faultsUntil, eHeal, -1, 0, nil)
 	w.at(p.faultsUntil+p.liveBound, eLive, -1, 0, nil)
+	w.struck, w.gap, w.lostAt = -1, -1, -1
+	if p.strike != "" {
+		w.at(p.strikeAt, eStrike, -1, 0, nil)
+	}
 	return w
 }
 
@@ -407,10 +433,16 @@ func (n *simNode) exec(a Action) {
 		if w.healed && w.held[i] < 0 {
 			w.held[i] = w.now
 		}
+		if i == 0 && w.struck >= 0 && n.id != w.struck && w.gap < 0 && w.lostAt >= 0 {
+			w.gap = w.now - w.lostAt
+		}
 	case Release:
 		i := w.inst[a.Instance]
 		if n.vip[i].present {
 			w.tracef(n, "RELEASE %s epoch=%d (%s)", a.Instance, a.Epoch, a.Reason)
+		}
+		if i == 0 && n.id == w.struck && n.vip[i].present && w.lostAt < 0 {
+			w.lostAt = w.now
 		}
 		n.vip[i].present = false
 	case SendLeaseRequest:
@@ -469,6 +501,29 @@ func (n *simNode) deliver(m *simMsg) {
 		n.core.Step(n.t(), ReleaseRequest{Instance: m.inst, Epoch: m.epoch})
 	default:
 		n.handleRaft(m)
+	}
+}
+
+func (w *simWorld) strike() {
+	for _, n := range w.nodes {
+		v := n.vip[0]
+		if !n.up || !v.present || v.expires <= w.now {
+			continue
+		}
+		w.struck = n.id
+		switch w.p.strike {
+		case "crash":
+			n.crash(true)
+			w.lostAt = w.now
+		case "kill":
+			n.crash(false) // serves until the kernel drops the address
+			w.lostAt = v.expires
+		case "drain":
+			n.drained = true
+			n.nowL = n.local(w.now)
+			n.flush()
+		}
+		return
 	}
 }
 
@@ -542,6 +597,8 @@ func (w *simWorld) run() {
 			w.heal()
 		case eLive:
 			w.checkLive(w.p.faultsUntil + w.p.liveBound)
+		case eStrike:
+			w.strike()
 		}
 	}
 	if w.failure == "" {
