@@ -89,7 +89,10 @@ func (c *pingChecker) Check(ctx context.Context) Result {
 		if !ok || e.Seq != seq || (raw && e.ID != id) {
 			continue
 		}
-		return up("echo reply")
+		if raw {
+			return up("echo reply (raw socket)")
+		}
+		return up("echo reply (ping socket)")
 	}
 }
 

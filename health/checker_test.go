@@ -244,7 +244,12 @@ func TestPingCheck(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (raw ICMP socket) or a ping_group_range that allows us")
 	}
-	wantUp(t, "ping 127.0.0.1", probe(t, CheckSpec{Kind: KindPing, Target: netip.MustParseAddrPort("127.0.0.1:0")}, time.Second))
+	r := probe(t, CheckSpec{Kind: KindPing, Target: netip.MustParseAddrPort("127.0.0.1:0")}, time.Second)
+	wantUp(t, "ping 127.0.0.1", r)
+	if rng, _ := os.ReadFile("/proc/sys/net/ipv4/ping_group_range"); strings.TrimSpace(string(rng)) == "1\t0" &&
+		!strings.Contains(r.Reason, "raw socket") {
+		t.Errorf("ping sockets are disabled here, yet %q", r.Reason)
+	}
 	wantUp(t, "ping ::1", probe(t, CheckSpec{Kind: KindPing, ConnectIP: netip.MustParseAddr("::1")}, time.Second))
 }
 

@@ -43,6 +43,11 @@ func TestCheckersAcrossNamespaces(t *testing.T) {
 	dir := lab.Host("dir")
 	rs := lab.Host("rs")
 	dir.Link(lan, "eth0", "10.7.0.11/24")
+	// Allow unprivileged ICMP sockets in the director: PING_CHECK then uses
+	// them rather than a raw socket (TestPingCheck covers the raw one).
+	if err := dir.Sysctl("net.ipv4.ping_group_range", "0 2147483647"); err != nil {
+		t.Fatal(err)
+	}
 	rs.Link(lan, "eth0", "10.7.0.21/24")
 
 	// The real server: a web server whose listener lives in rs.
@@ -102,6 +107,9 @@ func TestCheckersAcrossNamespaces(t *testing.T) {
 	dir.MustRun("nft", "delete table inet vgcut")
 	for _, id := range []string{"state tcp up=true weight=1", "state web up=true weight=2", "state ping up=true weight=3"} {
 		waitLine(t, p, id, 2)
+	}
+	if !strings.Contains(p.Output(), "ping socket") {
+		t.Errorf("PING_CHECK did not use the ping socket ping_group_range allows:\n%s", p.Output())
 	}
 
 	// Stop the web server: TCP and HTTP down, PING still up.
