@@ -409,11 +409,11 @@ func TestSimulationDefaultTiming(t *testing.T) {
 }
 
 // BenchmarkFailover measures, in simulated time with the production
-// defaults, how long instance vi1 has no holder when its holder's machine
-// crashes, its process is killed (the address stays until its kernel
-// lifetime ends), or it is drained (a planned move). One schedule per
-// iteration, the strike at a random phase of the lease; reported as the
-// median and 99th percentile gap in milliseconds.
+// defaults, how long after its holder's machine crashes, or its process is
+// killed, another node holds instance vi1; and for a drain (a planned
+// move), how long the instance has no holder. One schedule per iteration,
+// the strike at a random phase of the lease; reported as the median and
+// 99th percentile in milliseconds.
 func BenchmarkFailover(b *testing.B) {
 	for _, kind := range []string{"crash", "kill", "drain"} {
 		b.Run(kind, func(b *testing.B) {

@@ -30,9 +30,10 @@ type simParams struct {
 	// timing's KernelSlack is what the core assumes).
 	kernelSlack time.Duration
 	// strike, when set, hits the holder of the first instance at
-	// strikeAt: "crash" (the machine), "kill" (the process, the address
-	// stays until its lifetime ends) or "drain" (a planned move); the
-	// world records the gap until another node holds it.
+	// strikeAt: "crash" (the machine), "kill" (the process; its address
+	// lingers until its kernel lifetime ends) or "drain" (a planned move);
+	// the world records the time from the strike (from the release, for a
+	// drain) until another node holds it.
 	strike   string
 	strikeAt int64
 	// specs, when set, replaces the random instances.
@@ -516,8 +517,8 @@ func (w *simWorld) strike() {
 			n.crash(true)
 			w.lostAt = w.now
 		case "kill":
-			n.crash(false) // serves until the kernel drops the address
-			w.lostAt = v.expires
+			n.crash(false) // the address lingers until its kernel lifetime ends
+			w.lostAt = w.now
 		case "drain":
 			n.drained = true
 			n.nowL = n.local(w.now)
