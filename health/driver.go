@@ -260,3 +260,10 @@ func NewServer(spec ServerSpec, checks []CheckSpec) (ServerSpec, []Checker, erro
 	}
 	return spec, cs, nil
 }
+
+// Snapshot returns every real server's current state, sorted by ID.
+func (d *Driver) Snapshot() []ServerState {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.sched.Snapshot()
+}

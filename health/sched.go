@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -329,4 +330,29 @@ func (q *checkQueue) Pop() any {
 	c.hidx = -1
 	*q = old[:len(old)-1]
 	return c
+}
+
+// ServerState is one real server's state, for status displays.
+type ServerState struct {
+	ID        ServerID
+	Up        bool
+	Weight    int
+	InService bool
+	Failing   []int // indexes of the checkers currently failed
+}
+
+// Snapshot returns every real server's state, sorted by ID.
+func (s *Scheduler) Snapshot() []ServerState {
+	out := make([]ServerState, 0, len(s.servers))
+	for id, sv := range s.servers {
+		st := ServerState{ID: id, Up: sv.up, Weight: sv.weight, InService: sv.up || sv.spec.InhibitOnFailure}
+		for _, c := range sv.checks {
+			if !c.passing {
+				st.Failing = append(st.Failing, c.idx)
+			}
+		}
+		out = append(out, st)
+	}
+	slices.SortFunc(out, func(a, b ServerState) int { return strings.Compare(string(a.ID), string(b.ID)) })
+	return out
 }

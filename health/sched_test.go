@@ -302,3 +302,16 @@ func BenchmarkSchedulerTickStep(b *testing.B) {
 		}
 	}
 }
+
+func TestSchedulerSnapshot(t *testing.T) {
+	s := NewScheduler(fixedRand(0))
+	s.Add(ServerSpec{ID: "b", Weight: 2, InhibitOnFailure: true, Checks: []Timing{timing(time.Second, time.Second, 0, false), timing(time.Second, time.Second, 0, false)}})
+	s.Add(ServerSpec{ID: "a", Weight: 1, Checks: []Timing{timing(time.Second, time.Second, 0, true)}})
+	s.Tick(0)
+	s.Step(Event{Server: "b", Check: 1, Result: Result{}})
+	got := fmt.Sprint(s.Snapshot())
+	want := "[{a false 0 false [0]} {b false 0 true [1]}]"
+	if got != want {
+		t.Errorf("Snapshot = %s, want %s", got, want)
+	}
+}
