@@ -3,6 +3,7 @@
 package nft
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -554,6 +555,13 @@ func (d *tbl) sync(v *view, plans []plan, keep map[lvs.ServiceKey]bool) (*view, 
 		}
 	}
 	nv.pickup = want
+	// Elements that came out of maps go out in key order, so a batch is a
+	// function of its inputs (golden tests; the same messages on every
+	// director).
+	sortElems(b.adds["pickup"])
+	for _, els := range b.dels {
+		sortElems(els)
+	}
 	// Elements: deletions first, then additions, in a fixed set order.
 	for _, name := range sortedKeys(b.dels) {
 		n += d.queueElems(d.setByName(v, newSets, name), b.dels[name], true)
@@ -561,11 +569,13 @@ func (d *tbl) sync(v *view, plans []plan, keep map[lvs.ServiceKey]bool) (*view, 
 	for _, name := range sortedKeys(b.adds) {
 		n += d.queueElems(d.setByName(v, newSets, name), b.adds[name], false)
 	}
+	slices.Sort(dropChains)
 	for _, id := range dropChains {
 		d.conn.DelChain(&nftables.Chain{Name: chainName(id), Table: d.table})
 		n++
 	}
-	for name, s := range v.sets {
+	for _, name := range sortedKeys(v.sets) {
+		s := v.sets[name]
 		if isShardName(name) && !shards[name] {
 			d.conn.DelSet(s)
 			n++
@@ -625,6 +635,10 @@ func (d *tbl) sync(v *view, plans []plan, keep map[lvs.ServiceKey]bool) (*view, 
 		return nil, false, fmt.Errorf("nft: apply %d changes to table %s: %w", n, d.table.Name, err)
 	}
 	return nv, true, nil
+}
+
+func sortElems(els []nftables.SetElement) {
+	slices.SortFunc(els, func(a, b nftables.SetElement) int { return bytes.Compare(a.Key, b.Key) })
 }
 
 func sameWeights(have map[netip.AddrPort]int, want []lvs.Real) bool {
@@ -764,3 +778,5 @@ func verdictChain(b []byte) string {
 	}
 	return chain
 }
+
+func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
