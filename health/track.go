@@ -58,27 +58,41 @@ func Priority(base int, st []TrackStatus) (prio int, fault bool) {
 }
 
 // RiseFall is the deterministic core of a vrrp_script: keepalived's
-// rise/fall counting. It starts OK (KO with init_fail); fall consecutive
-// failures make it KO, rise consecutive successes make it OK again.
+// rise/fall counting. Until its first result the script is pending (a VRRP
+// instance waits for it); keepalived then counts as if rise-1 successes had
+// been seen (with init_fail: none), so the first success makes it OK and the
+// first failure KO. After that, fall consecutive failures make it KO and
+// rise consecutive successes OK again.
 type RiseFall struct {
 	rise, fall int
 	ok         bool
+	pending    bool
 	streak     int // consecutive results against the current state
 }
 
 // NewRiseFall returns the counter; rise and fall below 1 count as 1.
 func NewRiseFall(rise, fall int, initFail bool) *RiseFall {
-	return &RiseFall{rise: max(rise, 1), fall: max(fall, 1), ok: !initFail}
+	r := &RiseFall{rise: max(rise, 1), fall: max(fall, 1), pending: true}
+	if !initFail {
+		r.streak = r.rise - 1 // keepalived: "one success is enough"
+	}
+	return r
 }
 
-// OK is the current state.
+// OK is the current state (false while pending).
 func (r *RiseFall) OK() bool { return r.ok }
 
-// Observe records one script result and reports whether the state changed.
+// Pending reports whether no result has been observed yet.
+func (r *RiseFall) Pending() bool { return r.pending }
+
+// Observe records one script result and reports whether the state changed
+// (the first result always counts as a change: it ends the pending state).
 func (r *RiseFall) Observe(success bool) bool {
+	first := r.pending
+	r.pending = false
 	if success == r.ok {
 		r.streak = 0
-		return false
+		return first
 	}
 	r.streak++
 	need := r.fall
@@ -86,7 +100,7 @@ func (r *RiseFall) Observe(success bool) bool {
 		need = r.rise
 	}
 	if r.streak < need {
-		return false
+		return first
 	}
 	r.ok, r.streak = success, 0
 	return true
@@ -131,18 +145,18 @@ func NewScriptTracker(spec ScriptTrackerSpec) (*ScriptTracker, error) {
 	return &ScriptTracker{spec: spec, script: s, rf: NewRiseFall(spec.Rise, spec.Fall, spec.InitFail)}, nil
 }
 
-// Status is the tracker's current contribution.
+// Status is the tracker's current contribution (as KO while pending).
 func (t *ScriptTracker) Status() TrackStatus {
 	d, f := TrackDelta(t.rf.OK(), t.spec.Weight, t.spec.Reverse)
 	return TrackStatus{Name: t.spec.Name, OK: t.rf.OK(), Delta: d, Fault: f}
 }
 
-// Run reports the initial status, then runs the script every interval
-// (each run bounded by the timeout, its process group killed and reaped)
-// and reports each change, until ctx is done. Calls to onChange come from
-// Run's goroutine.
+// Run runs the script at once and then every interval (each run bounded by
+// the timeout, its process group killed and reaped), and reports the first
+// result's status and then each change, until ctx is done. Until the first
+// report the tracker is pending: keepalived keeps an instance waiting for
+// its scripts' first results. Calls to onChange come from Run's goroutine.
 func (t *ScriptTracker) Run(ctx context.Context, onChange func(TrackStatus)) error {
-	onChange(t.Status())
 	tick := time.NewTicker(t.spec.Interval)
 	defer tick.Stop()
 	for {

@@ -67,16 +67,22 @@ func TestRiseFall(t *testing.T) {
 		states     string // state after each result: O = OK, K = KO
 	}{
 		{1, 1, false, "sfsf", "OKOK"},
-		{2, 3, false, "fffss", "OOKKO"},
-		{2, 3, false, "ffsfff", "OOOOOK"}, // a success resets the fall count
-		{3, 1, true, "ssfsss", "KKKKKO"},  // init_fail; a failure resets the rise count
-		{0, 0, false, "fs", "KO"},         // below 1 counts as 1
+		{3, 2, false, "s", "O"},             // keepalived: one success is enough at first
+		{3, 2, false, "fsss", "KKKO"},       // a first failure is KO at once, then rise successes
+		{2, 3, false, "sffsfff", "OOOOOOK"}, // a success resets the fall count
+		{3, 1, true, "ssfsss", "KKKKKO"},    // init_fail: rise successes; a failure resets the count
+		{0, 0, false, "fs", "KO"},           // below 1 counts as 1
 	}
 	for _, tt := range tests {
 		rf := NewRiseFall(tt.rise, tt.fall, tt.initFail)
+		if !rf.Pending() || rf.OK() {
+			t.Fatal("a new RiseFall is not pending")
+		}
 		got := ""
-		for _, r := range tt.results {
-			rf.Observe(r == 's')
+		for i, r := range tt.results {
+			if changed := rf.Observe(r == 's'); i == 0 && !changed {
+				t.Errorf("the first result did not end the pending state")
+			}
 			if rf.OK() {
 				got += "O"
 			} else {
