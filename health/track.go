@@ -188,8 +188,8 @@ type FileTrackerSpec struct {
 
 // FileValue applies keepalived's track_file rule to the file's contents:
 // the integer in the file times the weight (negated with reverse); with
-// weight 0 a non-zero value is a fault; a result below -253 is a fault. A
-// missing or unparsable file reads as 0.
+// weight 0 a non-zero value is a fault (with reverse, a zero value); a
+// result below -253 is a fault. A missing or unparsable file reads as 0.
 func FileValue(contents string, weight int, reverse bool) TrackStatus {
 	f := strings.Fields(contents)
 	v := 0
@@ -197,7 +197,8 @@ func FileValue(contents string, weight int, reverse bool) TrackStatus {
 		v, _ = strconv.Atoi(f[0])
 	}
 	if weight == 0 {
-		return TrackStatus{OK: v == 0, Fault: v != 0}
+		fault := (v != 0) != reverse // weight 0 reverse: a zero value is the fault
+		return TrackStatus{OK: !fault, Fault: fault}
 	}
 	if reverse {
 		weight = -weight

@@ -105,6 +105,8 @@ func TestFileValue(t *testing.T) {
 		{"0\n", 0, false, TrackStatus{OK: true}},
 		{"3\n", 0, false, TrackStatus{Fault: true}}, // weight 0: non-zero is a fault
 		{"", 0, false, TrackStatus{OK: true}},       // missing: 0
+		{"0", 0, true, TrackStatus{Fault: true}},    // weight 0 reverse: zero is the fault
+		{"2", 0, true, TrackStatus{OK: true}},
 		{"5\n", 1, false, TrackStatus{OK: true, Delta: 5}},
 		{" -7 junk", 2, false, TrackStatus{OK: true, Delta: -14}},
 		{"5", 2, true, TrackStatus{OK: true, Delta: -10}},
