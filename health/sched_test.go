@@ -315,3 +315,70 @@ func TestSchedulerSnapshot(t *testing.T) {
 		t.Errorf("Snapshot = %s, want %s", got, want)
 	}
 }
+
+// TestSchedulerAgainstModel drives one check through random results and
+// compares every probe time and transition with a direct transcription of
+// keepalived's rules: a passing checker fails after 1 + retry consecutive
+// failures (retries delay_before_retry apart), a failed one passes at its
+// first success, and every other probe follows delay_loop.
+func TestSchedulerAgainstModel(t *testing.T) {
+	seed := uint64(42)
+	rnd := func(n int) int {
+		seed = seed*6364136223846793005 + 1442695040888963407
+		return int(seed>>33) % n
+	}
+	for round := range 500 {
+		loop := time.Duration(1+rnd(5)) * time.Second
+		dbr := time.Duration(1+rnd(3)) * 100 * time.Millisecond
+		retry := rnd(4)
+		alpha := rnd(2) == 0
+		s := NewScheduler(fixedRand(0))
+		s.Add(ServerSpec{ID: "rs", Weight: 1, Checks: []Timing{timing(loop, dbr, retry, alpha)}})
+		s.Ready()
+
+		// The model.
+		up, fails := !alpha, 0
+		due := time.Duration(0)
+		for step := range 200 {
+			s.Tick(due)
+			acts := s.Ready()
+			if len(acts) != 1 || acts[0].Kind != ActProbe {
+				t.Fatalf("round %d step %d: at %v got %v, want one probe", round, step, due, acts)
+			}
+			if next, ok := s.Next(); ok {
+				t.Fatalf("round %d: a probe queued (%v) while one is in flight", round, next)
+			}
+			pass := rnd(3) > 0
+			s.Step(Event{Server: "rs", Check: 0, Result: Result{Up: pass}})
+			acts = s.Ready()
+
+			wasUp := up
+			switch {
+			case pass:
+				up, fails = true, 0
+				due += loop
+			case up && fails < retry:
+				fails++
+				due += dbr
+			default:
+				up, fails = false, 0
+				due += loop
+			}
+			transitions := 0
+			for _, a := range acts {
+				if a.Kind == ActState {
+					transitions++
+					if a.Up != up {
+						t.Fatalf("round %d step %d: transition to up=%t, model says %t", round, step, a.Up, up)
+					}
+				}
+			}
+			if want := map[bool]int{true: 1, false: 0}[up != wasUp]; transitions != want {
+				t.Fatalf("round %d step %d: %d transitions, want %d (up %t→%t)", round, step, transitions, want, wasUp, up)
+			}
+			if next, _ := s.Next(); next != due {
+				t.Fatalf("round %d step %d: next probe at %v, model says %v", round, step, next, due)
+			}
+		}
+	}
+}
