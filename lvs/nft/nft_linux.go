@@ -25,12 +25,13 @@ import (
 
 // Datapath programs the load balancer into an nftables table of its own.
 type Datapath struct {
-	opt     Options
-	conn    *nftables.Conn
-	genConn *netlink.Conn
-	log     *slog.Logger
-	ops     uint64
-	nat, dr *tbl
+	opt        Options
+	conn       *nftables.Conn
+	genConn    *netlink.Conn
+	log        *slog.Logger
+	ops        uint64
+	nat, dr    *tbl
+	sysctlsSet bool
 	// cacheGen is the ruleset generation at which nat.cache and dr.cache
 	// were exact (see generation).
 	cacheGen uint32
@@ -390,6 +391,13 @@ func (d *Datapath) Apply(ctx context.Context, want lvs.State) error {
 			errs = append(errs, err)
 		} else if flushed {
 			commits++
+		}
+	}
+	if d.opt.Sysctls && !d.sysctlsSet && len(natPlans) > 0 && len(errs) == 0 {
+		if err := d.setSysctls(); err != nil {
+			errs = append(errs, err)
+		} else {
+			d.sysctlsSet = true
 		}
 	}
 	// Keep the views only if nobody else committed meanwhile.

@@ -63,6 +63,13 @@ type Options struct {
 	// ResolveMAC returns a DR real server's MAC address; nil reads the
 	// neighbour (ARP) table of DRInterface's namespace.
 	ResolveMAC func(netip.Addr) (net.HardwareAddr, error)
+	// Sysctls, when true, makes Apply set what NAT forwarding needs once it
+	// has NAT services: net.ipv4.ip_forward=1 and
+	// net.netfilter.nf_conntrack_tcp_loose=1 (mid-flow pickup after a
+	// failover); with BeLiberal also nf_conntrack_tcp_be_liberal=1 (the
+	// alternative to ForgetFlows against stale entries on failback).
+	Sysctls   bool
+	BeLiberal bool
 	// NetNS is a network namespace file descriptor to program (0 = the
 	// calling thread's namespace). Linux only.
 	NetNS int

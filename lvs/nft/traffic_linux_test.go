@@ -323,3 +323,21 @@ func TestForgetFlows(t *testing.T) {
 		t.Errorf("after ForgetFlows: %q, %v", line, err)
 	}
 }
+
+// TestSysctls: with Options.Sysctls, the first Apply with a NAT service
+// turns on forwarding and loose TCP pickup in the datapath's namespace.
+func TestSysctls(t *testing.T) {
+	lab := netns.New(t)
+	h := lab.Host("lb")
+	h.MustRun("sysctl", "-qw", "net.ipv4.ip_forward=0")
+	dp := openDP(t, h, nft.Options{Sysctls: true, BeLiberal: true})
+	svc := lvs.Service{Proto: lvs.TCP, Addr: netip.MustParseAddr(vip), Port: 8080, Scheduler: "mh", Reals: twoReals()}
+	if err := dp.Apply(t.Context(), lvs.State{Services: []lvs.Service{svc}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"net.ipv4.ip_forward", "net.netfilter.nf_conntrack_tcp_loose", "net.netfilter.nf_conntrack_tcp_be_liberal"} {
+		if got := strings.TrimSpace(h.MustRun("sysctl", "-n", k)); got != "1" {
+			t.Errorf("%s = %s, want 1", k, got)
+		}
+	}
+}
