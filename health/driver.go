@@ -222,7 +222,7 @@ func (d *Driver) execute(ctx context.Context, wg *sync.WaitGroup, acts []Action)
 				continue // removed meanwhile
 			}
 			wg.Add(1)
-			go d.probe(ctx, wg, a.Server, a.Check, cs[a.Check], tos[a.Check])
+			go d.probe(ctx, wg, a, cs[a.Check], tos[a.Check])
 		case ActState:
 			d.log.Info("real server state", "server", a.Server, "up", a.Up, "weight", a.Weight,
 				"in_service", a.InService, "initial", a.Initial, "reason", a.Reason)
@@ -233,13 +233,13 @@ func (d *Driver) execute(ctx context.Context, wg *sync.WaitGroup, acts []Action)
 	}
 }
 
-func (d *Driver) probe(ctx context.Context, wg *sync.WaitGroup, id ServerID, idx int, c Checker, timeout time.Duration) {
+func (d *Driver) probe(ctx context.Context, wg *sync.WaitGroup, a Action, c Checker, timeout time.Duration) {
 	defer wg.Done()
 	pctx, cancel := context.WithTimeout(ctx, timeout)
 	r := c.Check(pctx)
 	cancel()
 	select {
-	case d.results <- Event{Server: id, Check: idx, Result: r}:
+	case d.results <- Event{Server: a.Server, Check: a.Check, Gen: a.Gen, Result: r}:
 	case <-ctx.Done():
 	}
 }

@@ -52,8 +52,9 @@ func (k ActionKind) String() string {
 type Action struct {
 	Kind   ActionKind
 	Server ServerID
-	Check  int  // ActProbe: index into ServerSpec.Checks
-	Up     bool // ActState, ActNotify: the server's new state
+	Check  int    // ActProbe: index into ServerSpec.Checks
+	Gen    uint64 // ActProbe: which Add of Server this probe is for; return it in the Event
+	Up     bool   // ActState, ActNotify: the server's new state
 	// Weight is the weight to program: the configured (or misc_dynamic)
 	// weight when up, 0 when down.
 	Weight int
@@ -85,6 +86,7 @@ func (a Action) String() string {
 type Event struct {
 	Server ServerID
 	Check  int
+	Gen    uint64 // the ActProbe's Gen: a result for a server since removed and added again is ignored
 	Result Result
 }
 
@@ -112,9 +114,11 @@ type Scheduler struct {
 	servers map[ServerID]*server
 	q       checkQueue
 	out     []Action
+	gens    uint64
 }
 
 type server struct {
+	gen     uint64
 	spec    ServerSpec
 	checks  []*check
 	up      bool
@@ -150,7 +154,8 @@ func (s *Scheduler) Add(spec ServerSpec) error {
 	if _, dup := s.servers[spec.ID]; dup {
 		return fmt.Errorf("health: real server %s added twice", spec.ID)
 	}
-	sv := &server{spec: spec}
+	sv := &server{spec: spec, gen: s.gens}
+	s.gens++
 	for i, t := range spec.Checks {
 		if t.DelayLoop <= 0 {
 			return fmt.Errorf("health: real server %s check %d: delay_loop must be positive", spec.ID, i)
@@ -194,7 +199,7 @@ func (s *Scheduler) Tick(now time.Duration) {
 	for len(s.q) > 0 && s.q[0].due <= s.now {
 		c := heap.Pop(&s.q).(*check)
 		c.inflight = true
-		s.out = append(s.out, Action{Kind: ActProbe, Server: c.srv.spec.ID, Check: c.idx})
+		s.out = append(s.out, Action{Kind: ActProbe, Server: c.srv.spec.ID, Check: c.idx, Gen: c.srv.gen})
 	}
 }
 
@@ -202,7 +207,7 @@ func (s *Scheduler) Tick(now time.Duration) {
 // of the last Tick. A result nobody asked for is ignored.
 func (s *Scheduler) Step(ev Event) {
 	sv, ok := s.servers[ev.Server]
-	if !ok || ev.Check < 0 || ev.Check >= len(sv.checks) {
+	if !ok || sv.gen != ev.Gen || ev.Check < 0 || ev.Check >= len(sv.checks) {
 		return
 	}
 	c := sv.checks[ev.Check]

@@ -235,6 +235,24 @@ func TestSchedulerRemoveAndDuplicates(t *testing.T) {
 	if err := s.Add(ServerSpec{ID: "b", Checks: []Timing{{}}}); err == nil {
 		t.Fatal("delay_loop 0 accepted")
 	}
+
+	// Removed and added again while a probe was in flight: the old probe's
+	// result does not count for the new server.
+	s.Add(spec)
+	s.Tick(2 * time.Hour)
+	old := s.Ready()[1] // [initial state, probe]
+	s.Remove("a")
+	s.Add(spec)
+	s.Tick(3 * time.Hour)
+	acts := s.Ready()
+	s.Step(Event{Server: "a", Check: 0, Gen: old.Gen, Result: Result{}})
+	if up, _, _ := s.State("a"); !up || len(s.Ready()) != 0 {
+		t.Fatalf("a stale result changed the re-added server (acts %v)", acts)
+	}
+	s.Step(Event{Server: "a", Check: 0, Gen: acts[1].Gen, Result: Result{}})
+	if up, _, _ := s.State("a"); up {
+		t.Fatal("the current probe's result was ignored")
+	}
 }
 
 // TestSchedulerOnlyTransitions runs many servers through a long random
@@ -259,7 +277,7 @@ func TestSchedulerOnlyTransitions(t *testing.T) {
 			case ActProbe:
 				probes++
 				seed = seed*1664525 + 1013904223
-				s.Step(Event{Server: a.Server, Check: a.Check, Result: Result{Up: seed>>28 < 12}})
+				s.Step(Event{Server: a.Server, Check: a.Check, Gen: a.Gen, Result: Result{Up: seed>>28 < 12}})
 			case ActState:
 				states++
 				if prev, seen := last[a.Server]; seen && prev == a.Up {
@@ -297,7 +315,7 @@ func BenchmarkSchedulerTickStep(b *testing.B) {
 		s.Tick(now)
 		for _, a := range s.Ready() {
 			if a.Kind == ActProbe {
-				s.Step(Event{Server: a.Server, Check: a.Check, Result: Result{Up: true}})
+				s.Step(Event{Server: a.Server, Check: a.Check, Gen: a.Gen, Result: Result{Up: true}})
 			}
 		}
 	}
