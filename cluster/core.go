@@ -26,6 +26,10 @@ type Config struct {
 	// holds an epoch at or below it: it cannot know whether a previous
 	// incarnation gave that epoch up, so it acknowledges release instead.
 	Barrier uint64
+	// Fence makes the leader run the fence-peer hook (FencePeer) against a
+	// holder that did not acknowledge its release, and move the instance
+	// only once the hook succeeded, in addition to the lease wait.
+	Fence bool
 	// Logger receives the core's transitions; nil discards.
 	Logger *slog.Logger
 }
@@ -82,6 +86,7 @@ func NewCore(cfg Config) (*Core, error) {
 	}
 	c.holder = newHolder(cfg.Node, cfg.Timing, cfg.Incarnation, cfg.Barrier, names, &c.out)
 	c.leader = newLeader(cfg.Node, cfg.Timing, specs, nodes, c.view, &c.out)
+	c.leader.fence = cfg.Fence
 	return c, nil
 }
 
@@ -120,6 +125,8 @@ func (c *Core) Step(now time.Time, ev Event) {
 		}
 	case LeaseRequest:
 		c.leader.request(now, ev)
+	case Fenced:
+		c.leader.fenced(now, ev)
 	case LeaseGrant:
 		c.holder.grant(now, ev)
 	case ReleaseRequest:
@@ -175,6 +182,8 @@ func (c *Core) logActions(from int) {
 			c.log.Debug("hold", "instance", a.Instance, "epoch", a.Epoch, "until", a.Until)
 		case Release:
 			c.log.Info("release", "instance", a.Instance, "epoch", a.Epoch, "reason", a.Reason)
+		case FencePeer:
+			c.log.Warn("fencing peer", "node", a.Node, "instance", a.Instance, "epoch", a.Epoch)
 		case Propose:
 			if a.Command.Op == OpAssign {
 				c.log.Info("propose assignment", "instance", a.Command.Instance, "to", a.Command.Node, "replacing_epoch", a.Command.Epoch)

@@ -65,6 +65,11 @@
 // where ρ is the clock-rate bound (Timing.Drift, default 1%) and electedAt
 // is when it learned it had become leader.
 //
+// With Config.Fence (fence-peer hooks configured), case (b) also needs a
+// successful fence of the old holder (FencePeer, answered by Fenced), which
+// the leader starts as soon as the holder cannot acknowledge, in parallel
+// with the wait. The fence is defence in depth: safety never rests on it.
+//
 // # Why no two nodes hold a VIP at once
 //
 // Clocks: every node's monotonic clock runs at a rate within [1−ρ, 1+ρ] of
@@ -190,7 +195,9 @@
 //     clock after the netlink call, removing the address if Until passed;
 //     Send* go to the named node or, for lease requests, to the leader;
 //     Propose goes through raft.Apply (forwarded to the leader when not
-//     leader); VerifyLeader runs raft.Barrier and answers Verified.
+//     leader); VerifyLeader runs raft.Barrier and answers Verified;
+//     FencePeer runs the fence-peer hook against the node (once per node
+//     is enough when several instances ask) and answers Fenced.
 //  4. Advance, and arm the timer at Deadline.
 //
 // The driver also writes the node's own tracker verdicts (OpReport) and

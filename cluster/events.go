@@ -71,6 +71,16 @@ type ReleaseRequest struct {
 	Epoch    uint64
 }
 
+// Fenced answers FencePeer: OK when the fence-peer hook succeeded (the
+// node is powered off or cut off from the network).
+type Fenced struct {
+	Node     string
+	Instance string
+	Epoch    uint64
+	OK       bool
+}
+
+func (Fenced) isEvent()         {}
 func (Committed) isEvent()      {}
 func (Leadership) isEvent()     {}
 func (LeaderReady) isEvent()    {}
@@ -144,6 +154,18 @@ type VerifyLeader struct {
 	Term  uint64
 }
 
+// FencePeer: run the fence-peer hook (IPMI, switch port, cloud API)
+// against Node, which holds Instance at Epoch and did not acknowledge its
+// release, and answer with Fenced. Emitted only with Config.Fence; the
+// leader moves the instance only after a successful fence (and the usual
+// wait). Repeated while the hook fails.
+type FencePeer struct {
+	Node     string
+	Instance string
+	Epoch    uint64
+}
+
+func (FencePeer) isAction()          {}
 func (Hold) isAction()               {}
 func (Release) isAction()            {}
 func (SendLeaseRequest) isAction()   {}
@@ -170,6 +192,8 @@ func FormatAction(a Action, origin time.Time) string {
 		return "propose " + a.Command.String()
 	case VerifyLeader:
 		return fmt.Sprintf("verify-leader round=%d term=%d", a.Round, a.Term)
+	case FencePeer:
+		return fmt.Sprintf("fence-peer %s %s epoch=%d", a.Node, a.Instance, a.Epoch)
 	}
 	return fmt.Sprintf("%T", a)
 }

@@ -22,6 +22,10 @@ type leader struct {
 	// unsafeSkipVerify grants without a quorum round (teeth test only).
 	unsafeSkipVerify bool
 
+	// fence gates every move away from a holder that did not acknowledge
+	// on a successful fence-peer hook (Config.Fence).
+	fence bool
+
 	isLeader  bool
 	ready     bool
 	term      uint64
@@ -47,6 +51,8 @@ type lInst struct {
 	proposedEp uint64
 	proposing  bool
 	wakeAt     time.Time
+	fencedEp   uint64    // the epoch whose holder a fence-peer hook put out of action
+	fenceAt    time.Time // when the hook was last asked
 }
 
 func (li *lInst) wake(t time.Time) {
@@ -209,12 +215,38 @@ func (l *leader) tick(now time.Time) {
 			li.wake(li.askedAt.Add(l.t.Retry))
 		}
 		safe := l.safeAt(li)
+		if l.fence && li.fencedEp != cur.Epoch && (!now.Before(safe) || !(cur.Holder == l.me || l.reach[cur.Holder])) {
+			// The holder will not acknowledge (it is unreachable, or the
+			// wait ran out): put it out of action, in parallel with the
+			// wait, and ask again while the hook fails.
+			retry := max(l.t.Retry, l.t.Renew)
+			if li.fenceAt.IsZero() || !now.Before(li.fenceAt.Add(retry)) {
+				li.fenceAt = now
+				l.emit(FencePeer{Node: cur.Holder, Instance: spec.Name, Epoch: cur.Epoch})
+			}
+			li.wake(li.fenceAt.Add(retry))
+		}
 		if now.Before(safe) {
 			li.wake(safe)
 			continue
 		}
+		if l.fence && li.fencedEp != cur.Epoch {
+			continue // the fence must succeed before the takeover
+		}
 		l.propose(now, spec.Name, li, cur, d.Holder)
 	}
+}
+
+func (l *leader) fenced(now time.Time, f Fenced) {
+	if !l.isLeader || !f.OK {
+		return
+	}
+	cur := l.view.Instances[f.Instance]
+	if cur.Holder != f.Node || cur.Epoch != f.Epoch {
+		return
+	}
+	l.inst(f.Instance).fencedEp = f.Epoch
+	l.tick(now)
 }
 
 // safeAt is when, on this leader's clock, no lease for the instance's

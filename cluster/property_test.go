@@ -37,6 +37,8 @@ type oracle struct {
 	verified  map[uint64]bool
 	lastGrant map[string]time.Time
 	doomed    map[string]uint64
+	fence     bool
+	fenced    map[string]uint64 // instance → epoch whose holder a fence put out
 }
 
 func (o *oracle) check(acts []Action) error {
@@ -88,8 +90,16 @@ func (o *oracle) check(acts []Action) error {
 					if o.now.Before(from.Add(o.t.MoveWait())) {
 						return fmt.Errorf("moved %s from live holder %s at %v, before %v", c.Instance, cur.Holder, o.now, from.Add(o.t.MoveWait()))
 					}
+					if o.fence && o.fenced[c.Instance] != cur.Epoch {
+						return fmt.Errorf("moved %s from live holder %s epoch %d without a successful fence", c.Instance, cur.Holder, cur.Epoch)
+					}
 				}
 				o.doomed[c.Instance] = c.Epoch
+			}
+		case FencePeer:
+			cur := o.view.Instances[a.Instance]
+			if !o.fence || !o.leader || !cur.Live() || cur.Holder != a.Node || cur.Epoch != a.Epoch {
+				return fmt.Errorf("fence of %s for %s epoch %d: fence=%t leader=%t committed %+v", a.Node, a.Instance, a.Epoch, o.fence, o.leader, cur)
 			}
 		case VerifyLeader:
 			if !o.leader || a.Term != o.term {
@@ -143,21 +153,22 @@ func runProperty(seed uint64, steps int) error {
 		{Name: "vj", Priority: map[string]int{"a": 200, "b": 100}, Nopreempt: r.IntN(2) == 0},
 	}
 	barrier := uint64(r.IntN(4))
-	c, err := NewCore(Config{Node: "a", Nodes: nodes, Timing: tm, Instances: specs, Incarnation: 9, Barrier: barrier})
+	fence := r.IntN(2) == 0
+	c, err := NewCore(Config{Node: "a", Nodes: nodes, Timing: tm, Instances: specs, Incarnation: 9, Barrier: barrier, Fence: fence})
 	if err != nil {
 		return err
 	}
 	o := &oracle{t: tm, me: "a", barrier: barrier, now: time.Unix(100, 0), sent: map[RequestID]time.Time{}, sentEp: map[RequestID]uint64{},
 		holding: map[string]bool{}, heldEp: map[string]uint64{}, until: map[string]time.Time{}, gaveUp: map[string]uint64{}, released: map[string]bool{},
 		view: NewState(), pending: map[RequestID]bool{}, rounds: map[uint64][]string{}, verified: map[uint64]bool{},
-		lastGrant: map[string]time.Time{}, doomed: map[string]uint64{}}
+		lastGrant: map[string]time.Time{}, doomed: map[string]uint64{}, fence: fence, fenced: map[string]uint64{}}
 	var ids []RequestID
 	var round uint64
 	insts := []string{"vi", "vj"}
 	var index uint64 = 1
 	for step := range steps {
 		var ev Event
-		switch k := r.IntN(12); {
+		switch k := r.IntN(13); {
 		case k < 3:
 			o.now = o.now.Add(time.Duration(r.IntN(400)) * time.Millisecond)
 		case k == 3: // a commit: move an instance or record a release
@@ -185,6 +196,7 @@ func runProperty(seed uint64, steps int) error {
 				clear(o.lastGrant)
 				clear(o.doomed)
 				clear(o.rounds)
+				clear(o.fenced)
 			}
 			ev = Leadership{Leader: lead, Term: term}
 		case k == 5:
@@ -225,6 +237,17 @@ func runProperty(seed uint64, steps int) error {
 				g.Epoch = o.sentEp[g.ID]
 			}
 			ev = g
+		case k == 12: // a fence answer, right or wrong
+			in := insts[r.IntN(2)]
+			cur := o.view.Instances[in]
+			f := Fenced{Node: cur.Holder, Instance: in, Epoch: cur.Epoch - uint64(r.IntN(2)), OK: r.IntN(3) > 0}
+			if r.IntN(4) == 0 {
+				f.Node = nodes[r.IntN(3)]
+			}
+			if o.leader && f.OK && cur.Holder == f.Node && cur.Epoch == f.Epoch {
+				o.fenced[in] = f.Epoch
+			}
+			ev = f
 		default:
 			in := insts[r.IntN(2)]
 			ep := o.view.Instances[in].Epoch

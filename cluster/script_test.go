@@ -5,7 +5,7 @@ package cluster
 // .golden file next to the script (regenerate with -rewrite and review the
 // diff). Commands, one per line ('#' starts a comment):
 //
-//	core node=a nodes=a,b,c [barrier=N] [inc=N] [lease=1s renew=333ms retry=100ms slack=100ms drift=0.01 margin=10ms]
+//	core node=a nodes=a,b,c [barrier=N] [inc=N] [fence] [lease=1s renew=333ms retry=100ms slack=100ms drift=0.01 margin=10ms]
 //	instance NAME prio=a:100,b:150 [nopreempt] [delay=2s]
 //	at DURATION                   set the clock (relative to the origin) and Tick
 //	committed vi=a@5 vi2=b@7r node=b:fault node=c:w-10 node=a:drained
@@ -15,6 +15,7 @@ package cluster
 //	verified round=N ok|fail
 //	grant INSTANCE epoch=N id=N [inc=N]
 //	release-request INSTANCE epoch=N
+//	fenced NODE INSTANCE epoch=N ok|fail
 //	deadline                      print Deadline
 
 import (
@@ -132,6 +133,7 @@ func (e *scriptEnv) do(f []string) error {
 		e.cfg.Nodes = strings.Split(m["nodes"], ",")
 		e.cfg.Barrier, _ = strconv.ParseUint(m["barrier"], 10, 64)
 		e.cfg.Incarnation = 1
+		e.cfg.Fence = len(pos) > 0 && pos[0] == "fence"
 		if v, ok := m["inc"]; ok {
 			e.cfg.Incarnation, _ = strconv.ParseUint(v, 10, 64)
 		}
@@ -246,6 +248,12 @@ func (e *scriptEnv) do(f []string) error {
 			return err
 		}
 		e.core.Step(e.now, Verified{Round: r, OK: pos[0] == "ok"})
+	case "fenced":
+		ep, err := e.u64(m, "epoch")
+		if err != nil {
+			return err
+		}
+		e.core.Step(e.now, Fenced{Node: pos[0], Instance: pos[1], Epoch: ep, OK: pos[2] == "ok"})
 	case "release-request":
 		ep, err := e.u64(m, "epoch")
 		if err != nil {

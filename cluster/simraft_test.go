@@ -33,6 +33,7 @@ const (
 	mLeaseReq
 	mGrant
 	mRelReq
+	mFenced // the driver's own fence-peer hook answering, never on the network
 )
 
 type simMsg struct {
@@ -51,7 +52,7 @@ type simMsg struct {
 	round uint64
 	// forward
 	cmd Command
-	// lease messages
+	// lease messages (and the fence answer: from = fenced node, ok)
 	inst  string
 	epoch uint64
 	id    RequestID

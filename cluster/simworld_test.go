@@ -153,6 +153,7 @@ type simWorld struct {
 	specs                  []InstanceSpec
 	inst                   map[string]int
 	healed                 bool
+	fence                  bool // Config.Fence: the leader fences holders that do not acknowledge
 	storm                  bool // faults five times as often, trackers flapping
 	events                 int
 	failure                string
@@ -227,6 +228,7 @@ func newSimWorld(p simParams, seed uint64, trace bool) *simWorld {
 		w.lastHolder = append(w.lastHolder, -1)
 	}
 	w.storm = w.rng.IntN(3) == 0
+	w.fence = w.rng.IntN(4) == 0
 	w.block = make([][]bool, p.nodes)
 	for i := range p.nodes {
 		w.block[i] = make([]bool, p.nodes)
@@ -303,7 +305,7 @@ func (n *simNode) start() {
 	for i, o := range w.nodes {
 		names[i] = o.name
 	}
-	core, err := NewCore(Config{Node: n.name, Nodes: names, Timing: w.p.timing, Instances: w.specs, Incarnation: n.inc, Barrier: n.lastIdx()})
+	core, err := NewCore(Config{Node: n.name, Nodes: names, Timing: w.p.timing, Instances: w.specs, Incarnation: n.inc, Barrier: n.lastIdx(), Fence: w.fence})
 	if err != nil {
 		panic(err)
 	}
@@ -463,6 +465,18 @@ func (n *simNode) exec(a Action) {
 		n.propose(a.Command)
 	case VerifyLeader:
 		n.startVerify(a)
+	case FencePeer:
+		// The hook powers the peer off (it restarts a while later) or
+		// fails; the answer comes back after the hook's own delay.
+		to := w.nodes[w.nodeByName(a.Node)]
+		ok := w.healed || w.rng.IntN(10) < 7
+		if ok && to.up {
+			to.crash(true)
+			w.tracef(to, "FENCED by %s", n.name)
+			w.at(w.now+int64(200*time.Millisecond)+w.rng.Int64N(int64(2*time.Second)), eRestart, to.id, to.gen, nil)
+		}
+		m := &simMsg{kind: mFenced, from: to.id, to: n.id, inst: a.Instance, epoch: a.Epoch, ok: ok}
+		w.at(w.now+int64(20*time.Millisecond)+w.rng.Int64N(int64(200*time.Millisecond)), eDeliver, n.id, 0, m)
 	}
 }
 
@@ -500,6 +514,8 @@ func (n *simNode) deliver(m *simMsg) {
 		n.core.Step(n.t(), LeaseGrant{Instance: m.inst, Epoch: m.epoch, ID: m.id})
 	case mRelReq:
 		n.core.Step(n.t(), ReleaseRequest{Instance: m.inst, Epoch: m.epoch})
+	case mFenced:
+		n.core.Step(n.t(), Fenced{Node: n.w.nodes[m.from].name, Instance: m.inst, Epoch: m.epoch, OK: m.ok})
 	default:
 		n.handleRaft(m)
 	}
