@@ -453,3 +453,40 @@ func TestListenerSurvivesGarbage(t *testing.T) {
 	}
 	t.Logf("drops by reason: %v, valid %d", st.Drops, st.Valid)
 }
+
+// keepalived sends IPv6 unicast adverts with hop limit 64: by default the
+// listener checks the hop limit of multicast adverts only, as keepalived.
+func TestListenerUnicastHopLimit(t *testing.T) {
+	for _, strict := range []bool{false, true} {
+		lan := vrrptest.NewLAN()
+		lc, tx := lan.Port(obsIP), lan.Port(rogueIP)
+		tx.SetHopLimit(64)
+		var fl foreignLog
+		l, _ := vrrp.NewListener(lc, vrrp.ListenerConfig{
+			Lookup:                func(uint8) (vrrp.Watch, bool) { return vrrp.Watch{Local: vrrp.Local{Version: 3}}, true },
+			OnForeign:             fl.add,
+			StrictUnicastHopLimit: strict,
+		})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- l.Run(ctx) }()
+		a := advert()
+		for _, dst := range []netip.Addr{obsIP, vrrp.GroupV4} {
+			b, _ := a.Marshal(rogueIP, dst, vrrp.Options{})
+			tx.WriteTo(b, dst)
+		}
+		for deadline := time.Now().Add(5 * time.Second); l.Stats().Received < 2 && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+		<-done
+		st := l.Stats()
+		wantTTLDrops, wantForeign := uint64(1), 1 // the multicast one is always checked
+		if strict {
+			wantTTLDrops, wantForeign = 2, 0
+		}
+		if st.Drops["ttl"] != wantTTLDrops || fl.len() != wantForeign {
+			t.Errorf("strict=%v: stats %+v, %d foreign; want %d ttl drops, %d foreign", strict, st, fl.len(), wantTTLDrops, wantForeign)
+		}
+	}
+}

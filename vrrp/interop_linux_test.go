@@ -83,6 +83,7 @@ func TestKeepalivedInterop(t *testing.T) {
 		{"v3-multicast", 3, false, false},
 		{"v3-unicast", 3, false, true},
 		{"v3-ipv6-multicast", 3, true, false},
+		{"v3-ipv6-unicast", 3, true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -108,6 +109,9 @@ func TestKeepalivedInterop(t *testing.T) {
 			}
 			if tc.unicast {
 				k.peer, dst = conn.Src(), kaIP4
+				if tc.ipv6 {
+					dst = kaIP6
+				}
 			}
 			dir := t.TempDir()
 			statesPath := filepath.Join(dir, "states")

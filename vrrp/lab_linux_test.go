@@ -2,6 +2,7 @@ package vrrp_test
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +15,7 @@ import (
 )
 
 // vrrpLab is a LAN with a keepalived host ("ka", 10.0.0.2, fe80::2) and a
-// vigil host ("vg", 10.0.0.9 and its own link-local address).
+// vigil host ("vg", 10.0.0.9, fe80::9).
 type vrrpLab struct {
 	lab    *netns.Lab
 	ka, vg *netns.Host
@@ -37,8 +38,20 @@ func newVRRPLab(t *testing.T) *vrrpLab {
 	for _, h := range []*netns.Host{l.ka, l.vg} {
 		waitLinkLocal(t, h)
 	}
-	l.ka.MustRun("ip", "-6", "addr", "flush", "dev", "eth0", "scope", "link")
-	l.ka.MustRun("ip", "addr", "add", kaIP6.String()+"/64", "dev", "eth0")
+	for h, ll := range map[*netns.Host]netip.Addr{l.ka: kaIP6, l.vg: obsIP6} {
+		h.MustRun("ip", "-6", "addr", "flush", "dev", "eth0", "scope", "link")
+		h.MustRun("ip", "addr", "add", ll.String()+"/64", "dev", "eth0", "nodad")
+	}
+	for _, h := range []*netns.Host{l.ka, l.vg} {
+		// A tentative source address makes sendmsg fail with EINVAL.
+		deadline := time.Now().Add(10 * time.Second)
+		for strings.Contains(h.MustRun("ip", "-6", "addr", "show", "dev", "eth0"), "tentative") {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: IPv6 addresses still tentative after 10s", h.Name())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 	return l
 }
 

@@ -40,6 +40,13 @@ type Foreign struct {
 type ListenerConfig struct {
 	// Options are the checksum conventions expected of adverts.
 	Options Options
+	// StrictUnicastHopLimit drops unicast adverts whose TTL/hop limit is
+	// not 255, as RFC 5798 §7.1 asks of every advert. By default only
+	// multicast adverts are checked, as keepalived does: keepalived 2.2.7
+	// sends its IPv6 unicast adverts with hop limit 64 (see
+	// testdata/keepalived/v3-ipv6-unicast.txt), and a monitor must not
+	// miss such a rogue.
+	StrictUnicastHopLimit bool
 	// AnyV3Checksum accepts v3 IPv4 adverts with any of the checksum
 	// conventions in use (see ParseOptions): a rogue router is then
 	// reported whatever its convention, instead of dropped as "checksum".
@@ -137,7 +144,11 @@ func (l *Listener) handle(b []byte, info PacketInfo) {
 	l.mu.Lock()
 	l.stats.Received++
 	l.mu.Unlock()
-	a, err := Parse(b, info.Src, info.Dst, ParseOptions{Options: l.cfg.Options, HopLimit: info.HopLimit, AnyV3Checksum: l.cfg.AnyV3Checksum})
+	hl := info.HopLimit
+	if !info.Dst.IsMulticast() && !l.cfg.StrictUnicastHopLimit {
+		hl = -1
+	}
+	a, err := Parse(b, info.Src, info.Dst, ParseOptions{Options: l.cfg.Options, HopLimit: hl, AnyV3Checksum: l.cfg.AnyV3Checksum})
 	if err != nil {
 		l.drop(err, info)
 		return
