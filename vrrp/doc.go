@@ -80,6 +80,17 @@
 // one of the sentinel errors (ErrTTL, ErrVersion, ...); Reason maps an error
 // to a short label for metrics.
 //
+// Two things real routers do are allowed where a split-brain monitor needs
+// it: the Listener checks the TTL/hop limit of multicast adverts only (as
+// keepalived does; keepalived 2.2.7 sends IPv6 unicast adverts with hop
+// limit 64), and ParseOptions.AnyV3Checksum accepts any of the three v3
+// IPv4 checksum conventions.
+//
+// The captured adverts of keepalived 2.2.7 in testdata/keepalived/ decode
+// with every field as configured and re-encode to the same bytes; tshark
+// dissects our adverts without an expert info; keepalived as BACKUP stays
+// BACKUP beside our Sender, without a complaint in its log.
+//
 // # Drivers
 //
 // The Sender and the Listener are thin loops around a PacketConn. Their
