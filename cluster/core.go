@@ -21,10 +21,12 @@ type Config struct {
 	Instances []InstanceSpec
 	// Incarnation must differ on every process start (pick it at random).
 	Incarnation uint64
-	// Barrier is the last index in the node's durable Raft log when the
-	// process started (raft.LastIndex before any new entry). The node never
-	// holds an epoch at or below it: it cannot know whether a previous
-	// incarnation gave that epoch up, so it acknowledges release instead.
+	// Barrier is the highest index the node's durable Raft state covers
+	// when the process starts: the larger of the log store's LastIndex and
+	// the newest snapshot's index (a follower that installed a snapshot may
+	// keep a log that ends far below it). The node never holds an epoch at
+	// or below it: it cannot know whether a previous incarnation gave that
+	// epoch up, so it acknowledges release instead.
 	Barrier uint64
 	// Fence makes the leader run the fence-peer hook (FencePeer) against a
 	// holder that did not acknowledge its release, and move the instance

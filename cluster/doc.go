@@ -43,7 +43,8 @@
 // or dead process loses the address too. After releasing on request
 // it never holds that epoch again, and it acknowledges the release through
 // the log. A restarted process removes every managed address first, and
-// never holds an epoch at or below Barrier (its last log index at start):
+// never holds an epoch at or below Barrier (the last index its durable log
+// and snapshots cover at start):
 // it cannot know whether its predecessor acknowledged that epoch, so it
 // acknowledges instead (which also frees the instance at once).
 //
@@ -111,8 +112,9 @@
 // that entry commits, later still. Case (a): A acknowledged only after its
 // Release ran and after recording that this incarnation never holds E again
 // (or because E ≤ its Barrier, after removing the addresses at start), and
-// every later incarnation has Barrier ≥ E, since A learns of E only by
-// applying index E from its durable log. Case (b): take any grant for E.
+// every later incarnation has Barrier ≥ E, since A learns of E only from
+// durable state that covers index E (its log, or a snapshot it installed;
+// Barrier is the larger of the two). Case (b): take any grant for E.
 // If it was made in term t' it happened at or before g_last, which is read
 // after the request was sent (true time s); at the proposal the leader's
 // clock has advanced D since g_last, which took at least D/(1+ρ) >
@@ -177,9 +179,10 @@
 //
 // The driver owns one Core and runs one loop:
 //
-//  1. At process start, remove every address this node manages, then create
-//     the Core with a random Incarnation and Barrier = the Raft log's last
-//     index.
+//  1. At process start, remove every address this node manages (and refuse
+//     to start if that fails), then create the Core with a random
+//     Incarnation and Barrier = max(log store LastIndex, newest snapshot
+//     index).
 //  2. Wait for one input and feed it with the monotonic time it was read:
 //     Committed (a Clone of the FSM state after applying), Leadership (on
 //     every change of leader flag or term), LeaderReady (Barrier succeeded

@@ -373,4 +373,66 @@ func TestRaftReplicatedState(t *testing.T) {
 	if s := g.fsm.state(); s.Instances["vi"] != (Assignment{Holder: "n3", Epoch: e3}) {
 		t.Fatalf("restarted node state %+v", s)
 	}
+
+	// A node that was down while the leader compacted its log catches up
+	// by installing a snapshot: it learns of an epoch (assigned to it)
+	// that its own log store never held. Its Barrier must therefore take
+	// the snapshot's index into account, not just the log's last index.
+	l5 := c.leader()
+	h := others(c.nodes, l5)[0]
+	c.stop(h)
+	e4, err := c.apply(l5, Command{Op: OpAssign, Instance: "vi", Node: h.id, Epoch: e3})
+	if err != nil {
+		t.Fatalf("assign to the stopped node: %v", err)
+	}
+	for w := range 20 {
+		if _, err := c.apply(l5, Command{Op: OpReport, Node: l5.id, Weight: w}); err != nil {
+			t.Fatalf("report: %v", err)
+		}
+	}
+	rc := l5.r.ReloadableConfig()
+	rc.TrailingLogs = 0
+	if err := l5.r.ReloadConfig(rc); err != nil {
+		t.Fatalf("reload config: %v", err)
+	}
+	if err := l5.r.Snapshot().Error(); err != nil {
+		t.Fatalf("leader snapshot: %v", err)
+	}
+	c.start(h)
+	c.converge(Assignment{Holder: h.id, Epoch: e4})
+	c.stop(h)
+	logLast, snapLast := durableIndexes(t, h.dir)
+	if max(logLast, snapLast) < e4 {
+		t.Fatalf("durable state covers index %d (log %d, snapshot %d), below the epoch %d the node applied", max(logLast, snapLast), logLast, snapLast, e4)
+	}
+	if logLast < e4 {
+		t.Logf("log store ends at %d, snapshot at %d: the log alone would give an unsafe Barrier below epoch %d", logLast, snapLast, e4)
+	}
+	c.start(h)
+	c.converge(Assignment{Holder: h.id, Epoch: e4})
+}
+
+// durableIndexes reads what a stopped node's durable Raft state covers.
+func durableIndexes(t *testing.T, dir string) (logLast, snapLast uint64) {
+	t.Helper()
+	store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if logLast, err = store.LastIndex(); err != nil {
+		t.Fatal(err)
+	}
+	snaps, err := raft.NewFileSnapshotStore(dir, 2, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metas, err := snaps.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(metas) > 0 {
+		snapLast = metas[0].Index
+	}
+	return logLast, snapLast
 }
