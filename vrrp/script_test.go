@@ -234,6 +234,6 @@ func cmpErr(errs ...error) error {
 type nopConn struct{}
 
 func (nopConn) ReadFrom([]byte) (int, PacketInfo, error) { return 0, PacketInfo{}, net.ErrClosed }
-func (nopConn) WriteTo([]byte, netip.Addr) error        { return nil }
-func (nopConn) SetReadDeadline(time.Time) error         { return nil }
-func (nopConn) Close() error                            { return nil }
+func (nopConn) WriteTo([]byte, netip.Addr) error         { return nil }
+func (nopConn) SetReadDeadline(time.Time) error          { return nil }
+func (nopConn) Close() error                             { return nil }
