@@ -101,8 +101,8 @@ type CheckSpec struct {
 	MiscPath    string        // misc_path: a command line, split on blanks (quotes group words)
 	MiscTimeout time.Duration // misc_timeout; default delay_loop
 	MiscDynamic bool          // misc_dynamic: exit 2..255 sets the weight to code-2
-	User        string        // user USER[:GROUP] to run misc_path as; default: ours
-	Group       string
+	User        string        // user USERNAME [GROUPNAME]: run misc_path as USERNAME; default: as ourselves (the config layer applies script_user)
+	Group       string        // ... and GROUPNAME; default the user's primary group
 	// ScriptSecurity is enable_script_security: refuse a misc_path run as
 	// root that a non-root user could modify.
 	ScriptSecurity bool
