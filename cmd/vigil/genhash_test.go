@@ -110,6 +110,24 @@ func TestGenhashMatchesKeepalived(t *testing.T) {
 			t.Errorf("%s over %s: vigil says %q, keepalived's genhash %q", tc.path, tc.proto, out.String(), theirs)
 		}
 	}
+
+	// SSL_GET, with SNI.
+	tlsSrv := httptest.NewTLSServer(webHandler(&hosts))
+	defer tlsSrv.Close()
+	host, port, _ = net.SplitHostPort(strings.TrimPrefix(tlsSrv.URL, "https://"))
+	for _, path := range []string{"/index.html", "/chunked"} {
+		theirs, err := exec.Command(ka, "-S", "-I", "-V", "www.vigil.test", "-s", host, "-p", port, "-u", path, "-P", "1.1").Output()
+		if err != nil {
+			t.Fatalf("genhash -S %s: %v", path, err)
+		}
+		var out, errb bytes.Buffer
+		if code := run([]string{"genhash", "--protocol", "1.1", "--virtualhost", "www.vigil.test", "--sni", "www.vigil.test", tlsSrv.URL + path}, &out, &errb); code != 0 {
+			t.Fatalf("vigil genhash over TLS: exit %d: %s", code, errb.String())
+		}
+		if out.String() != string(theirs) {
+			t.Errorf("TLS %s: vigil says %q, keepalived's genhash %q", path, out.String(), theirs)
+		}
+	}
 }
 
 // TestGenhashRequestMatchesKeepalived records the request each tool sends:
