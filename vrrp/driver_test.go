@@ -114,6 +114,16 @@ func TestSenderHoldRelease(t *testing.T) {
 	if err := s.Hold(upd); err != nil {
 		t.Fatal(err)
 	}
+	// Holding the same advert again is a no-op: no extra advert.
+	sent := s.Stats().Sent
+	for range 3 {
+		if err := s.Hold(upd); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := s.Stats().Sent; got > sent+1 { // +1: a periodic one may fall in between
+		t.Errorf("repeated Hold sent %d adverts", got-sent)
+	}
 	for {
 		a, _, err := recv(t, obs, time.Second)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -83,9 +84,11 @@ func (s *Sender) encode(a *Advert) ([][]byte, error) {
 }
 
 // Hold starts (or updates: priority, addresses) the adverts for a, sending
-// one at once. It fails, changing nothing, if a cannot be encoded or its
-// interval is not positive. The returned error also reports a failed
-// immediate send; the periodic adverts go on regardless.
+// one at once. Holding the advert already held does nothing, so a driver
+// may call Hold on every pass (level-triggered). It fails, changing
+// nothing, if a cannot be encoded, its interval is not positive or its
+// priority is 0. The returned error also reports a failed immediate send;
+// the periodic adverts go on regardless.
 func (s *Sender) Hold(a Advert) error {
 	if a.Interval <= 0 {
 		return fmt.Errorf("vrrp: sender vrid %d: %w: %v", a.VRID, ErrInterval, a.Interval)
@@ -99,6 +102,10 @@ func (s *Sender) Hold(a Advert) error {
 		return err
 	}
 	s.mu.Lock()
+	if s.adv != nil && sameAdvert(s.adv, &a) {
+		s.mu.Unlock()
+		return nil
+	}
 	s.adv, s.wires = &a, wires
 	err = s.sendLocked(wires)
 	s.mu.Unlock()
@@ -192,4 +199,10 @@ func (s *Sender) Run(ctx context.Context) error {
 			arm()
 		}
 	}
+}
+
+func sameAdvert(x, y *Advert) bool {
+	return x.Version == y.Version && x.VRID == y.VRID && x.Priority == y.Priority &&
+		x.AuthType == y.AuthType && x.Interval == y.Interval && x.AuthData == y.AuthData &&
+		slices.Equal(x.Addrs, y.Addrs)
 }
