@@ -2,6 +2,7 @@ package health
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -25,7 +26,14 @@ type DriverConfig struct {
 	Logger   *slog.Logger
 	Clock    Clock               // default: the wall clock
 	Rand     func(n int64) int64 // default: math/rand/v2 Int64N
+	// StopGrace bounds how long Run waits, once ctx is done, for probes
+	// to return; default 5s. Only a Checker that ignores its ctx can need
+	// it: Run then returns ErrProbesStuck and leaves those probes behind.
+	StopGrace time.Duration
 }
+
+// ErrProbesStuck is returned by Run when probes ignored their cancellation.
+var ErrProbesStuck = errors.New("health: probes did not return after cancellation (a Checker ignores its ctx)")
 
 // Driver runs the checkers of many real servers on the Scheduler's
 // timetable. Ordering contract of Run:
@@ -40,7 +48,12 @@ type DriverConfig struct {
 //  3. A probe result is stepped into the Scheduler at the time it arrived.
 //  4. When ctx is done, cancel every probe in flight, wait for all of them
 //     to return (Checkers honour ctx), deliver omega's notify_down actions,
-//     and return. No goroutine outlives Run.
+//     and return. No goroutine outlives Run (unless a Checker breaks its
+//     contract: see StopGrace).
+//
+// A probe whose result is overdue (its Timeout plus OverdueGrace) is
+// counted as failed by the Scheduler, so even a Checker that never returns
+// cannot keep a server up or stall anything but itself.
 //
 // Add and Remove are safe to call from any goroutine, before or during Run.
 type Driver struct {
@@ -65,6 +78,9 @@ func NewDriver(cfg DriverConfig) *Driver {
 	}
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Int64N
+	}
+	if cfg.StopGrace <= 0 {
+		cfg.StopGrace = 5 * time.Second
 	}
 	if cfg.OnAction == nil {
 		cfg.OnAction = func(Action) {}
@@ -173,11 +189,18 @@ func (d *Driver) Run(ctx context.Context) error {
 			// full channel; then stop.
 			done := make(chan struct{})
 			go func() { wg.Wait(); close(done) }()
+			grace := time.NewTimer(d.cfg.StopGrace)
+			defer grace.Stop()
+			stuck := false
 		drain:
 			for {
 				select {
 				case <-d.results:
 				case <-done:
+					break drain
+				case <-grace.C:
+					stuck = true
+					d.log.Error("probes ignored their cancellation; leaving them behind")
 					break drain
 				}
 			}
@@ -190,6 +213,9 @@ func (d *Driver) Run(ctx context.Context) error {
 				if a.Kind != ActProbe {
 					d.cfg.OnAction(a)
 				}
+			}
+			if stuck {
+				return ErrProbesStuck
 			}
 			return ctx.Err()
 		case ev := <-d.results:
@@ -239,7 +265,7 @@ func (d *Driver) probe(ctx context.Context, wg *sync.WaitGroup, a Action, c Chec
 	r := c.Check(pctx)
 	cancel()
 	select {
-	case d.results <- Event{Server: a.Server, Check: a.Check, Gen: a.Gen, Result: r}:
+	case d.results <- Event{Server: a.Server, Check: a.Check, Probe: a.Probe, Result: r}:
 	case <-ctx.Done():
 	}
 }

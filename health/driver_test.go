@@ -2,6 +2,7 @@ package health
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"runtime"
@@ -359,5 +360,42 @@ func TestDriverEveryKindDownAndBack(t *testing.T) {
 	}
 	for _, c := range cases {
 		waitFor(ServerID(c.spec.Kind.String()), 3, true)
+	}
+}
+
+// rogueChecker breaks the Checker contract: it ignores ctx and blocks until
+// released.
+type rogueChecker struct{ release chan struct{} }
+
+func (r rogueChecker) Check(context.Context) Result {
+	<-r.release
+	return Result{Up: true}
+}
+
+// TestDriverRogueChecker: a checker that never returns is counted failed
+// once overdue (the server goes down, the others are unaffected), and Run
+// still returns, within StopGrace, saying so.
+func TestDriverRogueChecker(t *testing.T) {
+	rogue := rogueChecker{release: make(chan struct{})}
+	defer close(rogue.release)
+	acts := make(chan Action, 100)
+	d := NewDriver(DriverConfig{Logger: testLogger(t), StopGrace: 200 * time.Millisecond, OnAction: func(a Action) { acts <- a }})
+	d.Add(ServerSpec{ID: "rogue", Weight: 1, Checks: []Timing{{DelayLoop: time.Second, Timeout: 100 * time.Millisecond}}}, []Checker{rogue})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	nextState(t, acts, "rogue") // initial
+	a := nextState(t, acts, "rogue")
+	if a.Up || !strings.Contains(a.Reason, "no result within") {
+		t.Fatalf("rogue checker: %v (%s), want down as overdue", a, a.Reason)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrProbesStuck) {
+			t.Errorf("Run: %v, want ErrProbesStuck", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run hung on a checker that ignores its ctx")
 	}
 }

@@ -19,7 +19,7 @@ func ExampleScheduler() {
 		for _, a := range s.Ready() {
 			fmt.Println(now, a)
 			if a.Kind == health.ActProbe {
-				s.Step(health.Event{Server: a.Server, Check: a.Check, Gen: a.Gen, Result: health.Result{Up: now == 0}})
+				s.Step(health.Event{Server: a.Server, Check: a.Check, Probe: a.Probe, Result: health.Result{Up: now == 0}})
 			}
 		}
 		for _, a := range s.Ready() {

@@ -53,7 +53,7 @@ type Action struct {
 	Kind   ActionKind
 	Server ServerID
 	Check  int    // ActProbe: index into ServerSpec.Checks
-	Gen    uint64 // ActProbe: which Add of Server this probe is for; return it in the Event
+	Probe  uint64 // ActProbe: the probe's number; return it in the Event
 	Up     bool   // ActState, ActNotify: the server's new state
 	// Weight is the weight to program: the configured (or misc_dynamic)
 	// weight when up, 0 when down.
@@ -86,7 +86,7 @@ func (a Action) String() string {
 type Event struct {
 	Server ServerID
 	Check  int
-	Gen    uint64 // the ActProbe's Gen: a result for a server since removed and added again is ignored
+	Probe  uint64 // the ActProbe's Probe: a late result of an older probe (overdue, or of a server since removed and added again) is ignored
 	Result Result
 }
 
@@ -106,6 +106,10 @@ type Event struct {
 //   - misc_dynamic results set the server's weight (configured weight plus
 //     each dynamic checker's (weight - configured weight)).
 //   - Only changes are emitted (ActState, ActNotify), never every probe.
+//   - A probe whose result has not come OverdueGrace after its Timeout
+//     counts as failed ("no result"), and its late result is ignored: a
+//     checker or driver that breaks its deadline cannot keep a dead server
+//     up, nor stop its checks.
 //
 // Not safe for concurrent use.
 type Scheduler struct {
@@ -114,11 +118,14 @@ type Scheduler struct {
 	servers map[ServerID]*server
 	q       checkQueue
 	out     []Action
-	gens    uint64
+	probes  uint64 // the last probe number given
 }
 
+// OverdueGrace is how long after its Timeout the Scheduler waits for a
+// probe's result before counting the probe as failed.
+const OverdueGrace = time.Second
+
 type server struct {
-	gen     uint64
 	spec    ServerSpec
 	checks  []*check
 	up      bool
@@ -133,8 +140,9 @@ type check struct {
 	passing  bool
 	retries  int
 	due      time.Duration
-	inflight bool
-	hidx     int // index in the queue, -1 when not queued
+	inflight bool   // a probe is out; due is then its overdue time
+	probe    uint64 // the number of the probe out
+	hidx     int    // index in the queue, -1 when not queued
 	dyn      int
 	hasDyn   bool
 }
@@ -154,11 +162,13 @@ func (s *Scheduler) Add(spec ServerSpec) error {
 	if _, dup := s.servers[spec.ID]; dup {
 		return fmt.Errorf("health: real server %s added twice", spec.ID)
 	}
-	sv := &server{spec: spec, gen: s.gens}
-	s.gens++
+	sv := &server{spec: spec}
 	for i, t := range spec.Checks {
 		if t.DelayLoop <= 0 {
 			return fmt.Errorf("health: real server %s check %d: delay_loop must be positive", spec.ID, i)
+		}
+		if t.Timeout <= 0 {
+			t.Timeout = DefaultConnectTimeout
 		}
 		c := &check{srv: sv, idx: i, t: t, passing: !t.Alpha, hidx: -1}
 		c.due = s.now
@@ -190,32 +200,46 @@ func (s *Scheduler) Remove(id ServerID) {
 	delete(s.servers, id)
 }
 
-// Tick advances time to now and emits an ActProbe for every check due.
-// Time never goes backwards: an earlier now is ignored.
+// Tick advances time to now, counts overdue probes as failed, and emits an
+// ActProbe for every check due. Time never goes backwards: an earlier now
+// is ignored.
 func (s *Scheduler) Tick(now time.Duration) {
 	if now > s.now {
 		s.now = now
 	}
 	for len(s.q) > 0 && s.q[0].due <= s.now {
-		c := heap.Pop(&s.q).(*check)
-		c.inflight = true
-		s.out = append(s.out, Action{Kind: ActProbe, Server: c.srv.spec.ID, Check: c.idx, Gen: c.srv.gen})
+		c := s.q[0]
+		if c.inflight { // overdue: its result never came
+			s.apply(c, Result{Reason: fmt.Sprintf("no result within %v", c.t.Timeout+OverdueGrace)})
+			continue
+		}
+		s.probes++
+		c.inflight, c.probe = true, s.probes
+		c.due = s.now + c.t.Timeout + OverdueGrace
+		heap.Fix(&s.q, 0)
+		s.out = append(s.out, Action{Kind: ActProbe, Server: c.srv.spec.ID, Check: c.idx, Probe: c.probe})
 	}
 }
 
 // Step applies the result of a probe the Scheduler asked for, at the time
-// of the last Tick. A result nobody asked for is ignored.
+// of the last Tick. A result nobody asked for (or asked for no longer) is
+// ignored.
 func (s *Scheduler) Step(ev Event) {
 	sv, ok := s.servers[ev.Server]
-	if !ok || sv.gen != ev.Gen || ev.Check < 0 || ev.Check >= len(sv.checks) {
+	if !ok || ev.Check < 0 || ev.Check >= len(sv.checks) {
 		return
 	}
 	c := sv.checks[ev.Check]
-	if !c.inflight {
+	if !c.inflight || c.probe != ev.Probe {
 		return
 	}
+	s.apply(c, ev.Result)
+}
+
+// apply ends c's probe in flight with result r.
+func (s *Scheduler) apply(c *check, r Result) {
+	sv := c.srv
 	c.inflight = false
-	r := ev.Result
 	next := c.t.DelayLoop
 	switch {
 	case r.Up:
@@ -228,7 +252,7 @@ func (s *Scheduler) Step(ev Event) {
 		c.passing, c.retries = false, 0
 	}
 	c.due = s.now + next
-	heap.Push(&s.q, c)
+	heap.Fix(&s.q, c.hidx)
 
 	wasUp, wasWeight := sv.up, sv.weight
 	sv.up, sv.weight = sv.eval()
@@ -253,8 +277,8 @@ func (s *Scheduler) Ready() []Action {
 	return out
 }
 
-// Next returns when the earliest queued probe is due; ok is false when no
-// probe is queued (none configured, or all in flight).
+// Next returns when the Scheduler next has something to do (a probe due, or
+// a probe in flight overdue); ok is false when no check is configured.
 func (s *Scheduler) Next() (due time.Duration, ok bool) {
 	if len(s.q) == 0 {
 		return 0, false

@@ -13,9 +13,13 @@ import (
 func runScript(t *testing.T, s *Scheduler, script string) string {
 	t.Helper()
 	var out strings.Builder
+	probes := map[string]uint64{} // "server#check" → the probe out
 	flush := func() {
 		for _, a := range s.Ready() {
 			fmt.Fprintf(&out, "%d %s\n", s.Now().Milliseconds(), a)
+			if a.Kind == ActProbe {
+				probes[fmt.Sprintf("%s#%d", a.Server, a.Check)] = a.Probe
+			}
 		}
 	}
 	flush()
@@ -28,11 +32,11 @@ func runScript(t *testing.T, s *Scheduler, script string) string {
 			s.Tick(time.Duration(ms) * time.Millisecond)
 		case "ok", "fail":
 			fmt.Sscan(f[2], &idx)
-			s.Step(Event{Server: ServerID(f[1]), Check: idx, Result: Result{Up: f[0] == "ok", Reason: f[0]}})
+			s.Step(Event{Server: ServerID(f[1]), Check: idx, Probe: probes[f[1]+"#"+f[2]], Result: Result{Up: f[0] == "ok", Reason: f[0]}})
 		case "weight":
 			fmt.Sscan(f[2], &idx)
 			fmt.Sscan(f[3], &w)
-			s.Step(Event{Server: ServerID(f[1]), Check: idx, Result: Result{Up: true, Weight: w, HasWeight: true}})
+			s.Step(Event{Server: ServerID(f[1]), Check: idx, Probe: probes[f[1]+"#"+f[2]], Result: Result{Up: true, Weight: w, HasWeight: true}})
 		case "shutdown":
 			s.Shutdown()
 		default:
@@ -187,6 +191,22 @@ shutdown`,
 0 notify rs up=false "down.sh"
 `,
 	}, {
+		name: "a probe without a result is failed once overdue (timeout 1s + OverdueGrace)",
+		spec: ServerSpec{ID: "rs", Weight: 1, Checks: []Timing{timing(10*sec, 2*sec, 1, false)}},
+		script: `
+tick 0
+tick 1999
+tick 2000
+tick 4000
+tick 6000
+tick 16000`,
+		want: `0 state rs up=true weight=1 in=true initial
+0 probe rs#0
+4000 probe rs#0
+6000 state rs up=false weight=0 in=false
+16000 probe rs#0
+`,
+	}, {
 		name: "unasked results are ignored",
 		spec: ServerSpec{ID: "rs", Weight: 1, Checks: []Timing{timing(sec, sec, 0, false)}},
 		script: `
@@ -209,6 +229,29 @@ fail rs 7`,
 				t.Errorf("got:\n%s\nwant:\n%s", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestSchedulerLateResultIgnored: the result of a probe already counted as
+// overdue does not count for the next probe of the same check.
+func TestSchedulerLateResultIgnored(t *testing.T) {
+	s := NewScheduler(fixedRand(0))
+	s.Add(ServerSpec{ID: "rs", Weight: 1, Checks: []Timing{timing(10*time.Second, time.Second, 0, false)}})
+	s.Tick(0)
+	first := s.Ready()[1]
+	s.Tick(2 * time.Second) // overdue: failed, down (retry 0)
+	if acts := s.Ready(); len(acts) != 1 || acts[0].Kind != ActState || acts[0].Up {
+		t.Fatalf("overdue probe: %v, want the server down", acts)
+	}
+	s.Tick(12 * time.Second)
+	second := s.Ready()[0]
+	s.Step(Event{Server: "rs", Check: 0, Probe: first.Probe, Result: Result{Up: true}}) // late
+	if up, _, _ := s.State("rs"); up || len(s.Ready()) != 0 {
+		t.Fatal("a late result of an overdue probe was applied")
+	}
+	s.Step(Event{Server: "rs", Check: 0, Probe: second.Probe, Result: Result{Up: true}})
+	if up, _, _ := s.State("rs"); !up {
+		t.Fatal("the current probe's result was ignored")
 	}
 }
 
@@ -245,11 +288,11 @@ func TestSchedulerRemoveAndDuplicates(t *testing.T) {
 	s.Add(spec)
 	s.Tick(3 * time.Hour)
 	acts := s.Ready()
-	s.Step(Event{Server: "a", Check: 0, Gen: old.Gen, Result: Result{}})
+	s.Step(Event{Server: "a", Check: 0, Probe: old.Probe, Result: Result{}})
 	if up, _, _ := s.State("a"); !up || len(s.Ready()) != 0 {
 		t.Fatalf("a stale result changed the re-added server (acts %v)", acts)
 	}
-	s.Step(Event{Server: "a", Check: 0, Gen: acts[1].Gen, Result: Result{}})
+	s.Step(Event{Server: "a", Check: 0, Probe: acts[1].Probe, Result: Result{}})
 	if up, _, _ := s.State("a"); up {
 		t.Fatal("the current probe's result was ignored")
 	}
@@ -277,7 +320,7 @@ func TestSchedulerOnlyTransitions(t *testing.T) {
 			case ActProbe:
 				probes++
 				seed = seed*1664525 + 1013904223
-				s.Step(Event{Server: a.Server, Check: a.Check, Gen: a.Gen, Result: Result{Up: seed>>28 < 12}})
+				s.Step(Event{Server: a.Server, Check: a.Check, Probe: a.Probe, Result: Result{Up: seed>>28 < 12}})
 			case ActState:
 				states++
 				if prev, seen := last[a.Server]; seen && prev == a.Up {
@@ -315,7 +358,7 @@ func BenchmarkSchedulerTickStep(b *testing.B) {
 		s.Tick(now)
 		for _, a := range s.Ready() {
 			if a.Kind == ActProbe {
-				s.Step(Event{Server: a.Server, Check: a.Check, Gen: a.Gen, Result: Result{Up: true}})
+				s.Step(Event{Server: a.Server, Check: a.Check, Probe: a.Probe, Result: Result{Up: true}})
 			}
 		}
 	}
@@ -326,7 +369,11 @@ func TestSchedulerSnapshot(t *testing.T) {
 	s.Add(ServerSpec{ID: "b", Weight: 2, InhibitOnFailure: true, Checks: []Timing{timing(time.Second, time.Second, 0, false), timing(time.Second, time.Second, 0, false)}})
 	s.Add(ServerSpec{ID: "a", Weight: 1, Checks: []Timing{timing(time.Second, time.Second, 0, true)}})
 	s.Tick(0)
-	s.Step(Event{Server: "b", Check: 1, Result: Result{}})
+	for _, a := range s.Ready() {
+		if a.Kind == ActProbe && a.Server == "b" && a.Check == 1 {
+			s.Step(Event{Server: "b", Check: 1, Probe: a.Probe, Result: Result{}})
+		}
+	}
 	got := fmt.Sprint(s.Snapshot())
 	want := "[{a false 0 false [0]} {b false 0 true [1]}]"
 	if got != want {
@@ -363,11 +410,11 @@ func TestSchedulerAgainstModel(t *testing.T) {
 			if len(acts) != 1 || acts[0].Kind != ActProbe {
 				t.Fatalf("round %d step %d: at %v got %v, want one probe", round, step, due, acts)
 			}
-			if next, ok := s.Next(); ok {
-				t.Fatalf("round %d: a probe queued (%v) while one is in flight", round, next)
+			if next, _ := s.Next(); next != due+time.Second+OverdueGrace {
+				t.Fatalf("round %d: with a probe in flight, next is %v, want its overdue time", round, next)
 			}
 			pass := rnd(3) > 0
-			s.Step(Event{Server: "rs", Check: 0, Result: Result{Up: pass}})
+			s.Step(Event{Server: "rs", Check: 0, Probe: acts[0].Probe, Result: Result{Up: pass}})
 			acts = s.Ready()
 
 			wasUp := up
