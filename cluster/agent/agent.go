@@ -163,10 +163,10 @@ func New(cfg Config) (*Agent, error) {
 	if a.stores, err = openStores(cfg.DataDir); err != nil {
 		return nil, err
 	}
-	barrier, err := a.stores.log.LastIndex()
+	barrier, err := a.stores.lastIndex()
 	if err != nil {
 		a.stores.close()
-		return nil, fmt.Errorf("agent: read last log index: %w", err)
+		return nil, err
 	}
 	if a.stream, err = listenLinks(local, cfg.RaftPort, cfg.Peers, 300*time.Millisecond); err != nil {
 		a.stores.close()
@@ -237,8 +237,10 @@ func (a *Agent) Run(ctx context.Context) error {
 				a.releaseAll("agent stopping")
 			}
 			return ctx.Err()
-		case now := <-timer.C:
-			a.core.Tick(now)
+		case <-timer.C:
+			// The timer's own timestamp is stale when the loop was busy:
+			// a lease end must be judged on the clock now.
+			a.core.Tick(time.Now())
 		case s := <-a.fsm.notify:
 			now := time.Now()
 			a.core.Step(now, cluster.Committed{State: s})
@@ -301,11 +303,23 @@ func (a *Agent) feedLeadership(ctx context.Context, now time.Time) {
 	if leader && !wasLeader {
 		a.feedReach(now, true)
 		a.async(ctx, func() cluster.Event {
-			if err := a.raft.Barrier(a.cfg.Timing.Lease).Error(); err != nil {
-				a.log.Warn("barrier after election failed", "term", term, "err", err)
-				return nil
+			// Until the Barrier commits, the new leader grants and moves
+			// nothing: retry for as long as it leads this term.
+			for {
+				err := a.raft.Barrier(a.cfg.Timing.Lease).Error()
+				if err == nil {
+					return cluster.LeaderReady{Term: term}
+				}
+				if a.raft.State() != raft.Leader || a.raft.CurrentTerm() != term || ctx.Err() != nil {
+					return nil
+				}
+				a.log.Warn("barrier after election failed; retrying", "term", term, "err", err)
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(a.cfg.Timing.Retry):
+				}
 			}
-			return cluster.LeaderReady{Term: term}
 		})
 	}
 }

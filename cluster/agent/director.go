@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"time"
 
 	"vigil/fencing"
+	"vigil/fencing/nftfence"
 	"vigil/lvs"
 	"vigil/lvs/nft"
 	"vigil/vrrp"
@@ -31,6 +33,7 @@ type Director struct {
 	wires []*WireInstance
 	lb    *Balancer
 	dp    lvs.Datapath
+	fence *nftfence.Fence
 }
 
 // OpenDirector opens the sockets a director needs and the agent. An
@@ -83,12 +86,29 @@ func OpenDirector(s *Setup, log *slog.Logger) (*Director, error) {
 	}
 	d.mgr = vip.NewManager(d.conn, Owned(d.wires), vip.ManagerOptions{Logger: log.With("component", "vip")})
 	// Remove leftovers of a previous run at once: this node holds nothing
-	// until the cluster grants it a lease.
-	if err := d.mgr.Set(nil); err != nil {
-		log.Warn("initial sweep of VIP addresses", "err", err)
+	// until the cluster grants it a lease, and it acknowledges the release
+	// of its old epochs, so a leftover address would overlap the next
+	// holder. A sweep that fails is fatal.
+	if err := d.mgr.Set(nil); err != nil && !onlyMissingInterfaces(err) {
+		d.Close()
+		return nil, fmt.Errorf("agent: remove VIP addresses left by a previous run: %w", err)
 	}
 	cfg := s.Agent
-	cfg.Executor = NewWire(d.mgr, d.ann, d.wires, log)
+	var vips []netip.Addr
+	for _, o := range Owned(d.wires) {
+		vips = append(vips, o.Addr)
+	}
+	var fence Fence
+	if d.fence, err = nftfence.New(vips); err != nil {
+		// Without the fence only the address lifetime bounds a frozen
+		// holder: its whole-second resolution must be waited out.
+		log.Warn("no nftables fence: the cluster waits out address lifetimes before moving a VIP", "err", err)
+		cfg.Timing.KernelSlack = vip.DefaultSlack + vip.KernelExpiryJitter
+	} else {
+		fence = d.fence
+		cfg.Timing.KernelSlack = nftfence.KernelSlack
+	}
+	cfg.Executor = NewWire(d.mgr, d.ann, fence, d.wires, log)
 	cfg.Logger = log
 	if d.Agent, err = New(cfg); err != nil {
 		d.Close()
@@ -191,6 +211,13 @@ func (d *Director) Close() {
 		d.dp.Close()
 		d.dp = nil
 	}
+	if d.fence != nil {
+		// Run released every VIP before Close; a stopped agent must not
+		// keep fencing addresses an operator may configure by hand. (A
+		// killed one keeps its fence, which is the point.)
+		d.fence.Close()
+		d.fence = nil
+	}
 	for _, c := range d.vconn {
 		c.Close()
 	}
@@ -206,4 +233,19 @@ func (d *Director) Close() {
 		d.conn.Close()
 		d.conn = nil
 	}
+}
+
+// onlyMissingInterfaces reports whether every error joined in err is a
+// missing interface: an instance whose interface does not exist has no
+// leftover address, and its holds fail on their own, leaving the others.
+func onlyMissingInterfaces(err error) bool {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			if !onlyMissingInterfaces(e) {
+				return false
+			}
+		}
+		return true
+	}
+	return errors.Is(err, vip.ErrNoInterface)
 }

@@ -19,6 +19,8 @@ import (
 // only is "degraded" and moves nothing.
 type gossip struct {
 	me     string
+	addrs  map[string][]string // node → address per link
+	port   int
 	lists  []*memberlist.Memberlist
 	log    *slog.Logger
 	notify chan struct{} // a link state changed (coalesced)
@@ -26,6 +28,8 @@ type gossip struct {
 	mu    sync.Mutex
 	alive []map[string]bool // per link: peer → alive
 	since map[string]time.Time
+
+	stop, done chan struct{} // the rejoin loop
 }
 
 // Link states of a peer, over all links.
@@ -60,7 +64,7 @@ func (t GossipTiming) orDefault(heartbeat time.Duration) GossipTiming {
 // startGossip joins one pool per link: link i binds the node's i-th
 // address on port+i and joins the peers' i-th addresses.
 func startGossip(me string, peers map[string][]string, port int, key []byte, t GossipTiming, lg *slog.Logger) (*gossip, error) {
-	g := &gossip{me: me, log: lg, notify: make(chan struct{}, 1), since: map[string]time.Time{}}
+	g := &gossip{me: me, addrs: peers, port: port, log: lg, notify: make(chan struct{}, 1), since: map[string]time.Time{}}
 	local := peers[me]
 	for i, addr := range local {
 		g.alive = append(g.alive, map[string]bool{})
@@ -94,7 +98,39 @@ func startGossip(me string, peers map[string][]string, port int, key []byte, t G
 			lg.Debug("gossip join", "link", i, "err", err)
 		}
 	}
+	g.stop, g.done = make(chan struct{}), make(chan struct{})
+	go g.rejoin(t.Probe * 5)
 	return g, nil
+}
+
+// rejoin asks, every period, each link's pool to join the peers it does
+// not see alive. memberlist alone only finds a peer it declared dead
+// again at its next push-pull (many seconds): a link that comes back must
+// clear its "degraded" alert sooner than that.
+func (g *gossip) rejoin(period time.Duration) {
+	defer close(g.done)
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-g.stop:
+			return
+		case <-t.C:
+		}
+		for i, ml := range g.lists {
+			var join []string
+			g.mu.Lock()
+			for n, as := range g.addrs {
+				if n != g.me && i < len(as) && !g.alive[i][n] {
+					join = append(join, net.JoinHostPort(as[i], fmt.Sprint(g.port+i)))
+				}
+			}
+			g.mu.Unlock()
+			if len(join) > 0 {
+				_, _ = ml.Join(join) // unreachable peers fail; try again next period
+			}
+		}
+	}
 }
 
 type linkEvents struct {
@@ -168,6 +204,11 @@ func (g *gossip) peers(names []string) []PeerLinks {
 }
 
 func (g *gossip) close() {
+	if g.stop != nil {
+		close(g.stop)
+		<-g.done
+		g.stop = nil
+	}
 	for _, ml := range g.lists {
 		_ = ml.Leave(100 * time.Millisecond)
 		_ = ml.Shutdown()

@@ -69,6 +69,25 @@ func openStores(dir string) (*stores, error) {
 	return &stores{log: bs, snaps: snaps}, nil
 }
 
+// lastIndex is the highest log index this node may have applied: the end
+// of its log or of its newest snapshot, whichever is later (a node that
+// caught up by installing a snapshot keeps a log that ends below it). The
+// core never holds an epoch at or below it after a restart.
+func (s *stores) lastIndex() (uint64, error) {
+	last, err := s.log.LastIndex()
+	if err != nil {
+		return 0, fmt.Errorf("agent: read last log index: %w", err)
+	}
+	snaps, err := s.snaps.List()
+	if err != nil {
+		return 0, fmt.Errorf("agent: list snapshots: %w", err)
+	}
+	for _, m := range snaps {
+		last = max(last, m.Index)
+	}
+	return last, nil
+}
+
 func (s *stores) close() {
 	if err := s.log.Close(); err != nil {
 		_ = err // nothing more to do on shutdown

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"vigil/fencing/nftfence"
 	"vigil/vrrp"
 	"vigil/vrrp/vip"
 )
@@ -33,8 +34,9 @@ type WireInstance struct {
 // announcements first, then removes the addresses, then sends the
 // priority-0 advert, so no packet ever claims an address that is gone.
 type Wire struct {
-	mgr  *vip.Manager
-	ann  *vip.Announcer
+	mgr   *vip.Manager
+	ann   *vip.Announcer
+	fence Fence
 	inst map[string]*WireInstance
 	log  *slog.Logger
 
@@ -43,12 +45,21 @@ type Wire struct {
 	moves int
 }
 
-// NewWire returns a Wire over the manager and announcer for instances.
-func NewWire(mgr *vip.Manager, ann *vip.Announcer, instances []*WireInstance, log *slog.Logger) *Wire {
+// Fence is the kernel-level self-fence (fencing/nftfence): the node
+// answers for a VIP only while it is in the fence's held set, each until
+// its lease end, whether or not the process still runs.
+type Fence interface {
+	Set(now time.Time, held []nftfence.Held) error
+}
+
+// NewWire returns a Wire over the manager, announcer and fence (nil: no
+// fence; the address lifetime alone then bounds a frozen holder) for
+// instances.
+func NewWire(mgr *vip.Manager, ann *vip.Announcer, fence Fence, instances []*WireInstance, log *slog.Logger) *Wire {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	w := &Wire{mgr: mgr, ann: ann, inst: map[string]*WireInstance{}, until: map[string]time.Time{}, log: log}
+	w := &Wire{mgr: mgr, ann: ann, fence: fence, inst: map[string]*WireInstance{}, until: map[string]time.Time{}, log: log}
 	for _, i := range instances {
 		w.inst[i.Name] = i
 	}
@@ -78,6 +89,10 @@ func (w *Wire) Hold(instance string, epoch uint64, until time.Time) error {
 	w.until[instance] = until
 	holds := w.holdsLocked()
 	w.mu.Unlock()
+	// Open the fence before the address appears: the lease bounds both.
+	if err := w.setFence(holds); err != nil {
+		return fmt.Errorf("agent: hold %s epoch %d: %w", instance, epoch, err)
+	}
 	if err := w.mgr.Set(holds); err != nil {
 		// Errors are per address: the others are applied. Report, and
 		// announce only if this instance's own addresses failed nothing.
@@ -119,7 +134,9 @@ func (w *Wire) Release(instance string, epoch uint64, reason string) error {
 			w.ann.Stop(h.Iface, h.Addr.Addr())
 		}
 	}
-	err := w.mgr.Set(holds)
+	// Close the fence first: from here on nothing answers for the VIP,
+	// even while the address is being removed.
+	err := errors.Join(w.setFence(holds), w.mgr.Set(holds))
 	if i.Sender != nil {
 		err = errors.Join(err, i.Sender.Release())
 	}
@@ -127,6 +144,17 @@ func (w *Wire) Release(instance string, epoch uint64, reason string) error {
 		return fmt.Errorf("agent: release %s epoch %d (%s): %w", instance, epoch, reason, err)
 	}
 	return nil
+}
+
+func (w *Wire) setFence(holds []vip.Hold) error {
+	if w.fence == nil {
+		return nil
+	}
+	held := make([]nftfence.Held, 0, len(holds))
+	for _, h := range holds {
+		held = append(held, nftfence.Held{Addr: h.Addr.Addr(), Until: h.Until})
+	}
+	return w.fence.Set(time.Now(), held)
 }
 
 // holdsLocked is every address held now, with its lease end.

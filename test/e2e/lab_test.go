@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -117,6 +116,11 @@ func newCluster3(t *testing.T) *cluster3 {
 		serveName(t, h, n)
 		c.d[n] = d
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("agent logs:\n%s", c.fullLogs())
+		}
+	})
 	c.client = lab.Host("client")
 	c.client.Link(lan, "eth0", "10.99.0.100/24")
 	return c
@@ -198,28 +202,6 @@ func (c *cluster3) holders() []string {
 	return hs
 }
 
-// watchSplitBrain polls the directors' addresses every 50 ms until the
-// test ends and fails it on any sample where two directors have the VIP.
-func (c *cluster3) watchSplitBrain() {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-done:
-				return
-			case <-time.After(50 * time.Millisecond):
-			}
-			if hs := c.holders(); len(hs) > 1 {
-				c.t.Errorf("split brain at %s: %v all have %s", time.Now().Format("15:04:05.000"), hs, vip)
-			}
-		}
-	}()
-	c.t.Cleanup(func() { close(done); wg.Wait() })
-}
-
 func (c *cluster3) logs() string {
 	var b strings.Builder
 	for _, n := range []string{"d1", "d2", "d3"} {
@@ -287,4 +269,14 @@ func (c *cluster3) waitStatus(name string, within time.Duration, ok func(string)
 	}
 	c.t.Fatalf("vigil status on %s did not become as expected within %v:\n%s", name, within, out)
 	return out
+}
+
+func (c *cluster3) fullLogs() string {
+	var b strings.Builder
+	for _, n := range []string{"d1", "d2", "d3"} {
+		if p := c.d[n].proc; p != nil {
+			fmt.Fprintf(&b, "--- %s ---\n%s\n", n, p.Output())
+		}
+	}
+	return b.String()
 }
