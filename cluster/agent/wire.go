@@ -37,8 +37,8 @@ type Wire struct {
 	mgr   *vip.Manager
 	ann   *vip.Announcer
 	fence Fence
-	inst map[string]*WireInstance
-	log  *slog.Logger
+	inst  map[string]*WireInstance
+	log   *slog.Logger
 
 	mu    sync.Mutex
 	until map[string]time.Time // held instances → lease end
