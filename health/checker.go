@@ -97,6 +97,14 @@ func New(spec CheckSpec) (Checker, error) {
 			return nil, specErr(spec.Kind, "connect_port", "no port to check (the real server has none and connect_port is unset)")
 		}
 	}
+	if spec.FWMark != 0 {
+		if spec.Kind == KindMisc || spec.Kind == KindPing {
+			return nil, specErr(spec.Kind, "fwmark", "not supported by this checker")
+		}
+		if _, err := markControl(spec.FWMark); err != nil {
+			return nil, specErr(spec.Kind, "fwmark", "%v", err)
+		}
+	}
 	switch spec.Kind {
 	case KindTCP:
 		return &tcpChecker{dialer: newDialer(&spec, "tcp"), addr: spec.addr().String()}, nil
@@ -127,6 +135,9 @@ func New(spec CheckSpec) (Checker, error) {
 // as the local address. The deadline comes from the probe's ctx.
 func newDialer(s *CheckSpec, network string) *net.Dialer {
 	d := &net.Dialer{KeepAlive: -1} // probes are short: no keepalive setup per connection
+	if s.FWMark != 0 {
+		d.Control, _ = markControl(s.FWMark) // New checked it is supported
+	}
 	if s.BindTo.IsValid() || s.BindPort != 0 {
 		ap := netip.AddrPortFrom(s.BindTo, s.BindPort)
 		switch network {

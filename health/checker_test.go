@@ -283,6 +283,7 @@ func TestNewRejectsBadSpecs(t *testing.T) {
 		{"bad reply pattern", CheckSpec{Kind: KindUDP, Target: rs, ReplyPattern: "zz"}, "require_reply", "hex digit"},
 		{"no port", CheckSpec{Kind: KindTCP, Target: netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), 0)}, "connect_port", "no port"},
 		{"no address", CheckSpec{Kind: KindPing}, "connect_ip", "no address"},
+		{"fwmark on PING_CHECK", CheckSpec{Kind: KindPing, ConnectIP: netip.MustParseAddr("10.0.0.1"), FWMark: 1}, "fwmark", "not supported"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package health_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -251,5 +252,39 @@ func TestVerdictAcrossDirectors(t *testing.T) {
 	r = waitReports(map[string]bool{"d1": true, "d2": true, "d3": true})
 	if committed = decide(health.QuorumMajority, r); !committed {
 		t.Error("healed: verdict still down")
+	}
+}
+
+// TestFWMark: a checker's fwmark marks its packets (SO_MARK), seen by an
+// nftables counter matching the mark in the checker's namespace.
+func TestFWMark(t *testing.T) {
+	lab := netns.New(t)
+	h := lab.Host("fw")
+	h.MustRun("nft", "add table inet vgmark { chain out { type filter hook output priority 0; meta mark 0x2a counter; }; }")
+	var c health.Checker
+	var ln net.Listener
+	var r health.Result
+	err := h.Do(func() (err error) {
+		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return err
+		}
+		if c, err = health.New(health.CheckSpec{Kind: health.KindTCP, Target: netip.MustParseAddrPort(ln.Addr().String()), FWMark: 42}); err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		r = c.Check(ctx) // the socket is made here, in the namespace
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if !r.Up {
+		t.Fatalf("check: %v", r)
+	}
+	out := h.MustRun("nft", "list", "table", "inet", "vgmark")
+	if strings.Contains(out, "packets 0 ") || !strings.Contains(out, "packets ") {
+		t.Errorf("no marked packet counted:\n%s", out)
 	}
 }

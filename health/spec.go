@@ -72,6 +72,7 @@ type CheckSpec struct {
 	ConnectPort uint16     // connect_port; default Target's port
 	BindTo      netip.Addr // bindto; default: the kernel chooses
 	BindPort    uint16     // bind_port; default: the kernel chooses
+	FWMark      uint32     // fwmark: SO_MARK on the probe's packets (not PING_CHECK); 0: none
 
 	ConnectTimeout   time.Duration  // connect_timeout; default 5s. The whole probe's deadline (except MISC_CHECK)
 	Retry            *int           // retry (nb_get_retry); default 1, DNS_CHECK 3, MISC_CHECK 0
