@@ -18,6 +18,11 @@ func defaultGlobal() GlobalDefs {
 		VRRPGarpMasterRepeat:        5,
 		VRRPGarpLowerPrioDelay:      -1, // follows vrrp_garp_master_delay
 		VRRPGarpLowerPrioRepeat:     -1, // follows vrrp_garp_master_repeat
+		// Unlike keepalived (off), vigil refreshes its gratuitous ARPs every
+		// 5 s by default: a client whose entry still points at a departed
+		// holder (after a partition heals, or a rogue stopped) is cut off
+		// until the entry expires otherwise, 20 to 50 s as measured.
+		VRRPGarpMasterRefresh:       seconds(5),
 		VRRPGarpMasterRefreshRepeat: 1,
 		VRRPDownTimerAdverts:        3,
 	}
