@@ -357,9 +357,11 @@ func TestListenerUnderFaults(t *testing.T) {
 	go func() { done <- l.Run(ctx) }()
 	hs, _ := vrrp.NewSender(lan.Port(holderIP), vrrp.SenderConfig{Src: holderIP, Dsts: []netip.Addr{vrrp.GroupV4}})
 	rs, _ := vrrp.NewSender(lan.Port(rogueIP), vrrp.SenderConfig{Src: rogueIP, Dsts: []netip.Addr{vrrp.GroupV4}})
-	for range 8 {
-		hs.Hold(advert())
-		rs.Hold(advert())
+	for i := range 8 {
+		a := advert()
+		a.Priority = uint8(100 + i) // a new advert each time: Hold sends at once
+		hs.Hold(a)
+		rs.Hold(a)
 	}
 	// 16 writes: deliveries 1..16, 4 dropped, 4 tripled, 4 delayed.
 	want := uint64(4*3 + 4 + 4)
