@@ -34,6 +34,11 @@
 //   - SSL { password } (encrypted keys) is not supported.
 //   - track_file is re-read every interval (1 s) rather than on inotify
 //     events.
+//   - HTTP_GET/SSL_GET check all their urls in each probe (each within
+//     connect_timeout); keepalived, recovering from a failure, checks one
+//     url per delay_loop (fast_recovery is therefore always on).
+//   - bind_if (for IPv6 link-local bindto) is not supported; PING_CHECK
+//     takes no fwmark.
 //   - A TCP_CHECK closes with a reset (SO_LINGER 0), so that thousands of
 //     checks leave no TIME_WAIT sockets on the director.
 //
