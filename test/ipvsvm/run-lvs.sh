@@ -18,6 +18,6 @@ mkdir -p "$WORK"
 # guest a missing IPVS is a broken harness, not a reason to pass.
 # Every IPVS scheduler of the guest kernel (6.1 has no ip_vs_twos), so the
 # conformance suite can use them all.
-export EXTRA_MODULES="${EXTRA_MODULES:-ip_vs_lc ip_vs_wlc ip_vs_lblc ip_vs_lblcr ip_vs_dh ip_vs_sed ip_vs_nq ip_vs_fo ip_vs_ovf}"
+export EXTRA_MODULES="${EXTRA_MODULES:-ip_vs_lc ip_vs_wlc ip_vs_lblc ip_vs_lblcr ip_vs_dh ip_vs_sed ip_vs_nq ip_vs_fo ip_vs_ovf bridge}"
 sh "$HERE/build-initramfs.sh" "$WORK/lvs-ipvs.test" -test.v -test.count=1 -require-ipvs
 TIMEOUT=${TIMEOUT:-300} sh "$HERE/run.sh" auto
