@@ -20,3 +20,12 @@ func TestDialUnimplemented(t *testing.T) {
 		t.Errorf("ReadFrom = %v, want errUnimplemented", err)
 	}
 }
+
+func TestVMACUnimplemented(t *testing.T) {
+	if _, err := AddVMAC("eth0", "vrrp.51", 51, false); !errors.Is(err, errUnimplemented) {
+		t.Errorf("AddVMAC = %v, want errUnimplemented", err)
+	}
+	if err := DelVMAC("vrrp.51"); !errors.Is(err, errUnimplemented) {
+		t.Errorf("DelVMAC = %v, want errUnimplemented", err)
+	}
+}
