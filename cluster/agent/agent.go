@@ -107,6 +107,7 @@ type Agent struct {
 
 	raftFailed map[string]bool // peers whose Raft heartbeats fail
 	fedReach   map[string]bool // reachability last fed to the core
+	steered    time.Time       // last leadership transfer away from a holder
 
 	results chan cluster.Event // answers of asynchronous Raft calls
 	seen    chan fencing.Event // observations of the wire (rogue adverts)
@@ -229,6 +230,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.feedLeadership(ctx, time.Now())
 	for {
 		a.execute(ctx)
+		a.steer(ctx, time.Now())
 		a.report.tick(time.Now())
 		a.arm(timer)
 		select {
@@ -335,6 +337,40 @@ func (a *Agent) feedReach(now time.Time, all bool) {
 			a.fedReach[p.Node] = up
 			a.core.Step(now, cluster.Reachable{Node: p.Node, Up: up})
 		}
+	}
+}
+
+// steer hands Raft leadership to a reachable node that holds nothing
+// when this leader holds a VIP. Killing a node that is both leader and
+// holder costs an election on top of the lease wait; with the roles on
+// different nodes a crash costs one or the other. At most every 10 s.
+func (a *Agent) steer(ctx context.Context, now time.Time) {
+	if now.Sub(a.steered) < 10*time.Second || a.raft.State() != raft.Leader {
+		return
+	}
+	st := a.Status()
+	if len(st.Holding) == 0 {
+		return
+	}
+	busy := map[string]bool{}
+	for _, as := range st.State.Instances {
+		if as.Live() {
+			busy[as.Holder] = true
+		}
+	}
+	for _, n := range sortedNodes(a.cfg.Peers) {
+		if n == a.cfg.Node || busy[n] || !a.fedReach[n] {
+			continue
+		}
+		a.steered = now
+		a.log.Info("handing Raft leadership to a node that holds no VIP", "to", n)
+		a.async(ctx, func() cluster.Event {
+			if err := a.raft.LeadershipTransferToServer(raft.ServerID(n), raft.ServerAddress(n)).Error(); err != nil {
+				a.log.Warn("leadership transfer", "to", n, "err", err)
+			}
+			return nil
+		})
+		return
 	}
 }
 

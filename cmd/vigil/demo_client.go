@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"fmt"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/mdlayher/arp"
 	"golang.org/x/net/websocket"
 
 	"vigil/test/netns"
@@ -41,6 +43,42 @@ func httpGet(h *netns.Host, addr string, timeout time.Duration) (string, error) 
 		}
 	})
 	return name, err
+}
+
+// whoAnswers sends one ARP request for vip from the host's eth0 and
+// returns the MACs that replied within 60 ms: who serves the VIP now. (A
+// dead director's address may linger on its interface for a second or
+// two, but its nftables fence keeps it from answering.)
+func whoAnswers(h *netns.Host, vip netip.Addr) ([]string, error) {
+	var macs []string
+	err := h.Do(func() error {
+		ifi, err := net.InterfaceByName("eth0")
+		if err != nil {
+			return err
+		}
+		c, err := arp.Dial(ifi)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		if err := c.Request(vip); err != nil {
+			return err
+		}
+		seen := map[string]bool{}
+		_ = c.SetReadDeadline(time.Now().Add(60 * time.Millisecond))
+		for {
+			p, _, err := c.Read()
+			if err != nil {
+				break
+			}
+			if p.Operation == arp.OperationReply && p.SenderIP == vip && !seen[p.SenderHardwareAddr.String()] {
+				seen[p.SenderHardwareAddr.String()] = true
+				macs = append(macs, p.SenderHardwareAddr.String())
+			}
+		}
+		return nil
+	})
+	return macs, err
 }
 
 // wsWatch holds one WebSocket through the VIP, sends a message every

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -59,6 +60,7 @@ type demoDirector struct {
 	front *netns.Iface
 	back  *netns.Iface
 	proc  *netns.Proc
+	mac   string // of front, where clients reach the VIP
 }
 
 // story is the demo's lab and its narration.
@@ -98,6 +100,11 @@ func (s *story) build(t *demoT, keep bool) {
 		d := &demoDirector{host: h}
 		d.front = h.Link(front, "eth0", fmt.Sprintf("10.91.0.%d/24", 11+i))
 		d.back = h.Link(back, "eth1", fmt.Sprintf("10.92.0.%d/24", 11+i))
+		mac, err := d.front.MAC()
+		if err != nil {
+			s.fail("%v", err)
+		}
+		d.mac = mac
 		s.d[n] = d
 	}
 	for i, n := range []string{"rs1", "rs2"} {
@@ -122,16 +129,31 @@ func (s *story) startAgent(n string) {
 		s.exe, s.conf, n, filepath.Join(s.dir, n), filepath.Join(s.dir, n+".log")))
 }
 
-// holders lists the directors that have the VIP on an interface now.
+// holders lists the directors that answer ARP for the VIP now, as the
+// client sees them.
 func (s *story) holders() []string {
-	var hs []string
-	for _, n := range []string{"d1", "d2", "d3"} {
-		out, err := s.d[n].host.Run("ip", "-o", "-4", "addr", "show", "dev", "eth0")
-		if err == nil && strings.Contains(out, " "+demoVIP+"/") {
-			hs = append(hs, n)
-		}
+	macs, err := whoAnswers(s.client, netip.MustParseAddr(demoVIP))
+	if err != nil {
+		s.fail("ARP from the client: %v", err)
 	}
+	var hs []string
+	for _, m := range macs {
+		name := "a stranger " + m
+		for n, d := range s.d {
+			if d.mac == m {
+				name = n
+			}
+		}
+		hs = append(hs, name)
+	}
+	slices.Sort(hs)
 	return hs
+}
+
+// hasVIP reports whether director n has the VIP on its interface.
+func (s *story) hasVIP(n string) bool {
+	out, err := s.d[n].host.Run("ip", "-o", "-4", "addr", "show", "dev", "eth0")
+	return err == nil && strings.Contains(out, " "+demoVIP+"/")
 }
 
 // waitFor polls cond every 50 ms, printing a dot every second, until it
@@ -247,7 +269,7 @@ func (s *story) run() {
 		if len(hs) > 1 {
 			overlap = true
 		}
-		if dropped == 0 && !slices.Contains(hs, old) {
+		if dropped == 0 && !s.hasVIP(old) {
 			dropped = time.Since(cut)
 		}
 		if taken == 0 && len(hs) == 1 && hs[0] != old {
@@ -255,12 +277,12 @@ func (s *story) run() {
 		}
 		return dropped > 0 && taken > 0
 	})
-	s.say("%s dropped the VIP %.2fs after the cut (its lease ran out); %v took it %.2fs after the cut",
+	s.say("%s removed the VIP %.2fs after the cut (its lease ran out); %v answered for it %.2fs after the cut",
 		old, dropped.Seconds(), s.holders(), taken.Seconds())
 	if overlap {
-		s.say("TWO DIRECTORS HELD THE VIP AT ONCE: this is a bug, please report it")
+		s.say("TWO DIRECTORS ANSWERED FOR THE VIP AT ONCE: this is a bug, please report it")
 	} else {
-		s.say("never two holders at once (checked every 50 ms)")
+		s.say("never two directors answering at once (the client asked every 50 ms)")
 	}
 	_ = d.front.Up()
 	_ = d.back.Up()
