@@ -73,7 +73,13 @@ func newNetNS(t *testing.T) string {
 	path, done := make(chan string), make(chan struct{})
 	errc := make(chan error, 1)
 	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with the namespace
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer orig.Close()
 		ns, err := netns.New()
 		if err == nil {
 			// Loopback up creates the local routing table; without it IPVS
@@ -90,6 +96,11 @@ func newNetNS(t *testing.T) string {
 		defer ns.Close()
 		path <- fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid())
 		<-done
+		// Back home before unlocking; if that fails the thread stays
+		// locked and is discarded.
+		if netns.Set(orig) == nil {
+			runtime.UnlockOSThread()
+		}
 	}()
 	select {
 	case p := <-path:

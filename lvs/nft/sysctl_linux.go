@@ -33,14 +33,29 @@ func (d *Datapath) setSysctls() error {
 	}
 	errc := make(chan error, 1)
 	go func() {
-		// The thread enters the namespace and is never unlocked, so it is
-		// discarded when the goroutine ends instead of returning to the pool.
+		// The thread goes back to its namespace before it is unlocked; if
+		// it cannot, it stays locked and the runtime discards it. (A thread
+		// left in another namespace may be the process's main thread, which
+		// the runtime never discards: tools that find processes by
+		// namespace would then count this whole process in.)
 		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			errc <- fmt.Errorf("nft: current netns: %w", err)
+			return
+		}
+		defer orig.Close()
 		if err := netns.Set(netns.NsHandle(d.opt.NetNS)); err != nil {
 			errc <- fmt.Errorf("nft: enter netns: %w", err)
 			return
 		}
-		errc <- write()
+		werr := write()
+		if err := netns.Set(orig); err != nil {
+			errc <- fmt.Errorf("nft: leave netns: %w", err)
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- werr
 	}()
 	return <-errc
 }
