@@ -9,7 +9,13 @@
 // states (QuorumStates, for keepalived's hysteresis). Every director computes it
 // from the same replicated inputs and so programs byte-identical tables.
 //
-// The driver's ordering contract, once per change and on a periodic sweep:
+// Packages: lvs/ipvs (IPVS), lvs/nft (nftables, NAT and DR), lvs/lvstest
+// (in-memory kernel model, random states, the conformance suite every
+// datapath passes), lvs/datapath (ipvs|nftables|auto selection and
+// validation for `vigil config check`).
+//
+// The driver's ordering contract, once per change and on a periodic sweep
+// (Reconcile is that loop):
 //
 //  1. st, quorum = Desired(vss, verdicts, quorum)   (keep quorum for next time)
 //  2. dp.Apply(ctx, st)                               (reads, diffs, applies)

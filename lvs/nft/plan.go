@@ -229,11 +229,11 @@ func (p *plan) fillSlots() {
 	}
 }
 
-// HashKey returns the bytes the kernel's jhash reads for a client, as the
+// hashKey returns the bytes the kernel's jhash reads for a client, as the
 // rule loads them into registers: the source address (masked to the
 // persistence granularity), then for sh-port/mh-port the source port padded
 // to 4 bytes.
-func HashKey(c class, client netip.AddrPort) []byte {
+func hashKey(c class, client netip.AddrPort) []byte {
 	a := client.Addr().As4()
 	if c.Mask < 32 {
 		p := netip.PrefixFrom(client.Addr(), int(c.Mask)).Masked().Addr().As4()
@@ -260,7 +260,7 @@ func (o Options) Place(s lvs.Service, client netip.AddrPort) (netip.AddrPort, bo
 		return netip.AddrPort{}, false
 	}
 	p.fillSlots()
-	slot := Scale(JHash(HashKey(p.class, client), o.Seed), p.class.M)
+	slot := Scale(JHash(hashKey(p.class, client), o.Seed), p.class.M)
 	ap := p.slots[slot]
 	return ap, ap.IsValid()
 }
