@@ -191,6 +191,7 @@ func TestValidate(t *testing.T) {
 		{lvs.Service{Proto: lvs.TCP, Addr: a("10.0.0.1"), Port: 80, Scheduler: "sh", Flags: lvs.FlagMHPort}, "need scheduler mh"},
 		{web(rl("10.0.1.1", 80, -1)), "weight -1 out of range"},
 		{web(rl("10.0.1.1", 80, 1), rl("10.0.1.1", 80, 2)), "10.0.1.1:80 listed twice"},
+		{web(lvs.Real{Addr: a("10.0.1.1"), Port: 8080, Weight: 1, Method: lvs.DR}), "dr cannot change the port (use 80)"},
 	}
 	for _, b := range bad {
 		err := lvs.State{Services: []lvs.Service{b.s}}.Validate()

@@ -312,6 +312,11 @@ func (st State) Validate() error {
 			if r.Method > TUN {
 				return fmt.Errorf("lvs: service %s: real server %s: unknown method %d", k, r.AddrPort(), r.Method)
 			}
+			if (r.Method == DR || r.Method == TUN) && s.FWMark == 0 && r.Port != 0 && r.Port != s.Port {
+				// IPVS keeps the service's port for DR and TUN; a different
+				// one would read back differently forever.
+				return fmt.Errorf("lvs: service %s: real server %s: %s cannot change the port (use %d)", k, r.AddrPort(), r.Method, s.Port)
+			}
 			if rs[r.AddrPort()] {
 				return fmt.Errorf("lvs: service %s: real server %s listed twice", k, r.AddrPort())
 			}

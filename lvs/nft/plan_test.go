@@ -151,12 +151,12 @@ func TestValidate(t *testing.T) {
 		want string
 	}{
 		{func(s *lvs.Service) { s.Scheduler = "rr" }, "would split a TCP handshake"},
-		{func(s *lvs.Service) { s.Reals[0].Port = 8080 }, "DR cannot change the port"},
+		{func(s *lvs.Service) { s.Reals[0].Port = 8080 }, "cannot change the port"},
 	} {
 		s := drSvc
 		s.Reals = append([]lvs.Real{}, drSvc.Reals...)
 		bad.f(&s)
-		if err := dr.Validate(lvs.State{Services: []lvs.Service{s}}); !errors.Is(err, lvs.ErrUnsupported) || !strings.Contains(err.Error(), bad.want) {
+		if err := dr.Validate(lvs.State{Services: []lvs.Service{s}}); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("DR %s: %v, want %q", s.String(), err, bad.want)
 		}
 	}
@@ -175,9 +175,11 @@ func TestValidate(t *testing.T) {
 	}{
 		{mod(func(s *lvs.Service) { s.Scheduler = "wlc" }), "scheduler wlc has no nftables equivalent"},
 		{mod(func(s *lvs.Service) { s.Scheduler = "lc" }), "scheduler lc has no nftables equivalent"},
-		{mod(func(s *lvs.Service) { s.Reals[0].Method = lvs.TUN }), "forwarding method tun cannot be expressed"},
-		{mod(func(s *lvs.Service) { s.Reals[0].Method, s.Reals[1].Method = lvs.DR, lvs.DR }), "DR needs the nftables option DRInterface"},
-		{mod(func(s *lvs.Service) { s.Reals[0].Method = lvs.DR }), "NAT and DR mixed"},
+		{mod(func(s *lvs.Service) { s.Reals[0].Method, s.Reals[0].Port = lvs.TUN, 80 }), "forwarding method tun cannot be expressed"},
+		{mod(func(s *lvs.Service) {
+			s.Reals[0].Method, s.Reals[1].Method, s.Reals[0].Port, s.Reals[1].Port = lvs.DR, lvs.DR, 80, 80
+		}), "DR needs the nftables option DRInterface"},
+		{mod(func(s *lvs.Service) { s.Reals[0].Method, s.Reals[0].Port = lvs.DR, 80 }), "NAT and DR mixed"},
 		{lvs.Service{Proto: lvs.TCP, Addr: netip.MustParseAddr("fd00::1"), Port: 80, Scheduler: "mh"}, "IPv6"},
 		{lvs.Service{FWMark: 1, Addr: netip.IPv4Unspecified(), Scheduler: "mh"}, "fwmark"},
 		{mod(func(s *lvs.Service) {
