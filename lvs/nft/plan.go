@@ -46,7 +46,8 @@ import (
 
 // Options configure the nftables datapath.
 type Options struct {
-	// Table is the name of vigil's own nftables table (family ip). Default "vigil".
+	// Table is the name of vigil's own nftables tables: family ip for NAT,
+	// and Table+"_dr" in family netdev for DR. Default "vigil".
 	Table string
 	// Seed is the jhash seed, the same on every director (a cluster-wide
 	// config value). It must not be 0: the kernel draws a random seed per
