@@ -47,6 +47,10 @@ const (
 	OpReport
 	// OpDrain sets Node's drain flag.
 	OpDrain
+	// OpHealth records Node's verdict on real server Server (a health
+	// checker transition; never individual probes). Last writer wins per
+	// node and server; the committed verdict is agreed from all nodes'.
+	OpHealth
 )
 
 func (o Op) String() string {
@@ -59,6 +63,8 @@ func (o Op) String() string {
 		return "report"
 	case OpDrain:
 		return "drain"
+	case OpHealth:
+		return "health"
 	}
 	return fmt.Sprintf("op(%d)", uint8(o))
 }
@@ -73,6 +79,8 @@ type Command struct {
 	Weight   int    `json:"weight,omitempty"`
 	Fault    bool   `json:"fault,omitempty"`
 	Drained  bool   `json:"drained,omitempty"`
+	Server   string `json:"server,omitempty"`
+	Up       bool   `json:"up,omitempty"`
 }
 
 func (c Command) String() string {
@@ -85,6 +93,8 @@ func (c Command) String() string {
 		return fmt.Sprintf("report %s weight %d fault %t", c.Node, c.Weight, c.Fault)
 	case OpDrain:
 		return fmt.Sprintf("drain %s %t", c.Node, c.Drained)
+	case OpHealth:
+		return fmt.Sprintf("health %s sees %s up %t", c.Node, c.Server, c.Up)
 	}
 	return c.Op.String()
 }
@@ -104,6 +114,9 @@ type State struct {
 	Index     uint64                `json:"index"`
 	Instances map[string]Assignment `json:"instances"`
 	Nodes     map[string]NodeReport `json:"nodes"`
+	// Health holds each node's last reported verdict per real server:
+	// server → node → up.
+	Health map[string]map[string]bool `json:"health,omitempty"`
 }
 
 // NewState returns an empty state.
@@ -113,7 +126,14 @@ func NewState() *State {
 
 // Clone returns a deep copy.
 func (s *State) Clone() *State {
-	return &State{Index: s.Index, Instances: maps.Clone(s.Instances), Nodes: maps.Clone(s.Nodes)}
+	c := &State{Index: s.Index, Instances: maps.Clone(s.Instances), Nodes: maps.Clone(s.Nodes)}
+	if s.Health != nil {
+		c.Health = make(map[string]map[string]bool, len(s.Health))
+		for k, v := range s.Health {
+			c.Health[k] = maps.Clone(v)
+		}
+	}
+	return c
 }
 
 // Apply applies the command of log entry index. Entries at or below the
@@ -167,6 +187,23 @@ func (s *State) Apply(index uint64, c Command) (bool, error) {
 		}
 		r.Drained = c.Drained
 		s.Nodes[c.Node] = r
+		return true, nil
+	case OpHealth:
+		if c.Node == "" || c.Server == "" {
+			return false, fmt.Errorf("cluster: apply %v: %w: no node or server", c, ErrBadCommand)
+		}
+		if s.Health == nil {
+			s.Health = map[string]map[string]bool{}
+		}
+		r := s.Health[c.Server]
+		if up, ok := r[c.Node]; ok && up == c.Up {
+			return false, nil
+		}
+		if r == nil {
+			r = map[string]bool{}
+			s.Health[c.Server] = r
+		}
+		r[c.Node] = c.Up
 		return true, nil
 	}
 	return false, fmt.Errorf("cluster: apply %v: %w", c, ErrBadCommand)

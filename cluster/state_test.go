@@ -127,3 +127,35 @@ func TestStateReplay(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyHealth: health reports are per node and server, last writer
+// wins, a repeat changes nothing, and Clone copies them deeply.
+func TestApplyHealth(t *testing.T) {
+	s := NewState()
+	if _, err := s.Apply(1, Command{Op: OpHealth, Server: "vs/rs1"}); !errors.Is(err, ErrBadCommand) {
+		t.Fatalf("health without node: %v, want ErrBadCommand", err)
+	}
+	steps := []struct {
+		c       Command
+		changed bool
+	}{
+		{Command{Op: OpHealth, Node: "d1", Server: "vs/rs1", Up: false}, true},
+		{Command{Op: OpHealth, Node: "d1", Server: "vs/rs1", Up: false}, false},
+		{Command{Op: OpHealth, Node: "d2", Server: "vs/rs1", Up: true}, true},
+		{Command{Op: OpHealth, Node: "d1", Server: "vs/rs1", Up: true}, true},
+	}
+	for i, st := range steps {
+		changed, err := s.Apply(uint64(i+2), st.c)
+		if err != nil || changed != st.changed {
+			t.Fatalf("step %d %v: changed %t, %v; want %t", i, st.c, changed, err, st.changed)
+		}
+	}
+	if got := s.Health["vs/rs1"]; !got["d1"] || !got["d2"] || len(got) != 2 {
+		t.Fatalf("health = %v", s.Health)
+	}
+	c := s.Clone()
+	c.Health["vs/rs1"]["d1"] = false
+	if !s.Health["vs/rs1"]["d1"] {
+		t.Fatal("Clone shares the health maps")
+	}
+}

@@ -39,6 +39,8 @@ import (
 
 	"vigil/cluster"
 	"vigil/fencing"
+	"vigil/health"
+	"vigil/lvs"
 )
 
 // Executor carries out the core's Hold and Release actions: the VIP
@@ -88,6 +90,12 @@ type Config struct {
 	Executor Executor
 	// Report says where transitions and alerts go besides the log.
 	Report ReportConfig
+	// Health are the checked real servers; their verdicts are agreed
+	// under HealthQuorum, and OnVerdicts (called from the loop, must not
+	// block) receives every change of the agreed verdicts.
+	Health       []HealthServer
+	HealthQuorum health.Quorum
+	OnVerdicts   func(lvs.Health)
 	// Logger receives everything; nil discards.
 	Logger *slog.Logger
 }
@@ -108,6 +116,11 @@ type Agent struct {
 	raftFailed map[string]bool // peers whose Raft heartbeats fail
 	fedReach   map[string]bool // reachability last fed to the core
 	steered    time.Time       // last leadership transfer away from a holder
+
+	healthIn  chan healthReport
+	myHealth  map[string]bool      // this node's latest verdict per server
+	proposedH map[string]time.Time // when each was last proposed
+	verdicts  map[string]bool      // the agreed verdicts
 
 	results chan cluster.Event // answers of asynchronous Raft calls
 	seen    chan fencing.Event // observations of the wire (rogue adverts)
@@ -159,6 +172,9 @@ func New(cfg Config) (*Agent, error) {
 
 		raftFailed: map[string]bool{},
 		fedReach:   map[string]bool{},
+		healthIn:   make(chan healthReport, 256),
+		myHealth:   map[string]bool{},
+		proposedH:  map[string]time.Time{},
 	}
 	var err error
 	if a.stores, err = openStores(cfg.DataDir); err != nil {
@@ -243,11 +259,15 @@ func (a *Agent) Run(ctx context.Context) error {
 			// The timer's own timestamp is stale when the loop was busy:
 			// a lease end must be judged on the clock now.
 			a.core.Tick(time.Now())
+			if len(a.myHealth) > 0 {
+				a.proposeHealth(ctx, time.Now(), a.fsm.current())
+			}
 		case s := <-a.fsm.notify:
 			now := time.Now()
 			a.core.Step(now, cluster.Committed{State: s})
 			a.setState(s)
 			a.report.committed(now, s)
+			a.committedHealth(ctx, now, s)
 		case o := <-a.obs:
 			a.observe(ctx, o)
 		case <-a.gossip.notify:
@@ -256,6 +276,9 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.report.peerLinks(now, a.gossip.peers(sortedNodes(a.cfg.Peers)))
 		case m := <-a.msgs.in:
 			a.receive(m)
+		case r := <-a.healthIn:
+			a.myHealth[r.server] = r.up
+			a.proposeHealth(ctx, time.Now(), a.fsm.current())
 		case ev := <-a.seen:
 			a.report.step(ev)
 		case ev := <-a.results:

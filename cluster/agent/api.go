@@ -21,7 +21,23 @@ type ClusterStatus struct {
 	CommitIndex uint64           `json:"commit_index"`
 	Nodes       []NodeStatus     `json:"nodes"`
 	Instances   []InstanceStatus `json:"instances"`
+	Services    []ServiceStatus  `json:"services"`
 	Alerts      []AlertStatus    `json:"alerts"`
+}
+
+// ServiceStatus is one virtual server and the agreed verdicts of its
+// checked real servers.
+type ServiceStatus struct {
+	Name  string       `json:"name"`
+	Reals []RealStatus `json:"reals"`
+}
+
+// RealStatus is one checked real server: the agreed verdict and what each
+// director reported.
+type RealStatus struct {
+	Address string          `json:"address"`
+	Up      bool            `json:"up"`
+	Reports map[string]bool `json:"reports"`
 }
 
 // NodeStatus is one director as the answering node sees it.
@@ -68,7 +84,7 @@ func (a *Agent) ClusterStatus() ClusterStatus {
 	cs := ClusterStatus{
 		Cluster: a.cfg.Cluster, Node: a.cfg.Node, Leader: st.Leader, Term: st.Term,
 		CommitIndex: st.State.Index,
-		Nodes:       []NodeStatus{}, Instances: []InstanceStatus{}, Alerts: []AlertStatus{},
+		Nodes:       []NodeStatus{}, Instances: []InstanceStatus{}, Services: []ServiceStatus{}, Alerts: []AlertStatus{},
 	}
 	links := map[string]PeerLinks{}
 	for _, p := range a.gossip.peers(sortedNodes(a.cfg.Peers)) {
@@ -99,6 +115,18 @@ func (a *Agent) ClusterStatus() ClusterStatus {
 			}
 		}
 		cs.Nodes = append(cs.Nodes, ns)
+	}
+	verdicts := a.Verdicts()
+	for _, h := range a.cfg.Health {
+		if len(cs.Services) == 0 || cs.Services[len(cs.Services)-1].Name != h.Real.VS {
+			cs.Services = append(cs.Services, ServiceStatus{Name: h.Real.VS, Reals: []RealStatus{}})
+		}
+		svc := &cs.Services[len(cs.Services)-1]
+		rep := maps.Clone(st.State.Health[h.ID()])
+		if rep == nil {
+			rep = map[string]bool{}
+		}
+		svc.Reals = append(svc.Reals, RealStatus{Address: h.Real.Real.String(), Up: verdicts[h.ID()], Reports: rep})
 	}
 	for _, al := range a.report.alerts() {
 		ev := maps.Clone(al.Evidence)

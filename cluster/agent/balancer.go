@@ -22,18 +22,35 @@ type Balancer struct {
 	log   *slog.Logger
 
 	quorum lvs.QuorumStates
+	health chan lvs.Health // agreed verdicts, latest wins
+	cur    lvs.Health
 }
 
 // NewBalancer returns a Balancer applying vss through dp.
 func NewBalancer(dp lvs.Datapath, vss []lvs.VirtualServer, log *slog.Logger) *Balancer {
-	return &Balancer{dp: dp, vss: vss, sweep: 10 * time.Second, log: log}
+	return &Balancer{dp: dp, vss: vss, sweep: 10 * time.Second, log: log, health: make(chan lvs.Health, 1)}
 }
 
-// Apply computes the desired state from the virtual servers and verdicts
-// and applies it. Every real server counts as up until health verdicts
-// are replicated.
+// SetHealth hands the agreed verdicts to Run, which applies them at once.
+// It never blocks: a newer set replaces one not yet applied.
+func (b *Balancer) SetHealth(h lvs.Health) {
+	for {
+		select {
+		case b.health <- h:
+			return
+		default:
+		}
+		select {
+		case <-b.health:
+		default:
+		}
+	}
+}
+
+// Apply computes the desired state from the virtual servers and the
+// agreed verdicts, and applies it.
 func (b *Balancer) Apply(ctx context.Context) error {
-	want, q, err := lvs.Desired(b.vss, lvs.Health{}, b.quorum)
+	want, q, err := lvs.Desired(b.vss, b.cur, b.quorum)
 	if err != nil {
 		return fmt.Errorf("agent: desired load-balancer state: %w", err)
 	}
@@ -57,6 +74,7 @@ func (b *Balancer) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		case b.cur = <-b.health:
 		}
 	}
 }

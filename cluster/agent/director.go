@@ -11,6 +11,7 @@ import (
 
 	"vigil/fencing"
 	"vigil/fencing/nftfence"
+	"vigil/health"
 	"vigil/lvs"
 	"vigil/lvs/nft"
 	"vigil/vrrp"
@@ -34,6 +35,7 @@ type Director struct {
 	lb    *Balancer
 	dp    lvs.Datapath
 	fence *nftfence.Fence
+	hd    *health.Driver
 }
 
 // OpenDirector opens the sockets a director needs and the agent. An
@@ -109,8 +111,15 @@ func OpenDirector(s *Setup, log *slog.Logger) (*Director, error) {
 		cfg.Timing.KernelSlack = nftfence.KernelSlack
 	}
 	cfg.Executor = NewWire(d.mgr, d.ann, fence, d.wires, log)
+	if d.lb != nil {
+		cfg.OnVerdicts = d.lb.SetHealth
+	}
 	cfg.Logger = log
 	if d.Agent, err = New(cfg); err != nil {
+		d.Close()
+		return nil, err
+	}
+	if d.hd, err = d.startHealth(cfg.Health); err != nil {
 		d.Close()
 		return nil, err
 	}
@@ -126,6 +135,32 @@ func OpenDirector(s *Setup, log *slog.Logger) (*Director, error) {
 		d.lsn = append(d.lsn, l)
 	}
 	return d, nil
+}
+
+// startHealth builds the checkers of every checked real server; their
+// transitions go to the agent, which agrees the verdicts with the others.
+func (d *Director) startHealth(servers []HealthServer) (*health.Driver, error) {
+	if len(servers) == 0 {
+		return nil, nil
+	}
+	hd := health.NewDriver(health.DriverConfig{
+		OnAction: func(a health.Action) {
+			if a.Kind == health.ActState {
+				d.Agent.ReportHealth(string(a.Server), a.Up)
+			}
+		},
+		Logger: d.log.With("component", "health"),
+	})
+	for _, s := range servers {
+		spec, checkers, err := health.NewServer(s.Spec, s.Checks)
+		if err != nil {
+			return nil, fmt.Errorf("agent: real server %s: %w", s.ID(), err)
+		}
+		if err := hd.Add(spec, checkers); err != nil {
+			return nil, fmt.Errorf("agent: real server %s: %w", s.ID(), err)
+		}
+	}
+	return hd, nil
 }
 
 // listen watches the instance's interface for adverts of its VRID that do
@@ -174,6 +209,9 @@ func (d *Director) Run(ctx context.Context) error {
 	run("announcer", d.ann.Run)
 	if d.lb != nil {
 		run("load balancer", d.lb.Run)
+	}
+	if d.hd != nil {
+		run("health", d.hd.Run)
 	}
 	for _, w := range d.wires {
 		if w.Sender != nil {

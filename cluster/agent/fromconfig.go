@@ -11,6 +11,7 @@ import (
 	"vigil/cluster"
 	"vigil/config"
 	"vigil/fencing/notify"
+	"vigil/health"
 	"vigil/lvs"
 	"vigil/vrrp"
 	"vigil/vrrp/vip"
@@ -97,6 +98,12 @@ func FromConfig(c *config.Config, node string) (*Setup, error) {
 		return nil, err
 	}
 	s.Datapath, s.Seed = cl.Datapath, ClusterSeed(cl.Name)
+	if s.Agent.Health, err = HealthServers(c, s.VirtualServers); err != nil {
+		return nil, err
+	}
+	if s.Agent.HealthQuorum, err = health.ParseQuorum(cl.HealthQuorum); err != nil {
+		return nil, fmt.Errorf("agent: health_quorum: %w", err)
+	}
 	s.Agent.Report = reportConfig(c, mine)
 	g := c.Global
 	s.GARP = vip.Timing{

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -28,6 +30,8 @@ only for agents that are not on loopback.
   nodes[]: name, raft_state, state, drained, links[] (name, address, state)
   instances[]: name, vrid, holder, epoch, lease_remaining_ms (null unless
                the answering node holds the instance)
+  services[]: name, reals[] (address, up: the agreed verdict, reports: each
+              director's own verdict)
   alerts[]: kind, since, evidence
 
 Exit status: 0 printed; 1 the agent could not be reached (is it running?
@@ -114,6 +118,27 @@ func printStatus(w io.Writer, st *agent.ClusterStatus) {
 			lease = fmt.Sprintf("%d ms", *i.LeaseRemainingMS)
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\n", i.Name, i.VRID, holder, i.Epoch, lease)
+	}
+	if len(st.Services) > 0 {
+		fmt.Fprintln(tw)
+		fmt.Fprintln(tw, "SERVICE\tREAL SERVER\tVERDICT\tREPORTS")
+		for _, s := range st.Services {
+			for _, r := range s.Reals {
+				verdict := "down"
+				if r.Up {
+					verdict = "up"
+				}
+				var reps []string
+				for _, n := range slices.Sorted(maps.Keys(r.Reports)) {
+					state := "down"
+					if r.Reports[n] {
+						state = "up"
+					}
+					reps = append(reps, n+"="+state)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Name, r.Address, verdict, strings.Join(reps, " "))
+			}
+		}
 	}
 	tw.Flush()
 	if len(st.Alerts) == 0 {

@@ -61,7 +61,7 @@ type cluster3 struct {
 	notifyLog string
 	d         map[string]*director
 	client    *netns.Host
-	lan       *netns.Bridge
+	lan, hb   *netns.Bridge
 }
 
 const clusterConf = `global_defs {
@@ -91,11 +91,14 @@ vrrp_instance VI_1 {
 }
 `
 
-func newCluster3(t *testing.T) *cluster3 {
+func newCluster3(t *testing.T) *cluster3 { return newCluster3With(t, "") }
+
+// newCluster3With appends extra to the cluster's configuration.
+func newCluster3With(t *testing.T, extra string) *cluster3 {
 	lab := netns.New(t)
 	c := &cluster3{t: t, lab: lab, d: map[string]*director{}}
 	lan, hb := lab.Bridge("lan"), lab.Bridge("hb")
-	c.lan = lan
+	c.lan, c.hb = lan, hb
 	dir := t.TempDir()
 	c.conf = filepath.Join(dir, "vigil.conf")
 	c.notifyLog = filepath.Join(dir, "notify.log")
@@ -105,7 +108,7 @@ func newCluster3(t *testing.T) *cluster3 {
 	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"$(ip netns identify) $*\" >> "+c.notifyLog+"\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(c.conf, []byte(strings.Replace(clusterConf, "NOTIFY", script, 1)), 0o644); err != nil {
+	if err := os.WriteFile(c.conf, []byte(strings.Replace(clusterConf, "NOTIFY", script, 1)+extra), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for i, n := range []string{"d1", "d2", "d3"} {

@@ -1,0 +1,208 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net/netip"
+	"time"
+
+	"vigil/cluster"
+	"vigil/config"
+	"vigil/health"
+	"vigil/lvs"
+)
+
+// HealthServer is one real server that every director checks. Its
+// verdict is agreed through the log: each director reports its own
+// transitions, and the committed state follows health_quorum.
+type HealthServer struct {
+	Real   lvs.RealID
+	Spec   health.ServerSpec
+	Checks []health.CheckSpec
+	Alpha  bool
+}
+
+// ID is the server's key in the replicated state and the health driver.
+func (h HealthServer) ID() string { return RealKey(h.Real) }
+
+// RealKey renders a RealID as the replicated state's key: "VS/ADDR:PORT".
+func RealKey(r lvs.RealID) string { return r.VS + "/" + r.Real.String() }
+
+// HealthServers derives the checked real servers from the virtual servers:
+// every real server with at least one checker (one without is always up,
+// as in keepalived).
+func HealthServers(c *config.Config, vss []lvs.VirtualServer) ([]HealthServer, error) {
+	var out []HealthServer
+	for i, v := range c.VirtualServers {
+		vs := vss[i]
+		for _, r := range v.RealServers {
+			if len(r.Checkers) == 0 {
+				continue
+			}
+			port := uint16(r.Port)
+			if port == 0 {
+				port = vs.Port
+			}
+			hs := HealthServer{Real: lvs.RealID{VS: vs.Name, Real: netip.AddrPortFrom(r.Address, port)}, Alpha: v.Alpha || r.Alpha}
+			hs.Spec = health.ServerSpec{ID: health.ServerID(hs.ID()), Weight: r.Weight, InhibitOnFailure: r.InhibitOnFailure, Omega: v.Omega}
+			if r.NotifyUp != nil {
+				hs.Spec.NotifyUp = r.NotifyUp.Command
+			}
+			if r.NotifyDown != nil {
+				hs.Spec.NotifyDown = r.NotifyDown.Command
+			}
+			for _, ch := range r.Checkers {
+				cs, err := checkSpec(c, ch, netip.AddrPortFrom(r.Address, port))
+				if err != nil {
+					return nil, fmt.Errorf("agent: virtual_server %s real_server %s: %w", vs.Name, hs.Real.Real, err)
+				}
+				hs.Checks = append(hs.Checks, cs)
+			}
+			out = append(out, hs)
+		}
+	}
+	return out, nil
+}
+
+func checkSpec(c *config.Config, ch *config.Checker, target netip.AddrPort) (health.CheckSpec, error) {
+	kind, err := health.ParseKind(ch.Type)
+	if err != nil {
+		return health.CheckSpec{}, err
+	}
+	retry, warmup := ch.Retry, time.Duration(ch.Warmup)
+	cs := health.CheckSpec{
+		Kind: kind, Target: target,
+		ConnectIP: ch.ConnectIP, ConnectPort: uint16(ch.ConnectPort),
+		BindTo: ch.BindTo, BindPort: uint16(ch.BindPort), FWMark: ch.Fwmark,
+		ConnectTimeout:   time.Duration(ch.ConnectTimeout),
+		Retry:            &retry,
+		DelayBeforeRetry: time.Duration(ch.DelayBeforeRetry),
+		DelayLoop:        time.Duration(ch.DelayLoop),
+		Warmup:           &warmup,
+		Alpha:            ch.Alpha,
+		ScriptSecurity:   c.Global.EnableScriptSecurity,
+	}
+	if h := ch.HTTP; h != nil {
+		cs.HTTPProtocol, cs.VirtualHost, cs.EnableSNI = h.HTTPProtocol, h.Virtualhost, h.EnableSNI
+		for _, u := range h.URLs {
+			us := health.URLSpec{Path: u.Path, Digest: u.Digest, Regex: u.Regex, RegexNoMatch: u.RegexNoMatch, VirtualHost: u.Virtualhost}
+			for _, r := range u.StatusCodes {
+				us.StatusCodes = append(us.StatusCodes, health.CodeSpan{Lo: r.From, Hi: r.To})
+			}
+			cs.URLs = append(cs.URLs, us)
+		}
+		if ssl := c.SSL; ssl != nil && h.TLS {
+			cs.CAFile, cs.CertFile, cs.KeyFile = ssl.CA, ssl.Certificate, ssl.Key
+		}
+	}
+	if s := ch.SMTP; s != nil {
+		cs.HeloName = s.HeloName
+	}
+	if d := ch.DNS; d != nil {
+		cs.DNSType, cs.DNSName = d.Type, d.Name
+	}
+	if m := ch.Misc; m != nil {
+		cs.MiscPath, cs.MiscTimeout, cs.MiscDynamic, cs.User, cs.Group = m.Path, time.Duration(m.Timeout), m.Dynamic, m.User, m.Group
+	}
+	if u := ch.UDP; u != nil {
+		cs.RequireReply, cs.ReplyPattern = u.RequireReply, u.ReplyData
+		cs.MinReplyLen, cs.MaxReplyLen = u.MinReplyLength, u.MaxReplyLength
+		if u.Payload != "" {
+			if cs.UDPPayload, err = health.ParseHex(u.Payload); err != nil {
+				return cs, fmt.Errorf("UDP_CHECK payload: %w", err)
+			}
+		}
+	}
+	return cs, nil
+}
+
+// Verdicts folds the replicated reports into the load balancer's health
+// under quorum q: every director computes the same from the same state.
+// Every configured node counts as live (a dead director's last report
+// stands until it reports again), so majority means a majority of the
+// cluster. prev is the previous result (a server the rule cannot decide
+// keeps it); servers never reported keep their initial state.
+func Verdicts(q health.Quorum, st *cluster.State, servers []HealthServer, nodes []string, leader string, prev map[string]bool) map[string]bool {
+	out := make(map[string]bool, len(servers))
+	for _, s := range servers {
+		id := s.ID()
+		cur, ok := prev[id]
+		if !ok {
+			cur = !s.Alpha
+		}
+		out[id] = health.Verdict(q, cur, st.Health[id], nodes, leader)
+	}
+	return out
+}
+
+// lvsHealth is the load balancer's view of the verdicts.
+func lvsHealth(servers []HealthServer, up map[string]bool) lvs.Health {
+	h := lvs.Health{Up: map[lvs.RealID]bool{}}
+	for _, s := range servers {
+		h.Up[s.Real] = up[s.ID()]
+	}
+	return h
+}
+
+type healthReport struct {
+	server string
+	up     bool
+}
+
+// ReportHealth hands this node's checker transition for a real server to
+// the loop, which writes it to the log (and again until committed). Safe
+// from any goroutine.
+func (a *Agent) ReportHealth(server string, up bool) {
+	select {
+	case a.healthIn <- healthReport{server, up}:
+	default:
+		a.log.Warn("health report queue full; the next transition or sweep resends", "server", server)
+	}
+}
+
+// proposeHealth writes every report of this node that the committed state
+// lacks, at most once per Retry per server.
+func (a *Agent) proposeHealth(ctx context.Context, now time.Time, st *cluster.State) {
+	for id, up := range a.myHealth {
+		if got, ok := st.Health[id][a.cfg.Node]; ok && got == up {
+			continue
+		}
+		if now.Sub(a.proposedH[id]) < a.cfg.Timing.Retry {
+			continue
+		}
+		a.proposedH[id] = now
+		a.propose(ctx, cluster.Command{Op: cluster.OpHealth, Node: a.cfg.Node, Server: id, Up: up})
+	}
+}
+
+// committedHealth recomputes the agreed verdicts from a committed state,
+// hands a change to OnVerdicts, and resends reports not yet committed.
+func (a *Agent) committedHealth(ctx context.Context, now time.Time, st *cluster.State) {
+	if len(a.cfg.Health) == 0 {
+		return
+	}
+	v := Verdicts(a.cfg.HealthQuorum, st, a.cfg.Health, sortedNodes(a.cfg.Peers), a.leader(), a.verdicts)
+	if !maps.Equal(v, a.verdicts) {
+		for id, up := range v {
+			if prev, ok := a.verdicts[id]; !ok || prev != up {
+				a.log.Info("real server verdict", "server", id, "up", up)
+			}
+		}
+		a.mu.Lock()
+		a.verdicts = v
+		a.mu.Unlock()
+		if a.cfg.OnVerdicts != nil {
+			a.cfg.OnVerdicts(lvsHealth(a.cfg.Health, v))
+		}
+	}
+	a.proposeHealth(ctx, now, st)
+}
+
+// Verdicts returns the agreed verdicts (server key → up). Safe from any
+// goroutine.
+func (a *Agent) Verdicts() map[string]bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return maps.Clone(a.verdicts)
+}
