@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"time"
 
 	"vigil/lvs"
@@ -77,41 +76,4 @@ func (b *Balancer) Run(ctx context.Context) error {
 		case b.cur = <-b.health:
 		}
 	}
-}
-
-// natSysctls are what NAT forwarding needs on a director: forwarding, and
-// TCP conntrack that picks up a flow mid-stream without resetting it (a
-// director taking a VIP back may hold stale entries of the same flows:
-// ../shared/reference/ws-continuity.md measured 40 of 40 reset without it).
-var natSysctls = map[string]string{
-	"/proc/sys/net/ipv4/ip_forward":                       "1",
-	"/proc/sys/net/netfilter/nf_conntrack_tcp_be_liberal": "1",
-	"/proc/sys/net/netfilter/nf_conntrack_tcp_loose":      "1",
-	"/proc/sys/net/ipv4/conf/all/rp_filter":               "0",
-}
-
-// needsNAT reports whether any virtual server forwards by NAT (the
-// default method).
-func needsNAT(vss []lvs.VirtualServer) bool {
-	for _, v := range vss {
-		if v.Method == lvs.NAT || v.Method == lvs.MethodDefault {
-			return true
-		}
-		for _, r := range v.Reals {
-			if r.Method == lvs.NAT {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func setSysctls(kv map[string]string) error {
-	var errs []error
-	for path, v := range kv {
-		if err := os.WriteFile(path, []byte(v), 0o644); err != nil {
-			errs = append(errs, fmt.Errorf("sysctl %s=%s: %w", path, v, err))
-		}
-	}
-	return errors.Join(errs...)
 }

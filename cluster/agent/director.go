@@ -13,6 +13,8 @@ import (
 	"vigil/fencing/nftfence"
 	"vigil/health"
 	"vigil/lvs"
+	"vigil/lvs/datapath"
+	"vigil/lvs/ipvs"
 	"vigil/lvs/nft"
 	"vigil/vrrp"
 	"vigil/vrrp/vip"
@@ -75,15 +77,12 @@ func OpenDirector(s *Setup, log *slog.Logger) (*Director, error) {
 		d.wires = append(d.wires, w)
 	}
 	if len(s.VirtualServers) > 0 {
-		if d.dp, err = openDatapath(s); err != nil {
+		var kind datapath.Kind
+		if d.dp, kind, err = datapath.Open(DatapathConfig(s, log)); err != nil {
 			d.Close()
-			return nil, err
+			return nil, fmt.Errorf("agent: load balancer datapath: %w", err)
 		}
-		if needsNAT(s.VirtualServers) {
-			if err := setSysctls(natSysctls); err != nil {
-				log.Warn("NAT sysctls", "err", err)
-			}
-		}
+		log.Info("load balancer datapath", "kind", kind)
 		d.lb = NewBalancer(d.dp, s.VirtualServers, log.With("component", "lvs"))
 	}
 	d.mgr = vip.NewManager(d.conn, Owned(d.wires), vip.ManagerOptions{Logger: log.With("component", "vip")})
@@ -228,19 +227,17 @@ func (d *Director) Run(ctx context.Context) error {
 	return err
 }
 
-// openDatapath opens the configured load-balancer datapath.
-func openDatapath(s *Setup) (lvs.Datapath, error) {
-	switch s.Datapath {
-	case "ipvs":
-		return nil, fmt.Errorf("agent: datapath ipvs is not available in this build yet; use datapath nftables in the cluster block")
-	case "", "auto", "nftables":
-		dp, err := nft.New(nft.Options{Seed: s.Seed})
-		if err != nil {
-			return nil, fmt.Errorf("agent: nftables datapath: %w", err)
-		}
-		return dp, nil
+// DatapathConfig is the load-balancer datapath a setup asks for: the
+// configured kind, the cluster-wide hash seed, and the sysctls NAT needs
+// (forwarding, loose TCP pickup, and be_liberal so a director taking a VIP
+// back does not reset flows on stale conntrack entries: measured in
+// ../shared/reference/ws-continuity.md).
+func DatapathConfig(s *Setup, log *slog.Logger) datapath.Config {
+	return datapath.Config{
+		Kind: datapath.Kind(s.Datapath),
+		IPVS: ipvs.Options{Sysctls: true, Timeouts: s.LVSTimeouts, Logger: log},
+		NFT:  nft.Options{Seed: s.Seed, Sysctls: true, BeLiberal: true, Logger: log},
 	}
-	return nil, fmt.Errorf("agent: unknown datapath %q (auto, ipvs or nftables)", s.Datapath)
 }
 
 // Close closes the sockets. Run calls it.

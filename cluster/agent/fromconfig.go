@@ -13,6 +13,7 @@ import (
 	"vigil/fencing/notify"
 	"vigil/health"
 	"vigil/lvs"
+	"vigil/lvs/ipvs"
 	"vigil/vrrp"
 	"vigil/vrrp/vip"
 )
@@ -30,6 +31,7 @@ type Setup struct {
 	VirtualServers []lvs.VirtualServer
 	Datapath       string
 	Seed           uint32
+	LVSTimeouts    ipvs.Timeouts // keepalived's lvs_timeouts (IPVS only)
 }
 
 // InstanceSetup is one VRRP instance as this node serves it.
@@ -98,6 +100,8 @@ func FromConfig(c *config.Config, node string) (*Setup, error) {
 		return nil, err
 	}
 	s.Datapath, s.Seed = cl.Datapath, ClusterSeed(cl.Name)
+	lt := c.Global.LVSTimeouts
+	s.LVSTimeouts = ipvs.Timeouts{TCP: time.Duration(lt.TCP), TCPFin: time.Duration(lt.TCPFin), UDP: time.Duration(lt.UDP)}
 	if s.Agent.Health, err = HealthServers(c, s.VirtualServers); err != nil {
 		return nil, err
 	}

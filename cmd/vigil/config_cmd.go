@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"vigil/cluster/agent"
 	"vigil/config"
 )
 
@@ -28,7 +29,12 @@ const configCheckUsage = `Usage: vigil config check [--node NAME] [--config-id I
 
 Read FILE (with its includes), build the model and validate it, like
 'keepalived -t'. Every error names file:line:col and the keyword at fault,
-and unknown keywords come with a did-you-mean suggestion.
+and unknown keywords come with a did-you-mean suggestion. Beyond the syntax,
+it builds what a director would: every health checker (a bad regex, an
+unreadable CA file, a missing or unsafe MISC_CHECK script are errors) and the
+load-balancer services, checked against the datapath (datapath nftables
+refuses schedulers and methods it cannot express, such as wlc or TUN; with
+datapath auto, the datapath this machine's kernel would get).
 
 A file without a cluster { } block is a plain keepalived.conf: it is checked
 all the same, and the report says so ('vigil agent' needs a cluster block).
@@ -145,6 +151,15 @@ func runConfigCheck(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stderr, "%s: %v\n", file, err)
 			return exitError{1}
 		}
+	}
+	// What the file asks of a director that a director cannot do: checkers
+	// that cannot be built, services the datapath cannot express.
+	if errs := agent.Check(cfg); len(errs) > 0 {
+		for _, e := range errs {
+			fmt.Fprintln(stderr, e)
+		}
+		fmt.Fprintf(stderr, "%s: %d error(s)\n", file, len(errs))
+		return exitError{1}
 	}
 	rs := 0
 	for _, vs := range cfg.VirtualServers {

@@ -1,0 +1,79 @@
+package agent
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"vigil/config"
+)
+
+// TestCheckNamesFileLineKeyword: what parses but cannot run on a director
+// is reported at the statement at fault.
+func TestCheckNamesFileLineKeyword(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "vigil.conf")
+	src := `cluster {
+    name t
+    node d1 { address 10.0.0.1 }
+    node d2 { address 10.0.0.2 }
+    node d3 { address 10.0.0.3 }
+    datapath nftables
+}
+virtual_server 10.0.0.200 80 {
+    lvs_sched wlc
+    lvs_method NAT
+    protocol TCP
+    real_server 10.0.1.1 80 {
+        HTTP_GET {
+            url {
+                path /
+                regex "(unclosed"
+            }
+        }
+    }
+    real_server 10.0.1.2 80 {
+        MISC_CHECK {
+            misc_path "/nonexistent/script.sh"
+        }
+    }
+}
+virtual_server 10.0.0.201 80 {
+    lvs_sched mh
+    lvs_method NAT
+    protocol TCP
+    real_server 10.0.1.1 80 {
+        TCP_CHECK {
+            connect_timeout 1
+        }
+    }
+}
+`
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := config.ParseFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := Check(c)
+	want := []struct {
+		line    int
+		keyword string
+		msg     string
+	}{
+		{16, "regex", "missing closing )"},
+		{22, "misc_path", "/nonexistent/script.sh"},
+		{8, "virtual_server", "scheduler wlc has no nftables equivalent"},
+	}
+	if len(errs) != len(want) {
+		t.Fatalf("Check found %d errors, want %d: %v", len(errs), len(want), errs)
+	}
+	for i, w := range want {
+		e := errs[i]
+		if e.Pos.File != path || e.Pos.Line != w.line || e.Keyword != w.keyword || !strings.Contains(e.Msg, w.msg) {
+			t.Errorf("error %d = %v; want %s:%d %s: ...%s...", i, e, path, w.line, w.keyword, w.msg)
+		}
+	}
+}
