@@ -117,6 +117,7 @@ type Agent struct {
 	fedReach   map[string]bool // reachability last fed to the core
 	steered    time.Time       // last leadership transfer away from a holder
 
+	writes    chan cluster.Command // operator writes (drain) to propose
 	healthIn  chan healthReport
 	myHealth  map[string]bool      // this node's latest verdict per server
 	proposedH map[string]time.Time // when each was last proposed
@@ -173,6 +174,7 @@ func New(cfg Config) (*Agent, error) {
 		raftFailed: map[string]bool{},
 		fedReach:   map[string]bool{},
 		healthIn:   make(chan healthReport, 256),
+		writes:     make(chan cluster.Command, 16),
 		myHealth:   map[string]bool{},
 		proposedH:  map[string]time.Time{},
 	}
@@ -276,6 +278,8 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.report.peerLinks(now, a.gossip.peers(sortedNodes(a.cfg.Peers)))
 		case m := <-a.msgs.in:
 			a.receive(m)
+		case cmd := <-a.writes:
+			a.propose(ctx, cmd)
 		case r := <-a.healthIn:
 			a.myHealth[r.server] = r.up
 			a.proposeHealth(ctx, time.Now(), a.fsm.current())

@@ -160,6 +160,7 @@ func (a *Agent) ClusterStatus() ClusterStatus {
 //	GET /healthz    200 "ok" while the node knows a Raft leader, else 503
 //	GET /v1/status  ClusterStatus as JSON
 //	GET /metrics    Prometheus metrics
+//	POST /v1/drain  {"node": NAME, "drained": BOOL}: set a node's drain flag
 //
 // Reads from loopback need nothing; any other client must present the
 // configured token as "Authorization: Bearer TOKEN" (with no token
@@ -177,6 +178,7 @@ func (a *Agent) APIHandler(token string) http.Handler {
 		writeJSON(w, http.StatusOK, a.ClusterStatus())
 	})
 	mux.Handle("GET /metrics", a.report.handler())
+	mux.HandleFunc("POST /v1/drain", a.handleDrain)
 	return authorize(token, mux)
 }
 

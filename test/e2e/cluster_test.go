@@ -117,6 +117,29 @@ func TestClusterOnTwoLinks(t *testing.T) {
 		}
 	})
 
+	t.Run("drain hands over in a planned move", func(t *testing.T) {
+		d1 := c.d["d1"].host
+		if out, err := d1.Run(vigilBin, "drain", "d9", "-f", c.conf); err == nil || !strings.Contains(out, "node") || !strings.Contains(out, "not a cluster member") {
+			t.Errorf("drain of an unknown node: %v\n%s", err, out)
+		}
+		if out, err := d1.Run(vigilBin, "drain", "d1", "--token", "wrong"); err == nil || !strings.Contains(out, "401") {
+			t.Errorf("drain with a wrong token: %v\n%s", err, out)
+		}
+		if got := c.ask(); got != "d1" {
+			t.Fatalf("refused drains moved the VIP to %q", got)
+		}
+		arpw.resetGap()
+		d1.MustRun(vigilBin, "drain", "d1", "-f", c.conf)
+		got, _ := c.waitAnswer(takeover, func(n string) bool { return n != "d1" })
+		time.Sleep(300 * time.Millisecond)
+		t.Logf("drained d1: %s took the VIP; longest time nobody answered ARP: %v", got, arpw.gap())
+		if !c.notifiedHas("d1", "INSTANCE VI_1 BACKUP 100") {
+			t.Errorf("drained d1 did not run notify BACKUP: %q", c.notified("d1"))
+		}
+		d1.MustRun(vigilBin, "undrain", "d1", "-f", c.conf)
+		c.waitAnswer(takeover, func(n string) bool { return n == "d1" })
+	})
+
 	t.Run("kill -9 of the holder", func(t *testing.T) {
 		c.kill("d1")
 		got, took := c.waitAnswer(takeover, func(n string) bool { return n != "d1" })

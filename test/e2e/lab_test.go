@@ -76,6 +76,7 @@ cluster {
     node d2 { address 10.99.0.12 192.168.99.12 }
     node d3 { address 10.99.0.13 192.168.99.13 }
     api_listen 127.0.0.1:7070
+    api_token e2e-secret
 }
 vrrp_instance VI_1 {
     interface eth0
@@ -282,4 +283,13 @@ func (c *cluster3) fullLogs() string {
 		}
 	}
 	return b.String()
+}
+
+func (c *cluster3) notifiedHas(name, line string) bool {
+	for _, l := range c.notified(name) {
+		if l == line {
+			return true
+		}
+	}
+	return false
 }

@@ -28,6 +28,8 @@ type arpWatch struct {
 	mu      sync.Mutex
 	last    []string // who answered in the last complete round
 	rounds  int
+	gapFrom time.Time     // start of the current run of unanswered rounds
+	maxGap  time.Duration // longest run of unanswered rounds since resetGap
 	stop    chan struct{}
 	stopped chan struct{}
 }
@@ -93,8 +95,16 @@ func (w *arpWatch) run() {
 		if len(who) > 1 {
 			w.c.t.Errorf("split brain at %s: %v answer ARP for %s", time.Now().Format("15:04:05.000"), who, vip)
 		}
+		now := time.Now()
 		w.mu.Lock()
 		w.last, w.rounds = who, w.rounds+1
+		switch {
+		case len(who) == 0 && w.gapFrom.IsZero():
+			w.gapFrom = now
+		case len(who) > 0 && !w.gapFrom.IsZero():
+			w.maxGap = max(w.maxGap, now.Sub(w.gapFrom))
+			w.gapFrom = time.Time{}
+		}
 		w.mu.Unlock()
 	}
 }
@@ -104,4 +114,19 @@ func (w *arpWatch) answering() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return slices.Clone(w.last)
+}
+
+// resetGap starts measuring the longest time nobody answered ARP.
+func (w *arpWatch) resetGap() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.maxGap, w.gapFrom = 0, time.Time{}
+}
+
+// gap is the longest time nobody answered ARP for the VIP since resetGap
+// (rounded to the 50 ms of a round).
+func (w *arpWatch) gap() time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.maxGap
 }

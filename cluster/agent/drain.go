@@ -1,0 +1,78 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"vigil/cluster"
+)
+
+// DrainRequest is the body of POST /v1/drain.
+type DrainRequest struct {
+	Node    string `json:"node"`
+	Drained bool   `json:"drained"`
+}
+
+// DrainResult answers it once the flag is committed.
+type DrainResult struct {
+	Node    string `json:"node"`
+	Drained bool   `json:"drained"`
+	Index   uint64 `json:"index"` // the committed state's index
+}
+
+// errNotCommitted: the cluster did not commit a write in time (no quorum).
+var errNotCommitted = errors.New("not committed: the cluster has no quorum reachable from this node, or is electing a leader; retry")
+
+// Drain sets node's drain flag through the log and waits until it is
+// committed (or ctx ends). A drained node is not eligible for any VIP: the
+// leader moves its VIPs away in planned handovers (the holder releases,
+// then the next takes over), and gives it none until undrained.
+func (a *Agent) Drain(ctx context.Context, node string, drained bool) (DrainResult, error) {
+	if _, ok := a.cfg.Peers[node]; !ok {
+		return DrainResult{}, fmt.Errorf("node %q is not a cluster member (members: %v)", node, sortedNodes(a.cfg.Peers))
+	}
+	cmd := cluster.Command{Op: cluster.OpDrain, Node: node, Drained: drained}
+	t := time.NewTicker(a.cfg.Timing.Retry)
+	defer t.Stop()
+	for {
+		if st := a.fsm.current(); st.Nodes[node].Drained == drained {
+			return DrainResult{Node: node, Drained: drained, Index: st.Index}, nil
+		}
+		select {
+		case a.writes <- cmd:
+		default:
+		}
+		select {
+		case <-ctx.Done():
+			return DrainResult{}, errNotCommitted
+		case <-t.C:
+		}
+	}
+}
+
+func (a *Agent) handleDrain(w http.ResponseWriter, r *http.Request) {
+	var req DrainRequest
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeJSON(w, http.StatusBadRequest, APIError{Error: "body must be JSON {\"node\": NAME, \"drained\": true|false}: " + err.Error(), Field: "body"})
+		return
+	}
+	if !slices.Contains(sortedNodes(a.cfg.Peers), req.Node) {
+		writeJSON(w, http.StatusBadRequest, APIError{Error: fmt.Sprintf("node %q is not a cluster member (members: %v)", req.Node, sortedNodes(a.cfg.Peers)), Field: "node"})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	res, err := a.Drain(ctx, req.Node, req.Drained)
+	if err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, APIError{Error: err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
