@@ -157,6 +157,7 @@ func (a *Agent) ClusterStatus() ClusterStatus {
 
 // APIHandler serves the agent's HTTP API:
 //
+//	GET /           the status page (HTML, refreshing itself)
 //	GET /healthz    200 "ok" while the node knows a Raft leader, else 503
 //	GET /v1/status  ClusterStatus as JSON
 //	GET /metrics    Prometheus metrics
@@ -179,6 +180,7 @@ func (a *Agent) APIHandler(token string) http.Handler {
 	})
 	mux.Handle("GET /metrics", a.report.handler())
 	mux.HandleFunc("POST /v1/drain", a.handleDrain)
+	mux.HandleFunc("GET /{$}", serveStatusPage)
 	return authorize(token, mux)
 }
 

@@ -38,24 +38,7 @@ virtual_server 10.99.0.200 9000 {
 // brings it back.
 func TestHealthVerdictsAgreed(t *testing.T) {
 	c := newCluster3With(t, healthConf)
-	for i, n := range []string{"rs1", "rs2"} {
-		h := c.lab.Host(n)
-		h.Link(c.hb, "eth0", fmt.Sprintf("192.168.99.%d/24", 21+i))
-		var ln net.Listener
-		if err := h.Do(func() (err error) { ln, err = net.Listen("tcp", ":9000"); return err }); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { ln.Close() })
-		go func() {
-			for {
-				conn, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				conn.Close()
-			}
-		}()
-	}
+	c.startRealServers()
 	for _, n := range []string{"d1", "d2", "d3"} {
 		c.start(n)
 	}
@@ -109,4 +92,27 @@ func TestHealthVerdictsAgreed(t *testing.T) {
 	heal("d1")
 	heal("d2")
 	waitAll("paths restored", true)
+}
+
+// startRealServers puts rs1 and rs2 on the heartbeat network with a TCP
+// service on :9000 that accepts and closes.
+func (c *cluster3) startRealServers() {
+	for i, n := range []string{"rs1", "rs2"} {
+		h := c.lab.Host(n)
+		h.Link(c.hb, "eth0", fmt.Sprintf("192.168.99.%d/24", 21+i))
+		var ln net.Listener
+		if err := h.Do(func() (err error) { ln, err = net.Listen("tcp", ":9000"); return err }); err != nil {
+			c.t.Fatal(err)
+		}
+		c.t.Cleanup(func() { ln.Close() })
+		go func() {
+			for {
+				conn, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				conn.Close()
+			}
+		}()
+	}
 }
