@@ -49,7 +49,7 @@ func TestStatusPage(t *testing.T) {
 	dom := run("--dump-dom", "http://127.0.0.1:7070/")
 	for _, want := range []string{
 		`data-node="d1"`, `data-node="d2"`, `data-node="d3"`, // the cluster map
-		`data-peer="d1" data-state="up"`,                     // links coloured by state
+		`data-peer="d1" data-state="up"`, // links coloured by state
 		"holds VIP", "VI_1", "192.168.99.21:9000", "d1=up d2=up d3=up", "cluster e2e",
 	} {
 		if !strings.Contains(dom, want) {
