@@ -26,9 +26,13 @@ test:
 demo: build
 	$(BIN) demo
 
-# Go benchmarks of every package (parser, datapath apply, health checks, ...).
+# Go benchmarks of every package (parser, datapath apply, health checks,
+# ...), then the failover table: vigil against keepalived, measured in the
+# same run on the same namespace topology (needs root; TRIALS per system).
+TRIALS ?= 20
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+	$(GO) run ./test/bench/failover -n $(TRIALS) -out bin/bench-failover.md
 
 # A short run of every fuzz target (go test -fuzz takes one target at a time).
 fuzz:

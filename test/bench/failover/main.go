@@ -1,0 +1,184 @@
+// Command failover measures, in one run and on the same network-namespace
+// topology (three directors on a LAN and a heartbeat network, a client on
+// the LAN), how long a client is cut off from a VIP when its holder dies
+// (kill -9) under vigil and under keepalived, and how long a planned
+// vigil handover (vigil drain) leaves the VIP unanswered. It prints one
+// table with medians, 99th percentiles and ratios, and writes it as
+// Markdown with the date and machine.
+//
+// It is `make bench`'s failover part; it needs root, the vigil sources
+// (it builds the binary) and keepalived.
+//
+//	go run ./test/bench/failover [-n 20] [-out bin/bench-failover.md]
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+func main() {
+	n := flag.Int("n", 20, "trials per system")
+	out := flag.String("out", "bin/bench-failover.md", "write the table as Markdown to this `FILE`")
+	flag.Parse()
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "failover: needs root (network namespaces): run it as root, e.g. sudo make bench")
+		os.Exit(1)
+	}
+	t := &benchT{}
+	code := 0
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				f, ok := r.(failure)
+				if !ok {
+					t.cleanup()
+					panic(r)
+				}
+				fmt.Fprintln(os.Stderr, "failover:", f.msg)
+				code = 1
+			}
+			t.cleanup()
+		}()
+		run(t, *n, *out)
+	}()
+	os.Exit(code)
+}
+
+type row struct {
+	name   string
+	trials []time.Duration
+}
+
+func run(t *benchT, n int, out string) {
+	dir, err := os.MkdirTemp("", "vigil-bench")
+	if err != nil {
+		panic(failure{err.Error()})
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	bin := filepath.Join(dir, "vigil")
+	if b, err := exec.Command("go", "build", "-o", bin, "vigil/cmd/vigil").CombinedOutput(); err != nil {
+		panic(failure{fmt.Sprintf("build vigil: %v\n%s", err, b)})
+	}
+
+	var rows []row
+	var transfers []time.Duration
+	for _, p := range []struct{ label, timing string }{
+		{"vigil, kill -9 of the holder (default: lease 1 s, heartbeat 200 ms)", ""},
+		{"vigil, kill -9 of the holder (fast profile: lease 400 ms, heartbeat 100 ms)", "    lease 0.4\n    heartbeat 0.1\n"},
+	} {
+		progress(p.label)
+		bt := &benchT{}
+		l := newLab(bt, "vgbench")
+		v := startVigil(l, bin, filepath.Join(dir, fmt.Sprintf("vigil-state%d", len(rows))), p.timing)
+		rows = append(rows, row{p.label, trials(l, n, &v.procs)})
+		if p.timing == "" {
+			transfers = v.transfers(l, min(n, 10))
+		}
+		bt.cleanup()
+	}
+	for _, k := range []struct {
+		label   string
+		version int
+		advert  string
+	}{{"keepalived, kill -9 of the master (VRRPv2, advert_int 1)", 2, "1"}, {"keepalived, kill -9 of the master (VRRPv3, advert_int 0.1)", 3, "0.1"}} {
+		progress(k.label)
+		bt := &benchT{}
+		l := newLab(bt, "vgbench")
+		ka := startKeepalived(l, filepath.Join(dir, fmt.Sprintf("ka%d", k.version)), k.version, k.advert)
+		rows = append(rows, row{k.label, trials(l, n, &ka.procs)})
+		bt.cleanup()
+	}
+	table := render(rows, transfers, n)
+	fmt.Print("\n" + table)
+	if out != "" {
+		if err := os.MkdirAll(filepath.Dir(out), 0o755); err == nil {
+			writeFile(out, table)
+			fmt.Printf("\nwritten to %s\n", out)
+		}
+	}
+}
+
+// trials kills whichever director answers for the VIP, n times, and
+// measures from the kill until a new TCP connection from the client is
+// answered by another director. The killed director is restarted and the
+// cluster left to settle between trials.
+func trials(l *lab, n int, sys *procs) []time.Duration {
+	start, kill := sys.start, sys.kill
+	var out []time.Duration
+	for i := range n {
+		holder, _, err := l.waitAnswer(60*time.Second, func(string) bool { return true })
+		if err != nil {
+			panic(failure{"before trial: " + err.Error()})
+		}
+		t0 := time.Now()
+		kill(holder)
+		if _, _, err := l.waitAnswer(60*time.Second, func(s string) bool { return s != holder }); err != nil {
+			panic(failure{fmt.Sprintf("trial %d: after killing %s: %v\n%s", i+1, holder, err, sys.dump())})
+		}
+		d := time.Since(t0)
+		out = append(out, d)
+		fmt.Printf("  trial %2d: %-3s killed, another director answered after %v\n", i+1, holder, d.Round(time.Millisecond))
+		start(holder)
+		settle(l)
+	}
+	return out
+}
+
+// settle waits until the same director has answered for 2 s in a row.
+func settle(l *lab) {
+	deadline := time.Now().Add(30 * time.Second)
+	last, since := "", time.Now()
+	for time.Now().Before(deadline) {
+		got := l.ask()
+		if got != last || got == "" {
+			last, since = got, time.Now()
+		}
+		if got != "" && time.Since(since) > 2*time.Second {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func progress(what string) { fmt.Printf("== %s\n", what) }
+
+func quantile(d []time.Duration, q float64) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	i := int(q*float64(len(s)-1) + 0.5)
+	return s[i]
+}
+
+func render(rows []row, transfers []time.Duration, n int) string {
+	var b strings.Builder
+	host, _ := os.Hostname()
+	kernel, _ := exec.Command("uname", "-r").Output()
+	fmt.Fprintf(&b, "# Failover, vigil against keepalived\n\n%s, %s, %d cores, kernel %s, %d trials each, same namespace topology\n(three directors on a LAN and a heartbeat network, a client on the LAN).\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), host, runtime.NumCPU(), strings.TrimSpace(string(kernel)), n)
+	fmt.Fprintln(&b, "| measure | median | p99 | vs vigil (median) |")
+	fmt.Fprintln(&b, "|---|---|---|---|")
+	base := quantile(rows[0].trials, 0.5)
+	for _, r := range rows {
+		med := quantile(r.trials, 0.5)
+		fmt.Fprintf(&b, "| %s | %.2f s | %.2f s | %.2f× |\n", r.name, med.Seconds(), quantile(r.trials, 0.99).Seconds(), med.Seconds()/base.Seconds())
+	}
+	if len(transfers) > 0 {
+		fmt.Fprintf(&b, "| vigil, planned transfer (vigil drain): longest time no director answered ARP | %.0f ms | %.0f ms | |\n",
+			float64(quantile(transfers, 0.5).Microseconds())/1000, float64(quantile(transfers, 0.99).Microseconds())/1000)
+	}
+	fmt.Fprintln(&b, "\nFailover: from the kill -9 until a new TCP connection from the client to the VIP is answered by another director (polled every 20 ms).")
+	fmt.Fprintln(&b, "keepalived has no protection against split brain in any of these settings; vigil keeps its lease guarantee in all of them.")
+	return b.String()
+}
+
