@@ -181,4 +181,3 @@ func render(rows []row, transfers []time.Duration, n int) string {
 	fmt.Fprintln(&b, "keepalived has no protection against split brain in any of these settings; vigil keeps its lease guarantee in all of them.")
 	return b.String()
 }
-
