@@ -7,17 +7,17 @@ import (
 
 func defaultGlobal() GlobalDefs {
 	return GlobalDefs{
-		NotificationEmail:           []string{},
-		SMTPPort:                    25,
-		SMTPConnectTimeout:          seconds(30),
-		DefaultInterface:            "eth0",
-		VRRPVersion:                 2,
-		VRRPMcastGroup4:             netip.MustParseAddr("224.0.0.18"),
-		VRRPMcastGroup6:             netip.MustParseAddr("ff02::12"),
-		VRRPGarpMasterDelay:         seconds(5),
-		VRRPGarpMasterRepeat:        5,
-		VRRPGarpLowerPrioDelay:      -1, // follows vrrp_garp_master_delay
-		VRRPGarpLowerPrioRepeat:     -1, // follows vrrp_garp_master_repeat
+		NotificationEmail:       []string{},
+		SMTPPort:                25,
+		SMTPConnectTimeout:      seconds(30),
+		DefaultInterface:        "eth0",
+		VRRPVersion:             2,
+		VRRPMcastGroup4:         netip.MustParseAddr("224.0.0.18"),
+		VRRPMcastGroup6:         netip.MustParseAddr("ff02::12"),
+		VRRPGarpMasterDelay:     seconds(5),
+		VRRPGarpMasterRepeat:    5,
+		VRRPGarpLowerPrioDelay:  -1, // follows vrrp_garp_master_delay
+		VRRPGarpLowerPrioRepeat: -1, // follows vrrp_garp_master_repeat
 		// Unlike keepalived (off), vigil refreshes its gratuitous ARPs every
 		// 5 s by default: a client whose entry still points at a departed
 		// holder (after a partition heals, or a rogue stopped) is cut off
