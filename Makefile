@@ -51,8 +51,12 @@ lint:
 	@command -v staticcheck >/dev/null || $(GO) install honnef.co/go/tools/cmd/staticcheck@latest
 	PATH="$$PATH:$$($(GO) env GOPATH)/bin" staticcheck $(PKGS)
 
+# The binary, the systemd unit (vigil.service runs `vigil agent -f
+# /etc/vigil/vigil.conf`) and the README.
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)/usr/local/sbin/vigil
+	install -D -m 0644 cmd/vigil/vigil.service $(DESTDIR)/etc/systemd/system/vigil.service
+	install -D -m 0644 README.md $(DESTDIR)/usr/local/share/doc/vigil/README.md
 
 clean:
 	rm -rf bin
