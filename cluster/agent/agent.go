@@ -118,6 +118,9 @@ type Agent struct {
 	steered    time.Time       // last leadership transfer away from a holder
 
 	writes    chan cluster.Command // operator writes (drain) to propose
+	trackIn   chan trackReport
+	tracks    map[string]health.TrackStatus // latest status per tracker
+	proposedR time.Time                     // when the tracker report was last proposed
 	healthIn  chan healthReport
 	myHealth  map[string]bool      // this node's latest verdict per server
 	proposedH map[string]time.Time // when each was last proposed
@@ -175,6 +178,8 @@ func New(cfg Config) (*Agent, error) {
 		fedReach:   map[string]bool{},
 		healthIn:   make(chan healthReport, 256),
 		writes:     make(chan cluster.Command, 16),
+		trackIn:    make(chan trackReport, 64),
+		tracks:     map[string]health.TrackStatus{},
 		myHealth:   map[string]bool{},
 		proposedH:  map[string]time.Time{},
 	}
@@ -261,8 +266,10 @@ func (a *Agent) Run(ctx context.Context) error {
 			// The timer's own timestamp is stale when the loop was busy:
 			// a lease end must be judged on the clock now.
 			a.core.Tick(time.Now())
-			if len(a.myHealth) > 0 {
-				a.proposeHealth(ctx, time.Now(), a.fsm.current())
+			if len(a.myHealth) > 0 || len(a.tracks) > 0 {
+				st := a.fsm.current()
+				a.proposeHealth(ctx, time.Now(), st)
+				a.proposeReport(ctx, time.Now(), st)
 			}
 		case s := <-a.fsm.notify:
 			now := time.Now()
@@ -270,6 +277,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.setState(s)
 			a.report.committed(now, s)
 			a.committedHealth(ctx, now, s)
+			a.proposeReport(ctx, now, s)
 		case o := <-a.obs:
 			a.observe(ctx, o)
 		case <-a.gossip.notify:
@@ -278,6 +286,9 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.report.peerLinks(now, a.gossip.peers(sortedNodes(a.cfg.Peers)))
 		case m := <-a.msgs.in:
 			a.receive(m)
+		case r := <-a.trackIn:
+			a.tracks[r.st.Name] = r.st
+			a.proposeReport(ctx, time.Now(), a.fsm.current())
 		case cmd := <-a.writes:
 			a.propose(ctx, cmd)
 		case r := <-a.healthIn:

@@ -38,6 +38,7 @@ type Director struct {
 	dp    lvs.Datapath
 	fence *nftfence.Fence
 	hd    *health.Driver
+	track []func(context.Context) error // tracker loops
 }
 
 // OpenDirector opens the sockets a director needs and the agent. An
@@ -118,6 +119,10 @@ func OpenDirector(s *Setup, log *slog.Logger) (*Director, error) {
 		d.Close()
 		return nil, err
 	}
+	if d.track, err = d.trackers(s.Trackers); err != nil {
+		d.Close()
+		return nil, err
+	}
 	if d.hd, err = d.startHealth(cfg.Health); err != nil {
 		d.Close()
 		return nil, err
@@ -134,6 +139,34 @@ func OpenDirector(s *Setup, log *slog.Logger) (*Director, error) {
 		d.lsn = append(d.lsn, l)
 	}
 	return d, nil
+}
+
+// trackers builds the tracker loops; each reports its status to the agent.
+func (d *Director) trackers(t Trackers) ([]func(context.Context) error, error) {
+	report := func(st health.TrackStatus) { d.Agent.ReportTrack(st) }
+	var out []func(context.Context) error
+	for _, s := range t.Scripts {
+		tr, err := health.NewScriptTracker(s)
+		if err != nil {
+			return nil, fmt.Errorf("agent: vrrp_script %s: %w", s.Name, err)
+		}
+		out = append(out, func(ctx context.Context) error { return tr.Run(ctx, report) })
+	}
+	for _, f := range t.Files {
+		tr, err := health.NewFileTracker(f)
+		if err != nil {
+			return nil, fmt.Errorf("agent: track_file %s: %w", f.Name, err)
+		}
+		out = append(out, func(ctx context.Context) error { return tr.Run(ctx, report) })
+	}
+	if len(t.Links) > 0 {
+		tr, err := health.NewLinkTracker(health.LinkTrackerSpec{Links: t.Links})
+		if err != nil {
+			return nil, fmt.Errorf("agent: track_interface: %w", err)
+		}
+		out = append(out, func(ctx context.Context) error { return tr.Run(ctx, report) })
+	}
+	return out, nil
 }
 
 // startHealth builds the checkers of every checked real server; their
@@ -211,6 +244,9 @@ func (d *Director) Run(ctx context.Context) error {
 	}
 	if d.hd != nil {
 		run("health", d.hd.Run)
+	}
+	for _, t := range d.track {
+		run("tracker", t)
 	}
 	for _, w := range d.wires {
 		if w.Sender != nil {

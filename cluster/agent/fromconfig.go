@@ -28,6 +28,7 @@ type Setup struct {
 	GARP      vip.Timing
 	// VirtualServers are programmed on every director through Datapath
 	// (auto, ipvs or nftables) with the cluster-wide hash Seed.
+	Trackers       Trackers
 	VirtualServers []lvs.VirtualServer
 	Datapath       string
 	Seed           uint32
@@ -109,6 +110,9 @@ func FromConfig(c *config.Config, node string) (*Setup, error) {
 		return nil, fmt.Errorf("agent: health_quorum: %w", err)
 	}
 	s.Agent.Report = reportConfig(c, mine)
+	if s.Trackers, err = trackersFromConfig(c, mine); err != nil {
+		return nil, err
+	}
 	g := c.Global
 	s.GARP = vip.Timing{
 		Repeat:        g.VRRPGarpMasterRepeat,

@@ -117,6 +117,19 @@ func TestClusterOnTwoLinks(t *testing.T) {
 		}
 	})
 
+	t.Run("a failing vrrp_script moves the VIP", func(t *testing.T) {
+		// weight -10: d1 drops to 90 below d2's 99, and the VIP moves; when
+		// the script passes again d1 is back at 100 and preempts.
+		c.failCheck("d1", true)
+		got, took := c.waitAnswer(takeover, func(n string) bool { return n != "d1" })
+		t.Logf("vrrp_script failed on d1: %s took the VIP after %v", got, took.Round(time.Millisecond))
+		if got != "d2" {
+			t.Errorf("%s took the VIP, want d2 (99 > 98)", got)
+		}
+		c.failCheck("d1", false)
+		c.waitAnswer(takeover, func(n string) bool { return n == "d1" })
+	})
+
 	t.Run("drain hands over in a planned move", func(t *testing.T) {
 		d1 := c.d["d1"].host
 		if out, err := d1.Run(vigilBin, "drain", "d9", "-f", c.conf); err == nil || !strings.Contains(out, "node") || !strings.Contains(out, "not a cluster member") {

@@ -58,6 +58,7 @@ type cluster3 struct {
 	t         *testing.T
 	lab       *netns.Lab
 	conf      string
+	dir       string
 	notifyLog string
 	d         map[string]*director
 	client    *netns.Host
@@ -78,6 +79,13 @@ cluster {
     api_listen 127.0.0.1:7070
     api_token e2e-secret
 }
+vrrp_script chk {
+    script "CHECK"
+    interval 1
+    weight -10
+    fall 1
+    rise 1
+}
 vrrp_instance VI_1 {
     interface eth0
     virtual_router_id 51
@@ -86,6 +94,9 @@ vrrp_instance VI_1 {
     node d3 { priority 98 }
     advert_int 1
     notify NOTIFY
+    track_script {
+        chk
+    }
     virtual_ipaddress {
         10.99.0.200/24
     }
@@ -109,7 +120,15 @@ func newCluster3With(t *testing.T, extra string) *cluster3 {
 	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"$(ip netns identify) $*\" >> "+c.notifyLog+"\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(c.conf, []byte(strings.Replace(clusterConf, "NOTIFY", script, 1)+extra), 0o644); err != nil {
+	// The tracked script fails on a director while DIR/fail-NAMESPACE
+	// exists.
+	c.dir = dir
+	check := filepath.Join(dir, "check.sh")
+	if err := os.WriteFile(check, []byte("#!/bin/sh\n[ ! -e "+dir+"/fail-$(ip netns identify) ]\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conf := strings.NewReplacer("NOTIFY", script, "CHECK", check).Replace(clusterConf)
+	if err := os.WriteFile(c.conf, []byte(conf+extra), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for i, n := range []string{"d1", "d2", "d3"} {
@@ -292,4 +311,16 @@ func (c *cluster3) notifiedHas(name, line string) bool {
 		}
 	}
 	return false
+}
+
+// failCheck makes the tracked vrrp_script fail (or pass again) on name.
+func (c *cluster3) failCheck(name string, fail bool) {
+	path := filepath.Join(c.dir, "fail-"+c.d[name].host.Namespace())
+	if fail {
+		if err := os.WriteFile(path, nil, 0o644); err != nil {
+			c.t.Fatal(err)
+		}
+		return
+	}
+	os.Remove(path)
 }
