@@ -161,6 +161,7 @@ func (a *Agent) ClusterStatus() ClusterStatus {
 //	GET /healthz    200 "ok" while the node knows a Raft leader, else 503
 //	GET /v1/status  ClusterStatus as JSON
 //	GET /metrics    Prometheus metrics
+//	GET /v1/members the Raft configuration ([]Member)
 //	POST /v1/drain  {"node": NAME, "drained": BOOL}: set a node's drain flag
 //
 // Reads from loopback need nothing; any other client must present the
@@ -180,6 +181,7 @@ func (a *Agent) APIHandler(token string) http.Handler {
 	})
 	mux.Handle("GET /metrics", a.report.handler())
 	mux.HandleFunc("POST /v1/drain", a.handleDrain)
+	mux.HandleFunc("GET /v1/members", a.handleMembers)
 	mux.HandleFunc("GET /{$}", serveStatusPage)
 	return authorize(token, mux)
 }

@@ -81,6 +81,18 @@ func TestClusterOnTwoLinks(t *testing.T) {
 		}
 	})
 
+	t.Run("members", func(t *testing.T) {
+		out := c.d["d3"].host.MustRun(vigilBin, "members", "list")
+		for _, n := range []string{"d1", "d2", "d3"} {
+			if !strings.Contains(out, n+"  ") || !strings.Contains(out, "voter") {
+				t.Errorf("members list lacks %s as a voter:\n%s", n, out)
+			}
+		}
+		if strings.Contains(out, "false  false") {
+			t.Errorf("a member is unreachable:\n%s", out)
+		}
+	})
+
 	t.Run("one link cut moves nothing", func(t *testing.T) {
 		if err := c.d["d2"].hb.Down(); err != nil {
 			t.Fatal(err)
