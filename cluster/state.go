@@ -51,6 +51,10 @@ const (
 	// checker transition; never individual probes). Last writer wins per
 	// node and server; the committed verdict is agreed from all nodes'.
 	OpHealth
+	// OpConfig replaces the cluster's configuration with Text (the whole
+	// keepalived.conf, includes expanded). Its version is the entry's
+	// index. The same text again changes nothing.
+	OpConfig
 )
 
 func (o Op) String() string {
@@ -65,6 +69,8 @@ func (o Op) String() string {
 		return "drain"
 	case OpHealth:
 		return "health"
+	case OpConfig:
+		return "config"
 	}
 	return fmt.Sprintf("op(%d)", uint8(o))
 }
@@ -81,6 +87,7 @@ type Command struct {
 	Drained  bool   `json:"drained,omitempty"`
 	Server   string `json:"server,omitempty"`
 	Up       bool   `json:"up,omitempty"`
+	Text     string `json:"text,omitempty"`
 }
 
 func (c Command) String() string {
@@ -95,6 +102,8 @@ func (c Command) String() string {
 		return fmt.Sprintf("drain %s %t", c.Node, c.Drained)
 	case OpHealth:
 		return fmt.Sprintf("health %s sees %s up %t", c.Node, c.Server, c.Up)
+	case OpConfig:
+		return fmt.Sprintf("config (%d bytes)", len(c.Text))
 	}
 	return c.Op.String()
 }
@@ -117,6 +126,15 @@ type State struct {
 	// Health holds each node's last reported verdict per real server:
 	// server → node → up.
 	Health map[string]map[string]bool `json:"health,omitempty"`
+	// Config is the cluster's configuration: every director runs it.
+	Config ConfigEntry `json:"config,omitzero"`
+}
+
+// ConfigEntry is the replicated configuration.
+type ConfigEntry struct {
+	// Version is the Raft index of the entry that set it; 0: none yet.
+	Version uint64 `json:"version"`
+	Text    string `json:"text"`
 }
 
 // NewState returns an empty state.
@@ -126,7 +144,7 @@ func NewState() *State {
 
 // Clone returns a deep copy.
 func (s *State) Clone() *State {
-	c := &State{Index: s.Index, Instances: maps.Clone(s.Instances), Nodes: maps.Clone(s.Nodes)}
+	c := &State{Index: s.Index, Instances: maps.Clone(s.Instances), Nodes: maps.Clone(s.Nodes), Config: s.Config}
 	if s.Health != nil {
 		c.Health = make(map[string]map[string]bool, len(s.Health))
 		for k, v := range s.Health {
@@ -187,6 +205,15 @@ func (s *State) Apply(index uint64, c Command) (bool, error) {
 		}
 		r.Drained = c.Drained
 		s.Nodes[c.Node] = r
+		return true, nil
+	case OpConfig:
+		if c.Text == "" {
+			return false, fmt.Errorf("cluster: apply %v: %w: empty configuration", c, ErrBadCommand)
+		}
+		if s.Config.Text == c.Text {
+			return false, nil
+		}
+		s.Config = ConfigEntry{Version: index, Text: c.Text}
 		return true, nil
 	case OpHealth:
 		if c.Node == "" || c.Server == "" {

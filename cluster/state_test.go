@@ -159,3 +159,24 @@ func TestApplyHealth(t *testing.T) {
 		t.Fatal("Clone shares the health maps")
 	}
 }
+
+// TestApplyConfig: the configuration's version is the index that set it;
+// the same text again changes nothing; an empty one is refused.
+func TestApplyConfig(t *testing.T) {
+	s := NewState()
+	if _, err := s.Apply(1, Command{Op: OpConfig}); !errors.Is(err, ErrBadCommand) {
+		t.Fatalf("empty config: %v", err)
+	}
+	if ch, err := s.Apply(2, Command{Op: OpConfig, Text: "a"}); !ch || err != nil || s.Config != (ConfigEntry{2, "a"}) {
+		t.Fatalf("first config: %t %v %+v", ch, err, s.Config)
+	}
+	if ch, _ := s.Apply(3, Command{Op: OpConfig, Text: "a"}); ch || s.Config.Version != 2 {
+		t.Fatalf("same text again changed the version to %d", s.Config.Version)
+	}
+	if ch, _ := s.Apply(4, Command{Op: OpConfig, Text: "b"}); !ch || s.Config != (ConfigEntry{4, "b"}) {
+		t.Fatalf("new text: %+v", s.Config)
+	}
+	if c := s.Clone(); c.Config != s.Config {
+		t.Fatal("Clone lost the configuration")
+	}
+}

@@ -96,6 +96,17 @@ type Config struct {
 	Health       []HealthServer
 	HealthQuorum health.Quorum
 	OnVerdicts   func(lvs.Health)
+	// ConfigText is this node's configuration (normalized, includes
+	// expanded): proposed as the cluster's when the cluster has none.
+	// OnConfig applies a newly committed cluster configuration (from the
+	// loop; it must not block for long); an error wrapping ErrIdentity
+	// stops the agent, any other leaves the previous configuration running.
+	ConfigText string
+	OnConfig   func(text string) error
+	// ValidateConfig checks a configuration POSTed to /v1/config before it
+	// is written to the log: it parses, keeps the cluster block, passes
+	// Check, and can be applied live.
+	ValidateConfig func(text string) error
 	// Logger receives everything; nil discards.
 	Logger *slog.Logger
 }
@@ -121,6 +132,12 @@ type Agent struct {
 	trackIn   chan trackReport
 	tracks    map[string]health.TrackStatus // latest status per tracker
 	proposedR time.Time                     // when the tracker report was last proposed
+
+	proposedC     time.Time // when this node's file was last proposed as the cluster's
+	configSeen    uint64    // the cluster configuration version last seen
+	configApplied uint64    // the version running here
+	appliedShown  uint64    // configApplied, for the API (guarded by mu)
+	health    []HealthServer // the checked real servers (guarded by mu)
 	healthIn  chan healthReport
 	myHealth  map[string]bool      // this node's latest verdict per server
 	proposedH map[string]time.Time // when each was last proposed
@@ -233,6 +250,7 @@ func New(cfg Config) (*Agent, error) {
 		a.Close()
 		return nil, err
 	}
+	a.health = cfg.Health
 	a.status = Status{Node: cfg.Node, Holding: map[string]uint64{}, LeaseUntil: map[string]time.Time{}, State: cluster.NewState()}
 	return a, nil
 }
@@ -266,6 +284,9 @@ func (a *Agent) Run(ctx context.Context) error {
 			// The timer's own timestamp is stale when the loop was busy:
 			// a lease end must be judged on the clock now.
 			a.core.Tick(time.Now())
+			if st := a.fsm.current(); st.Config.Version == 0 {
+				_ = a.committedConfig(ctx, time.Now(), st) // proposes only
+			}
 			if len(a.myHealth) > 0 || len(a.tracks) > 0 {
 				st := a.fsm.current()
 				a.proposeHealth(ctx, time.Now(), st)
@@ -278,6 +299,10 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.report.committed(now, s)
 			a.committedHealth(ctx, now, s)
 			a.proposeReport(ctx, now, s)
+			if err := a.committedConfig(ctx, now, s); err != nil {
+				a.releaseAll("configuration refused")
+				return err
+			}
 		case o := <-a.obs:
 			a.observe(ctx, o)
 		case <-a.gossip.notify:

@@ -117,7 +117,7 @@ func (a *Agent) ClusterStatus() ClusterStatus {
 		cs.Nodes = append(cs.Nodes, ns)
 	}
 	verdicts := a.Verdicts()
-	for _, h := range a.cfg.Health {
+	for _, h := range a.healthServers() {
 		if len(cs.Services) == 0 || cs.Services[len(cs.Services)-1].Name != h.Real.VS {
 			cs.Services = append(cs.Services, ServiceStatus{Name: h.Real.VS, Reals: []RealStatus{}})
 		}
@@ -162,6 +162,8 @@ func (a *Agent) ClusterStatus() ClusterStatus {
 //	GET /v1/status  ClusterStatus as JSON
 //	GET /metrics    Prometheus metrics
 //	GET /v1/members the Raft configuration ([]Member)
+//	GET /v1/config  the cluster's configuration (ConfigResult)
+//	POST /v1/config {"text": FILE}: validate, then replace it cluster-wide
 //	POST /v1/drain  {"node": NAME, "drained": BOOL}: set a node's drain flag
 //
 // Reads from loopback need nothing; any other client must present the
@@ -182,6 +184,8 @@ func (a *Agent) APIHandler(token string) http.Handler {
 	mux.Handle("GET /metrics", a.report.handler())
 	mux.HandleFunc("POST /v1/drain", a.handleDrain)
 	mux.HandleFunc("GET /v1/members", a.handleMembers)
+	mux.HandleFunc("GET /v1/config", a.handleGetConfig)
+	mux.HandleFunc("POST /v1/config", a.handlePostConfig)
 	mux.HandleFunc("GET /{$}", serveStatusPage)
 	return authorize(token, mux)
 }

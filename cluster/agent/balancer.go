@@ -23,28 +23,37 @@ type Balancer struct {
 	quorum lvs.QuorumStates
 	health chan lvs.Health // agreed verdicts, latest wins
 	cur    lvs.Health
+	newVSS chan []lvs.VirtualServer // a new configuration's, latest wins
 }
 
 // NewBalancer returns a Balancer applying vss through dp.
 func NewBalancer(dp lvs.Datapath, vss []lvs.VirtualServer, log *slog.Logger) *Balancer {
-	return &Balancer{dp: dp, vss: vss, sweep: 10 * time.Second, log: log, health: make(chan lvs.Health, 1)}
+	return &Balancer{dp: dp, vss: vss, sweep: 10 * time.Second, log: log, health: make(chan lvs.Health, 1), newVSS: make(chan []lvs.VirtualServer, 1)}
 }
 
-// SetHealth hands the agreed verdicts to Run, which applies them at once.
-// It never blocks: a newer set replaces one not yet applied.
-func (b *Balancer) SetHealth(h lvs.Health) {
+// SetVirtualServers hands a new configuration's virtual servers to Run,
+// which applies them at once (the diff touches only what changed). It
+// never blocks.
+func (b *Balancer) SetVirtualServers(vss []lvs.VirtualServer) { latest(b.newVSS, vss) }
+
+// latest puts v in a one-slot channel, replacing a value not yet taken.
+func latest[T any](ch chan T, v T) {
 	for {
 		select {
-		case b.health <- h:
+		case ch <- v:
 			return
 		default:
 		}
 		select {
-		case <-b.health:
+		case <-ch:
 		default:
 		}
 	}
 }
+
+// SetHealth hands the agreed verdicts to Run, which applies them at once.
+// It never blocks: a newer set replaces one not yet applied.
+func (b *Balancer) SetHealth(h lvs.Health) { latest(b.health, h) }
 
 // Apply computes the desired state from the virtual servers and the
 // agreed verdicts, and applies it.
@@ -74,6 +83,7 @@ func (b *Balancer) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		case b.cur = <-b.health:
+		case b.vss = <-b.newVSS:
 		}
 	}
 }

@@ -25,6 +25,7 @@ import (
 // thread.
 type Director struct {
 	Agent *Agent
+	mu    sync.Mutex // guards setup: applied in the loop, validated by the API
 	setup *Setup
 	log   *slog.Logger
 	conn  *vip.NetlinkConn
@@ -114,6 +115,8 @@ func OpenDirector(s *Setup, log *slog.Logger) (*Director, error) {
 	if d.lb != nil {
 		cfg.OnVerdicts = d.lb.SetHealth
 	}
+	cfg.OnConfig = d.applyConfig
+	cfg.ValidateConfig = d.validateConfig
 	cfg.Logger = log
 	if d.Agent, err = New(cfg); err != nil {
 		d.Close()

@@ -23,6 +23,8 @@ import (
 // the wire. FromConfig builds it without touching the system; Start opens
 // the sockets.
 type Setup struct {
+	// Config is the configuration the setup was derived from.
+	Config    *config.Config
 	Agent     Config
 	Instances []InstanceSetup
 	GARP      vip.Timing
@@ -84,6 +86,7 @@ func FromConfig(c *config.Config, node string) (*Setup, error) {
 	hb := time.Duration(cl.Heartbeat)
 
 	s := &Setup{
+		Config: c,
 		Agent: Config{
 			Cluster:     cl.Name,
 			Node:        node,

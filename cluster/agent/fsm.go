@@ -41,19 +41,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 	return err
 }
 
-func (f *fsm) publish(s *cluster.State) {
-	for {
-		select {
-		case f.notify <- s:
-			return
-		default:
-		}
-		select {
-		case <-f.notify: // drop the stale one
-		default:
-		}
-	}
-}
+func (f *fsm) publish(s *cluster.State) { latest(f.notify, s) }
 
 // current returns a copy of the applied state.
 func (f *fsm) current() *cluster.State {

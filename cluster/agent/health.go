@@ -179,10 +179,11 @@ func (a *Agent) proposeHealth(ctx context.Context, now time.Time, st *cluster.St
 // committedHealth recomputes the agreed verdicts from a committed state,
 // hands a change to OnVerdicts, and resends reports not yet committed.
 func (a *Agent) committedHealth(ctx context.Context, now time.Time, st *cluster.State) {
-	if len(a.cfg.Health) == 0 {
+	servers := a.healthServers()
+	if len(servers) == 0 && len(a.verdicts) == 0 {
 		return
 	}
-	v := Verdicts(a.cfg.HealthQuorum, st, a.cfg.Health, sortedNodes(a.cfg.Peers), a.leader(), a.verdicts)
+	v := Verdicts(a.cfg.HealthQuorum, st, servers, sortedNodes(a.cfg.Peers), a.leader(), a.verdicts)
 	if !maps.Equal(v, a.verdicts) {
 		for id, up := range v {
 			if prev, ok := a.verdicts[id]; !ok || prev != up {
@@ -193,7 +194,7 @@ func (a *Agent) committedHealth(ctx context.Context, now time.Time, st *cluster.
 		a.verdicts = v
 		a.mu.Unlock()
 		if a.cfg.OnVerdicts != nil {
-			a.cfg.OnVerdicts(lvsHealth(a.cfg.Health, v))
+			a.cfg.OnVerdicts(lvsHealth(servers, v))
 		}
 	}
 	a.proposeHealth(ctx, now, st)
@@ -205,4 +206,30 @@ func (a *Agent) Verdicts() map[string]bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return maps.Clone(a.verdicts)
+}
+
+// healthServers returns the checked real servers now. Safe from any
+// goroutine.
+func (a *Agent) healthServers() []HealthServer {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.health
+}
+
+// SetHealthServers replaces the checked real servers (a new configuration)
+// and recomputes the verdicts at the next commit. Reports of servers no
+// longer configured are dropped from this node's own.
+func (a *Agent) SetHealthServers(servers []HealthServer) {
+	a.mu.Lock()
+	a.health = servers
+	a.mu.Unlock()
+	keep := map[string]bool{}
+	for _, s := range servers {
+		keep[s.ID()] = true
+	}
+	for id := range a.myHealth {
+		if !keep[id] {
+			delete(a.myHealth, id)
+		}
+	}
 }

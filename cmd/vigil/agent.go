@@ -34,8 +34,8 @@ agents on one machine, as in tests and 'vigil demo').
 Signals:
   SIGTERM, SIGINT  release every VIP (priority-0 advert, the release recorded
                    in the cluster so another director takes over at once), exit
-  SIGHUP           re-read FILE and validate it; a changed file is reported
-                   (applying it cluster-wide is not implemented yet: restart)
+  SIGHUP           re-read FILE, validate it and, if it changed, apply it
+                   cluster-wide as 'vigil config apply FILE' does
 
 Exit status: 0 after a clean shutdown; 1 on a configuration or start-up
 error (the message says what to fix); 2 on bad usage.
@@ -132,6 +132,7 @@ func runAgent(file, node, dataDir string, log *slog.Logger, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	setup.Agent.ConfigText = config.Format(c.Tree)
 	log = log.With("node", node)
 	d, err := agent.OpenDirector(setup, log)
 	if err != nil {
@@ -162,7 +163,7 @@ func runAgent(file, node, dataDir string, log *slog.Logger, stderr io.Writer) er
 			case <-ctx.Done():
 				return
 			case <-hup:
-				reload(file, node, c, log, stderr)
+				reload(d.Agent, file, node, c, log, stderr)
 			}
 		}
 	}()
@@ -176,15 +177,23 @@ func runAgent(file, node, dataDir string, log *slog.Logger, stderr io.Writer) er
 
 // reload re-reads the file on SIGHUP. It validates it and reports a
 // change; it never applies a half-valid file.
-func reload(file, node string, running *config.Config, log *slog.Logger, stderr io.Writer) {
+func reload(d *agent.Agent, file, node string, running *config.Config, log *slog.Logger, stderr io.Writer) {
 	c, _, err := loadCluster(file, node, stderr)
 	if err != nil {
 		log.Error("SIGHUP: the new configuration is invalid; nothing changed", "file", file, "err", strings.ReplaceAll(err.Error(), "\n", "; "))
 		return
 	}
-	if config.Format(c.Tree) == config.Format(running.Tree) {
+	text := config.Format(c.Tree)
+	if text == config.Format(running.Tree) {
 		log.Info("SIGHUP: configuration unchanged", "file", file)
 		return
 	}
-	log.Warn("SIGHUP: the configuration changed; applying it cluster-wide is not implemented yet, restart the agents to apply it", "file", file)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := d.ApplyConfig(ctx, text)
+	if err != nil {
+		log.Error("SIGHUP: the new configuration was not applied; nothing changed", "file", file, "err", strings.ReplaceAll(err.Error(), "\n", "; "))
+		return
+	}
+	log.Info("SIGHUP: applied the new configuration cluster-wide", "file", file, "version", res.Version)
 }

@@ -21,6 +21,9 @@ Subcommands:
   dump [--json] FILE  print the normalized configuration with every default filled in
   import FILE...      merge the keepalived.conf files of a pair or trio into one
                       vigil configuration
+  apply FILE          replace the cluster's configuration with FILE (validated
+                      first), cluster-wide
+  diff FILE           show how FILE differs from the cluster's configuration
 
 Run 'vigil config SUBCOMMAND --help' for the options of one subcommand.
 `
@@ -91,8 +94,10 @@ func runConfig(args []string, stdout, stderr io.Writer) error {
 		return runConfigDump(args[1:], stdout, stderr)
 	case "import":
 		return runConfigImport(args[1:], stdout, stderr)
+	case "apply", "diff":
+		return runConfigApply(args[0], args[1:], stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "vigil config: unknown subcommand %q (check, dump or import)\n", args[0])
+	fmt.Fprintf(stderr, "vigil config: unknown subcommand %q (check, dump, import, apply or diff)\n", args[0])
 	return exitError{2}
 }
 

@@ -3,6 +3,8 @@ package e2e
 import (
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -92,6 +94,66 @@ func TestHealthVerdictsAgreed(t *testing.T) {
 	heal("d1")
 	heal("d2")
 	waitAll("paths restored", true)
+
+	t.Run("config apply", func(t *testing.T) {
+		d1 := c.d["d1"].host
+		if out, err := d1.Run(vigilBin, "config", "diff", c.conf); err != nil {
+			t.Fatalf("config diff of the running file: %v\n%s", err, out)
+		}
+		orig, err := os.ReadFile(c.conf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		write := func(name, text string) string {
+			p := filepath.Join(c.dir, name)
+			if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}
+		refused := func(path, want string) {
+			t.Helper()
+			out, err := d1.Run(vigilBin, "config", "apply", path)
+			if err == nil || !strings.Contains(out, want) {
+				t.Errorf("apply of %s: %v, want a refusal saying %q:\n%s", filepath.Base(path), err, want, out)
+			}
+			if out, err := d1.Run(vigilBin, "config", "diff", c.conf); err != nil {
+				t.Errorf("a refused apply changed the cluster's configuration:\n%s", out)
+			}
+		}
+		// Bad input changes nothing and names file, line and keyword.
+		refused(write("typo.conf", strings.Replace(string(orig), "lvs_sched mh", "lvs_shed mh", 1)), "typo.conf:")
+		refused(write("rename.conf", strings.Replace(string(orig), "name e2e", "name other", 1)), "cluster: ")
+		refused(write("prio.conf", strings.Replace(string(orig), "node d3 { priority 98 }", "node d3 { priority 97 }", 1)), "vrrp_instance")
+
+		// Removing a real server applies live on every director.
+		i := strings.Index(string(orig), "    real_server 192.168.99.22 9000 {")
+		j := strings.Index(string(orig)[i:], "\n    }\n") + i + len("\n    }\n")
+		smaller := write("smaller.conf", string(orig)[:i]+string(orig)[j:])
+		out := d1.MustRun(vigilBin, "config", "apply", smaller)
+		t.Logf("%s", out)
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			if !inTablesAddr(c, "d1", "192.168.99.22") && !inTablesAddr(c, "d2", "192.168.99.22") && !inTablesAddr(c, "d3", "192.168.99.22") {
+				break
+			}
+		}
+		for _, n := range []string{"d1", "d2", "d3"} {
+			if inTablesAddr(c, n, "192.168.99.22") || !inTablesAddr(c, n, rs1) {
+				t.Errorf("after the apply %s's load balancer: rs2 present %t, rs1 present %t; want false, true", n, inTablesAddr(c, n, "192.168.99.22"), inTablesAddr(c, n, rs1))
+			}
+		}
+		if out, err := c.d["d3"].host.Run(vigilBin, "config", "diff", smaller); err != nil {
+			t.Errorf("d3 does not run the applied configuration:\n%s", out)
+		}
+	})
+}
+
+func inTablesAddr(c *cluster3, n, addr string) bool {
+	out, err := c.d[n].host.Run("nft", "list", "table", "ip", "vigil")
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return strings.Contains(out, addr)
 }
 
 // startRealServers puts rs1 and rs2 on the heartbeat network with a TCP

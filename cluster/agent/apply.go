@@ -1,0 +1,122 @@
+package agent
+
+import (
+	"fmt"
+	"reflect"
+
+	"vigil/config"
+	"vigil/health"
+)
+
+// validateConfig checks a configuration before it is written to the log:
+// it parses, passes Check, keeps this cluster's identity, and differs from
+// the running one only in what applies live.
+func (d *Director) validateConfig(text string) error {
+	c, _, err := config.Parse("posted configuration", []byte(text))
+	if err != nil {
+		return err
+	}
+	if errs := Check(c); len(errs) > 0 {
+		return config.ErrorList(errs)
+	}
+	d.mu.Lock()
+	cur := d.setup
+	d.mu.Unlock()
+	if diff := IdentityDiff(cur.Config, c); diff != "" {
+		return fmt.Errorf("%w: the posted one has %s", ErrIdentity, diff)
+	}
+	next, err := FromConfig(c, cur.Agent.Node)
+	if err != nil {
+		return err
+	}
+	return liveChange(cur, next)
+}
+
+// applyConfig applies a committed cluster configuration to this running
+// director: the load-balancer services and the checked real servers
+// change live (only what differs is touched); a different cluster block
+// is refused with ErrIdentity; a changed vrrp_instance or tracker, which
+// the ownership core cannot take live yet, with ErrNotLive.
+func (d *Director) applyConfig(text string) error {
+	c, _, err := config.Parse("cluster configuration", []byte(text))
+	if err != nil {
+		return fmt.Errorf("the cluster's configuration does not parse here: %w", err)
+	}
+	d.mu.Lock()
+	cur := d.setup
+	d.mu.Unlock()
+	if diff := IdentityDiff(cur.Config, c); diff != "" {
+		return fmt.Errorf("%w: the cluster's has %s", ErrIdentity, diff)
+	}
+	next, err := FromConfig(c, cur.Agent.Node)
+	if err != nil {
+		return err
+	}
+	if err := liveChange(cur, next); err != nil {
+		return err
+	}
+	if d.lb != nil {
+		d.lb.SetVirtualServers(next.VirtualServers)
+	}
+	if d.hd != nil || len(next.Agent.Health) > 0 {
+		if err := d.reconcileHealth(cur.Agent.Health, next.Agent.Health); err != nil {
+			return err
+		}
+		d.Agent.SetHealthServers(next.Agent.Health)
+	}
+	d.mu.Lock()
+	d.setup = next
+	d.mu.Unlock()
+	return nil
+}
+
+// liveChange refuses what a running director cannot change yet.
+func liveChange(cur, next *Setup) error {
+	switch {
+	case !reflect.DeepEqual(cur.Agent.Instances, next.Agent.Instances) || !reflect.DeepEqual(cur.Instances, next.Instances):
+		return fmt.Errorf("vrrp_instance changes %w yet: restart the directors one by one with the new file", ErrNotLive)
+	case !reflect.DeepEqual(cur.Trackers, next.Trackers):
+		return fmt.Errorf("tracker changes (vrrp_script, track_file, track_interface) %w yet: restart the directors one by one", ErrNotLive)
+	case (cur.VirtualServers == nil) != (next.VirtualServers == nil) || cur.Datapath != next.Datapath:
+		return fmt.Errorf("adding the first or removing the last virtual_server, or changing the datapath, %w yet: restart the directors one by one", ErrNotLive)
+	case !reflect.DeepEqual(cur.GARP, next.GARP) || !reflect.DeepEqual(cur.Agent.Report, next.Agent.Report):
+		return fmt.Errorf("gratuitous ARP timing and notification changes %w yet: restart the directors one by one", ErrNotLive)
+	}
+	return nil
+}
+
+// reconcileHealth stops checking servers that are gone or changed and
+// starts checking new or changed ones; unchanged servers keep their state.
+func (d *Director) reconcileHealth(cur, next []HealthServer) error {
+	if d.hd == nil {
+		return fmt.Errorf("adding the first health checker %w yet: restart the directors one by one", ErrNotLive)
+	}
+	old := map[string]HealthServer{}
+	for _, s := range cur {
+		old[s.ID()] = s
+	}
+	keep := map[string]bool{}
+	for _, s := range next {
+		if o, ok := old[s.ID()]; ok && reflect.DeepEqual(o, s) {
+			keep[s.ID()] = true
+		}
+	}
+	for id := range old {
+		if !keep[id] {
+			d.hd.Remove(health.ServerID(id))
+		}
+	}
+	for _, s := range next {
+		if keep[s.ID()] {
+			continue
+		}
+		spec, checkers, err := health.NewServer(s.Spec, s.Checks)
+		if err != nil {
+			return fmt.Errorf("agent: real server %s: %w", s.ID(), err)
+		}
+		if err := d.hd.Add(spec, checkers); err != nil {
+			return fmt.Errorf("agent: real server %s: %w", s.ID(), err)
+		}
+	}
+	return nil
+}

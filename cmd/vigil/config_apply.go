@@ -1,0 +1,162 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"vigil/cluster/agent"
+	"vigil/config"
+)
+
+const configApplyUsage = `Usage: vigil config apply FILE [--api ADDR] [--token TOKEN]
+       vigil config diff FILE [--api ADDR] [--token TOKEN]
+
+apply replaces the cluster's configuration with FILE, atomically and
+cluster-wide: FILE is validated here first (as 'vigil config check'), sent
+to the local agent, validated again there, written to the cluster's log, and
+every director applies it. An invalid FILE changes nothing and the errors
+name file, line and keyword. Today a running director applies changes to
+virtual servers, real servers, weights and health checkers live; a change
+to the cluster block is refused (a cluster keeps its name and nodes), and a
+change to a vrrp_instance or tracker is refused with what to do (restart
+the directors one by one with the new file).
+
+diff shows how FILE differs from the cluster's configuration (- the
+cluster's, + FILE's), in normalized syntax.
+
+The token is --token, else VIGIL_API_TOKEN, else the api_token in FILE.
+--api is the local agent's api_listen (default 127.0.0.1:7070).
+
+Exit status: 0 applied (diff: no difference); 1 refused, invalid or not
+committed (diff: differences shown); 2 bad usage.
+`
+
+func runConfigApply(sub string, args []string, stdout, stderr io.Writer) error {
+	c := &command{name: "config " + sub, usage: configApplyUsage}
+	fs := newFlagSet(c, stdout, stderr)
+	api := fs.String("api", "127.0.0.1:7070", "the agent's API `ADDR`ess (api_listen)")
+	token := fs.String("token", os.Getenv("VIGIL_API_TOKEN"), "the cluster's api_token `TOKEN` (default: FILE's)")
+	files, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	file, err := oneFile(sub, files, stderr)
+	if err != nil {
+		return err
+	}
+	cfg, _, err := loadConfig(file, "", stderr)
+	if err != nil {
+		return err
+	}
+	if errs := agent.Check(cfg); len(errs) > 0 {
+		for _, e := range errs {
+			fmt.Fprintln(stderr, e)
+		}
+		fmt.Fprintf(stderr, "%s: %d error(s); nothing was applied\n", file, len(errs))
+		return exitError{1}
+	}
+	if *token == "" && cfg.Cluster != nil {
+		*token = cfg.Cluster.APIToken
+	}
+	text := config.Format(cfg.Tree)
+	if sub == "diff" {
+		var cur agent.ConfigResult
+		if err := callAPI(http.MethodGet, *api, "/v1/config", *token, nil, &cur); err != nil {
+			return err
+		}
+		d := lineDiff(cur.Text, text)
+		if d == "" {
+			fmt.Fprintf(stdout, "%s is the cluster's configuration (version %d)\n", file, cur.Version)
+			return nil
+		}
+		fmt.Fprintf(stdout, "--- the cluster's configuration (version %d)\n+++ %s\n%s", cur.Version, file, d)
+		return exitError{1}
+	}
+	var res agent.ConfigResult
+	if err := callAPI(http.MethodPost, *api, "/v1/config", *token, agent.ConfigRequest{Text: text}, &res); err != nil {
+		return fmt.Errorf("%w\nnothing was applied", err)
+	}
+	fmt.Fprintf(stdout, "%s is the cluster's configuration, version %d; every director applies it (see vigil status)\n", file, res.Version)
+	return nil
+}
+
+// callAPI sends a JSON request to the agent and decodes its answer; a
+// 4xx/5xx becomes an error naming the field at fault.
+func callAPI(method, api, path, token string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, "http://"+api+path, rd)
+	if err != nil {
+		return fmt.Errorf("--api %q: %w", api, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := (&http.Client{Timeout: 15 * time.Second}).Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach the agent at %s: %w (is 'vigil agent' running? is --api its api_listen?)", api, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		var e agent.APIError
+		_ = json.Unmarshal(raw, &e)
+		if e.Field != "" {
+			return fmt.Errorf("agent at %s refused (%s), %s: %s", api, resp.Status, e.Field, e.Error)
+		}
+		return fmt.Errorf("agent at %s refused (%s): %s", api, resp.Status, e.Error)
+	}
+	return json.Unmarshal(raw, out)
+}
+
+// lineDiff is a line diff of a and b (longest common subsequence), with
+// "-" for lines only in a and "+" for lines only in b; "" when equal.
+func lineDiff(a, b string) string {
+	x, y := strings.Split(a, "\n"), strings.Split(b, "\n")
+	n, m := len(x), len(y)
+	lcs := make([][]int, n+1)
+	for i := range lcs {
+		lcs[i] = make([]int, m+1)
+	}
+	for i := n - 1; i >= 0; i-- {
+		for j := m - 1; j >= 0; j-- {
+			if x[i] == y[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	var out strings.Builder
+	changed := false
+	i, j := 0, 0
+	for i < n || j < m {
+		switch {
+		case i < n && j < m && x[i] == y[j]:
+			i, j = i+1, j+1
+		case j < m && (i == n || lcs[i][j+1] >= lcs[i+1][j]):
+			fmt.Fprintf(&out, "+%s\n", y[j])
+			j, changed = j+1, true
+		default:
+			fmt.Fprintf(&out, "-%s\n", x[i])
+			i, changed = i+1, true
+		}
+	}
+	if !changed {
+		return ""
+	}
+	return out.String()
+}
