@@ -133,15 +133,15 @@ type Agent struct {
 	tracks    map[string]health.TrackStatus // latest status per tracker
 	proposedR time.Time                     // when the tracker report was last proposed
 
-	proposedC     time.Time // when this node's file was last proposed as the cluster's
-	configSeen    uint64    // the cluster configuration version last seen
-	configApplied uint64    // the version running here
-	appliedShown  uint64    // configApplied, for the API (guarded by mu)
-	health    []HealthServer // the checked real servers (guarded by mu)
-	healthIn  chan healthReport
-	myHealth  map[string]bool      // this node's latest verdict per server
-	proposedH map[string]time.Time // when each was last proposed
-	verdicts  map[string]bool      // the agreed verdicts
+	proposedC     time.Time      // when this node's file was last proposed as the cluster's
+	configSeen    uint64         // the cluster configuration version last seen
+	configApplied uint64         // the version running here
+	appliedShown  uint64         // configApplied, for the API (guarded by mu)
+	health        []HealthServer // the checked real servers (guarded by mu)
+	healthIn      chan healthReport
+	myHealth      map[string]bool      // this node's latest verdict per server
+	proposedH     map[string]time.Time // when each was last proposed
+	verdicts      map[string]bool      // the agreed verdicts
 
 	results chan cluster.Event // answers of asynchronous Raft calls
 	seen    chan fencing.Event // observations of the wire (rogue adverts)
