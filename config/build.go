@@ -242,6 +242,17 @@ func (b *builder) dur1(n *Node, max float64) (Duration, bool) {
 	return b.durArg(n, 0, max)
 }
 
+// posDur1 is dur1 for a duration that must be positive (keepalived:
+// "number '0' outside range [0.000001, ...]").
+func (b *builder) posDur1(n *Node, max float64) (Duration, bool) {
+	d, ok := b.dur1(n, max)
+	if ok && d <= 0 {
+		b.errorf(n, "%s must be more than 0 seconds", n.Args[0])
+		return 0, false
+	}
+	return d, ok
+}
+
 func (b *builder) durArg(n *Node, i int, max float64) (Duration, bool) {
 	f, err := strconv.ParseFloat(n.Args[i], 64)
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {

@@ -76,7 +76,7 @@ func (p inherited) overlay(in inherited) inherited {
 // inheritEntries adds the keywords shared by virtual servers, real servers
 // and checkers to a table; get returns the inherited settings of a T.
 func inheritEntries[T any](t table[T], get func(*T) *inherited, withConnect bool) table[T] {
-	t["delay_loop"] = entry[T]{fn: func(b *builder, n *Node, x *T) { get(x).delayLoop.put(b.dur1(n, 86400*365)) }}
+	t["delay_loop"] = entry[T]{fn: func(b *builder, n *Node, x *T) { get(x).delayLoop.put(b.posDur1(n, 86400*365)) }}
 	t["delay_before_retry"] = entry[T]{fn: func(b *builder, n *Node, x *T) { get(x).delayBeforeRetry.put(b.dur1(n, 86400*365)) }}
 	t["warmup"] = entry[T]{fn: func(b *builder, n *Node, x *T) { get(x).warmup.put(b.dur1(n, 86400*365)) }}
 	t["retry"] = entry[T]{fn: func(b *builder, n *Node, x *T) { get(x).retry.put(b.int1(n, 0, 1<<20)) }}

@@ -52,6 +52,7 @@ func TestValidationErrors(t *testing.T) {
 			"10:17", "status_code", `"999" is not an HTTP status code`},
 		{"bad vip", inst("    virtual_ipaddress_excluded { 10.0.0.300 }\n"), "5:34", "10.0.0.300", "is not an IP address"},
 		{"negative delay", vs("    delay_loop -1\n"), "2:5", "delay_loop", "out of range"},
+		{"zero delay", vs("    delay_loop 0\n"), "2:5", "delay_loop", "must be more than 0 seconds"},
 		{"auth pass too long", inst("    authentication {\n        auth_type PASS\n        auth_pass 123456789\n    }\n"), "7:9", "auth_pass", "VRRPv2 carries at most 8"},
 		// Semantic checks.
 		{"duplicate vrid", inst("") + "vrrp_instance VI_2 {\n    interface eth0\n    virtual_router_id 51\n    virtual_ipaddress { 10.0.0.2/24 }\n}\n",

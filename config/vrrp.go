@@ -24,7 +24,7 @@ func (b *builder) script(n *Node) *VRRPScript {
 
 var scriptTable = table[VRRPScript]{
 	"script":   {fn: func(b *builder, n *Node, s *VRRPScript) { s.Script, _ = b.joined(n) }},
-	"interval": {fn: func(b *builder, n *Node, s *VRRPScript) { s.Interval, _ = b.dur1(n, 86400) }},
+	"interval": {fn: func(b *builder, n *Node, s *VRRPScript) { s.Interval, _ = b.posDur1(n, 86400) }},
 	"timeout":  {fn: func(b *builder, n *Node, s *VRRPScript) { s.Timeout, _ = b.dur1(n, 86400) }},
 	"weight": {fn: func(b *builder, n *Node, s *VRRPScript) {
 		s.Weight, s.Reverse, _ = b.weight(n, 0, 253)

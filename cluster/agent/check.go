@@ -17,7 +17,8 @@ import (
 // a service the datapath cannot express (a scheduler nftables has no
 // equivalent for, TUN on nftables), a node whose setup fails. Each error
 // names the file, line and keyword. A configuration without a cluster
-// block only gets its checkers and services checked.
+// block only gets its checkers checked (its datapath is not known yet; with
+// datapath auto, the datapath this machine's kernel would get is assumed).
 func Check(c *config.Config) []*config.Error {
 	var errs []*config.Error
 	vss, err := VirtualServers(c)
@@ -41,18 +42,18 @@ func Check(c *config.Config) []*config.Error {
 	if err != nil {
 		return append(errs, &config.Error{Keyword: "virtual_server", Msg: err.Error()})
 	}
-	s := &Setup{Datapath: "auto", Seed: 1}
-	if c.Cluster != nil {
-		s.Datapath, s.Seed = c.Cluster.Datapath, ClusterSeed(c.Cluster.Name)
+	if c.Cluster == nil {
+		// A plain keepalived.conf says nothing of the datapath: its services
+		// are checked once it has a cluster block.
+		return errs
 	}
+	s := &Setup{Datapath: c.Cluster.Datapath, Seed: ClusterSeed(c.Cluster.Name)}
 	if err := datapath.Validate(DatapathConfig(s, slog.New(slog.DiscardHandler)), want); err != nil {
 		errs = append(errs, serviceErrors(c, err)...)
 	}
-	if c.Cluster != nil {
-		for _, n := range c.Cluster.Nodes {
-			if _, err := FromConfig(c, n.Name); err != nil {
-				errs = append(errs, &config.Error{Pos: n.Pos, Keyword: "node", Msg: err.Error()})
-			}
+	for _, n := range c.Cluster.Nodes {
+		if _, err := FromConfig(c, n.Name); err != nil {
+			errs = append(errs, &config.Error{Pos: n.Pos, Keyword: "node", Msg: err.Error()})
 		}
 	}
 	return errs
@@ -117,8 +118,8 @@ func serviceErrors(c *config.Config, err error) []*config.Error {
 }
 
 func datapathName(c *config.Config) string {
-	if c.Cluster == nil || c.Cluster.Datapath == "" {
-		return "auto"
+	if c.Cluster == nil || c.Cluster.Datapath == "" || c.Cluster.Datapath == "auto" {
+		return "auto (on this machine's kernel)"
 	}
 	return c.Cluster.Datapath
 }
