@@ -12,28 +12,7 @@ import (
 
 const demoPrefix = "vigdemo"
 
-// demoT lets the namespace lab report to the demo instead of a test: a
-// fatal error unwinds to runDemo, which cleans up and returns it.
-type demoT struct {
-	cleanups []func()
-}
-
-type demoFailure struct{ msg string }
-
-func (*demoT) Helper()                           {}
-func (*demoT) Logf(string, ...any)               {}
-func (*demoT) Fatalf(format string, args ...any) { panic(demoFailure{fmt.Sprintf(format, args...)}) }
-func (*demoT) Skip(args ...any)                  { panic(demoFailure{fmt.Sprint(args...)}) }
-func (t *demoT) Cleanup(f func())                { t.cleanups = append(t.cleanups, f) }
-
-func (t *demoT) cleanup() {
-	for i := len(t.cleanups) - 1; i >= 0; i-- {
-		t.cleanups[i]()
-	}
-	t.cleanups = nil
-}
-
-func runDemo(keep bool, stdout io.Writer) (err error) {
+func runDemo(keep bool, stdout io.Writer) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find the vigil binary: %w", err)
@@ -43,22 +22,20 @@ func runDemo(keep bool, stdout io.Writer) (err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	t := &demoT{}
-	defer func() {
-		if r := recover(); r != nil {
-			f, ok := r.(demoFailure)
-			if !ok {
-				panic(r)
-			}
-			err = fmt.Errorf("demo failed: %s (the agents' logs are in %s)", f.msg, dir)
-		}
-		if err != nil || !keep {
-			t.cleanup()
-		}
-	}()
+	// The lab reports to a standalone T: a failure unwinds to Run, and
+	// the lab is torn down unless --keep asked to leave a good one running.
+	t := &netns.Standalone{}
 	s := &story{out: stdout, start: time.Now(), exe: exe, dir: dir}
-	s.build(t, keep)
-	s.run()
+	err = t.Run(func() {
+		s.build(t, keep)
+		s.run()
+	})
+	if err != nil || !keep {
+		t.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("demo failed: %w (the agents' logs are in %s)", err, dir)
+	}
 	if keep {
 		s.printKeep()
 	}

@@ -80,10 +80,10 @@ func (s *story) say(format string, args ...any) {
 }
 
 func (s *story) fail(format string, args ...any) {
-	panic(demoFailure{fmt.Sprintf(format, args...)})
+	panic(netns.Failure{Msg: fmt.Sprintf(format, args...)})
 }
 
-func (s *story) build(t *demoT, keep bool) {
+func (s *story) build(t *netns.Standalone, keep bool) {
 	s.say("building the lab: 3 directors, 2 real servers, 1 client, 2 links (namespaces vigdemo-*)")
 	s.lab = netns.NewNamed(t, demoPrefix)
 	s.lab.Keep = keep

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net"
@@ -180,18 +179,7 @@ func (c *cluster3) start(name string) {
 // ask connects to the VIP from the client and returns the name of the
 // director that answered ("" if none answered).
 func (c *cluster3) ask() string {
-	var got string
-	_ = c.client.Do(func() error {
-		conn, err := net.DialTimeout("tcp", fmt.Sprintf("%s:%d", vip, svcPort), 300*time.Millisecond)
-		if err != nil {
-			return err
-		}
-		defer conn.Close()
-		_ = conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
-		line, _ := bufio.NewReader(conn).ReadString('\n')
-		got = strings.TrimSpace(line)
-		return nil
-	})
+	got, _ := c.client.ReadLine(fmt.Sprintf("%s:%d", vip, svcPort), 300*time.Millisecond)
 	return got
 }
 

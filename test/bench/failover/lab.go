@@ -1,32 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"net"
 	"os"
-	"strings"
 	"time"
 
 	"vigil/test/netns"
 )
-
-// benchT lets the namespace lab report to this program: a fatal error
-// unwinds to main, which cleans up.
-type benchT struct{ cleanups []func() }
-
-type failure struct{ msg string }
-
-func (*benchT) Helper()                           {}
-func (*benchT) Logf(string, ...any)               {}
-func (*benchT) Fatalf(format string, args ...any) { panic(failure{fmt.Sprintf(format, args...)}) }
-func (*benchT) Skip(args ...any)                  { panic(failure{fmt.Sprint(args...)}) }
-func (t *benchT) Cleanup(f func())                { t.cleanups = append(t.cleanups, f) }
-func (t *benchT) cleanup() {
-	for i := len(t.cleanups) - 1; i >= 0; i-- {
-		t.cleanups[i]()
-	}
-}
 
 const (
 	vip     = "10.97.0.200"
@@ -46,7 +27,7 @@ type lab struct {
 
 var names = []string{"d1", "d2", "d3"}
 
-func newLab(t *benchT, prefix string) *lab {
+func newLab(t netns.T, prefix string) *lab {
 	l := &lab{l: netns.NewNamed(t, prefix), d: map[string]*netns.Host{}, lanIf: map[string]*netns.Iface{}}
 	t.Cleanup(l.l.Close)
 	lan, hb := l.l.Bridge("lan"), l.l.Bridge("hb")
@@ -75,7 +56,7 @@ func (l *lab) serveName(h *netns.Host, name string) {
 		ln, err = net.Listen("tcp", fmt.Sprintf(":%d", svcPort))
 		return err
 	}); err != nil {
-		panic(failure{err.Error()})
+		panic(netns.Failure{Msg: err.Error()})
 	}
 	l.lns = append(l.lns, ln)
 	go func() {
@@ -93,18 +74,7 @@ func (l *lab) serveName(h *netns.Host, name string) {
 // ask opens a new TCP connection to the VIP from the client and returns
 // the name of the director that answered ("" if none did within 100 ms).
 func (l *lab) ask() string {
-	var got string
-	_ = l.client.Do(func() error {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("%s:%d", vip, svcPort), 100*time.Millisecond)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		_ = c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
-		line, _ := bufio.NewReader(c).ReadString('\n')
-		got = strings.TrimSpace(line)
-		return nil
-	})
+	got, _ := l.client.ReadLine(fmt.Sprintf("%s:%d", vip, svcPort), 100*time.Millisecond)
 	return got
 }
 
@@ -122,6 +92,6 @@ func (l *lab) waitAnswer(within time.Duration, ok func(string) bool) (string, ti
 
 func writeFile(path, s string) {
 	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
-		panic(failure{err.Error()})
+		panic(netns.Failure{Msg: err.Error()})
 	}
 }

@@ -22,6 +22,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"vigil/test/netns"
 )
 
 func main() {
@@ -32,24 +34,20 @@ func main() {
 		fmt.Fprintln(os.Stderr, "failover: needs root (network namespaces): run it as root, e.g. sudo make bench")
 		os.Exit(1)
 	}
-	t := &benchT{}
-	code := 0
-	func() {
-		defer func() {
-			if r := recover(); r != nil {
-				f, ok := r.(failure)
-				if !ok {
-					t.cleanup()
-					panic(r)
-				}
-				fmt.Fprintln(os.Stderr, "failover:", f.msg)
-				code = 1
-			}
-			t.cleanup()
-		}()
-		run(t, *n, *out)
-	}()
-	os.Exit(code)
+	t := &netns.Standalone{}
+	err := t.Run(func() { run(t, *n, *out) })
+	t.Close()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "failover:", err)
+		os.Exit(1)
+	}
+}
+
+// section runs f on a lab of its own, removed when f returns or fails.
+func section(f func(l *lab)) {
+	bt := &netns.Standalone{}
+	defer bt.Close()
+	f(newLab(bt, "vgbench"))
 }
 
 type row struct {
@@ -57,15 +55,15 @@ type row struct {
 	trials []time.Duration
 }
 
-func run(t *benchT, n int, out string) {
+func run(t *netns.Standalone, n int, out string) {
 	dir, err := os.MkdirTemp("", "vigil-bench")
 	if err != nil {
-		panic(failure{err.Error()})
+		panic(netns.Failure{Msg: err.Error()})
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	bin := filepath.Join(dir, "vigil")
 	if b, err := exec.Command("go", "build", "-o", bin, "vigil/cmd/vigil").CombinedOutput(); err != nil {
-		panic(failure{fmt.Sprintf("build vigil: %v\n%s", err, b)})
+		panic(netns.Failure{Msg: fmt.Sprintf("build vigil: %v\n%s", err, b)})
 	}
 
 	var rows []row
@@ -75,14 +73,13 @@ func run(t *benchT, n int, out string) {
 		{"vigil, kill -9 of the holder (fast profile: lease 400 ms, heartbeat 100 ms)", "    lease 0.4\n    heartbeat 0.1\n"},
 	} {
 		progress(p.label)
-		bt := &benchT{}
-		l := newLab(bt, "vgbench")
-		v := startVigil(l, bin, filepath.Join(dir, fmt.Sprintf("vigil-state%d", len(rows))), p.timing)
-		rows = append(rows, row{p.label, trials(l, n, &v.procs)})
-		if p.timing == "" {
-			transfers = v.transfers(l, min(n, 10))
-		}
-		bt.cleanup()
+		section(func(l *lab) {
+			v := startVigil(l, bin, filepath.Join(dir, fmt.Sprintf("vigil-state%d", len(rows))), p.timing)
+			rows = append(rows, row{p.label, trials(l, n, &v.procs)})
+			if p.timing == "" {
+				transfers = v.transfers(l, min(n, 10))
+			}
+		})
 	}
 	for _, k := range []struct {
 		label   string
@@ -90,11 +87,10 @@ func run(t *benchT, n int, out string) {
 		advert  string
 	}{{"keepalived, kill -9 of the master (VRRPv2, advert_int 1)", 2, "1"}, {"keepalived, kill -9 of the master (VRRPv3, advert_int 0.1)", 3, "0.1"}} {
 		progress(k.label)
-		bt := &benchT{}
-		l := newLab(bt, "vgbench")
-		ka := startKeepalived(l, filepath.Join(dir, fmt.Sprintf("ka%d", k.version)), k.version, k.advert)
-		rows = append(rows, row{k.label, trials(l, n, &ka.procs)})
-		bt.cleanup()
+		section(func(l *lab) {
+			ka := startKeepalived(l, filepath.Join(dir, fmt.Sprintf("ka%d", k.version)), k.version, k.advert)
+			rows = append(rows, row{k.label, trials(l, n, &ka.procs)})
+		})
 	}
 	table := render(rows, transfers, n)
 	fmt.Print("\n" + table)
@@ -116,12 +112,12 @@ func trials(l *lab, n int, sys *procs) []time.Duration {
 	for i := range n {
 		holder, _, err := l.waitAnswer(60*time.Second, func(string) bool { return true })
 		if err != nil {
-			panic(failure{"before trial: " + err.Error()})
+			panic(netns.Failure{Msg: "before trial: " + err.Error()})
 		}
 		t0 := time.Now()
 		kill(holder)
 		if _, _, err := l.waitAnswer(60*time.Second, func(s string) bool { return s != holder }); err != nil {
-			panic(failure{fmt.Sprintf("trial %d: after killing %s: %v\n%s", i+1, holder, err, sys.dump())})
+			panic(netns.Failure{Msg: fmt.Sprintf("trial %d: after killing %s: %v\n%s", i+1, holder, err, sys.dump())})
 		}
 		d := time.Since(t0)
 		out = append(out, d)

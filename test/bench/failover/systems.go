@@ -42,7 +42,7 @@ func (s *procs) dump() string {
 
 func (s *procs) kill(n string) {
 	if err := s.p[n].Signal(syscall.SIGKILL); err != nil {
-		panic(failure{fmt.Sprintf("kill %s on %s: %v", s.label, n, err)})
+		panic(netns.Failure{Msg: fmt.Sprintf("kill %s on %s: %v", s.label, n, err)})
 	}
 	_ = s.p[n].Cmd.Wait()
 }
@@ -78,7 +78,7 @@ type vigilSys struct {
 // heartbeat) to the configuration.
 func startVigil(l *lab, bin, dir, timing string) *vigilSys {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		panic(failure{err.Error()})
+		panic(netns.Failure{Msg: err.Error()})
 	}
 	v := &vigilSys{bin: bin, conf: filepath.Join(dir, "vigil.conf")}
 	writeFile(v.conf, strings.Replace(vigilConf, "TIMING", timing, 1))
@@ -98,21 +98,21 @@ func (v *vigilSys) transfers(l *lab, k int) []time.Duration {
 	for i := range k {
 		holder, _, err := l.waitAnswer(30*time.Second, func(string) bool { return true })
 		if err != nil {
-			panic(failure{"before transfer: " + err.Error()})
+			panic(netns.Failure{Msg: "before transfer: " + err.Error()})
 		}
 		g := startARPGap(l)
 		if out, err := l.d[holder].Run(v.bin, "drain", holder, "-f", v.conf); err != nil {
-			panic(failure{fmt.Sprintf("drain %s: %v\n%s", holder, err, out)})
+			panic(netns.Failure{Msg: fmt.Sprintf("drain %s: %v\n%s", holder, err, out)})
 		}
 		if _, _, err := l.waitAnswer(30*time.Second, func(s string) bool { return s != holder }); err != nil {
-			panic(failure{"after drain: " + err.Error()})
+			panic(netns.Failure{Msg: "after drain: " + err.Error()})
 		}
 		time.Sleep(300 * time.Millisecond)
 		gap := g.stop()
 		out = append(out, gap)
 		fmt.Printf("  transfer %2d: %s drained, longest time nobody answered ARP %v\n", i+1, holder, gap.Round(time.Millisecond))
 		if out, err := l.d[holder].Run(v.bin, "undrain", holder, "-f", v.conf); err != nil {
-			panic(failure{fmt.Sprintf("undrain %s: %v\n%s", holder, err, out)})
+			panic(netns.Failure{Msg: fmt.Sprintf("undrain %s: %v\n%s", holder, err, out)})
 		}
 		settle(l)
 	}
@@ -123,7 +123,7 @@ type keepalivedSys struct{ procs }
 
 func startKeepalived(l *lab, dir string, version int, advert string) *keepalivedSys {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		panic(failure{err.Error()})
+		panic(netns.Failure{Msg: err.Error()})
 	}
 	k := &keepalivedSys{}
 	starts := map[string]int{}
@@ -179,7 +179,7 @@ func startARPGap(l *lab) *arpGap {
 		c, err = arp.Dial(ifi)
 		return err
 	}); err != nil {
-		panic(failure{"ARP probe: " + err.Error()})
+		panic(netns.Failure{Msg: "ARP probe: " + err.Error()})
 	}
 	target := netip.MustParseAddr(vip)
 	go func() {
