@@ -9,7 +9,7 @@ FUZZTIME ?= 10s
 # timeout only stops a hung test from eating CI's budget.
 TESTFLAGS ?= -count=1 -timeout 20m
 
-.PHONY: all build test demo bench fuzz lint clean install
+.PHONY: all build test demo bench fuzz lint clean install nemesis
 
 all: build
 
@@ -33,6 +33,15 @@ TRIALS ?= 20
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 	$(GO) run ./test/bench/failover -n $(TRIALS) -out bin/bench-failover.md
+
+# Random fault schedules (kill -9, isolation, one link cut, pauses longer
+# than the lease, packet loss, drains) against three agents in namespaces,
+# with an ARP observer failing the run if two directors answer at once.
+# make test runs a short slice; this runs N and keeps the report.
+N ?= 200
+nemesis:
+	@mkdir -p bin
+	$(GO) test -count=1 -timeout 6h -v -run '^TestNemesis$$' ./test/e2e -args -nemesis.n=$(N) 2>&1 | tee bin/nemesis-report.txt | grep -E 'schedule|never two|^(---|ok|FAIL)'
 
 # A short run of every fuzz target (go test -fuzz takes one target at a time).
 fuzz:

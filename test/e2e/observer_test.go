@@ -130,3 +130,10 @@ func (w *arpWatch) gap() time.Duration {
 	defer w.mu.Unlock()
 	return w.maxGap
 }
+
+// roundsDone is how many ARP rounds the observer completed.
+func (w *arpWatch) roundsDone() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.rounds
+}
