@@ -41,7 +41,8 @@ bench:
 N ?= 200
 nemesis:
 	@mkdir -p bin
-	$(GO) test -count=1 -timeout 6h -v -run '^TestNemesis$$' ./test/e2e -args -nemesis.n=$(N) 2>&1 | tee bin/nemesis-report.txt | grep -E 'schedule|never two|^(---|ok|FAIL)'
+	@status=0; $(GO) test -count=1 -timeout 6h -v -run '^TestNemesis$$' ./test/e2e -args -nemesis.n=$(N) > bin/nemesis-report.txt 2>&1 || status=$$?; \
+	grep -E 'schedule|never two|^(---|ok|FAIL)' bin/nemesis-report.txt; echo "report: bin/nemesis-report.txt"; exit $$status
 
 # A short run of every fuzz target (go test -fuzz takes one target at a time).
 fuzz:
