@@ -26,6 +26,7 @@ package agent
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -77,6 +78,8 @@ type Config struct {
 	GossipPort int
 	GossipKey  []byte
 	Gossip     GossipTiming
+	// TLS, when set, makes the Raft transport mutual TLS.
+	TLS *TLSFiles
 	// DataDir holds the Raft log, stable store and snapshots.
 	DataDir string
 	// Timing is the lease timing; zero means cluster.DefaultTiming.
@@ -209,7 +212,14 @@ func New(cfg Config) (*Agent, error) {
 		a.stores.close()
 		return nil, err
 	}
-	if a.stream, err = listenLinks(local, cfg.RaftPort, cfg.Peers, 300*time.Millisecond); err != nil {
+	var srvTLS, cliTLS *tls.Config
+	if cfg.TLS != nil {
+		if srvTLS, cliTLS, err = clientServerTLS(*cfg.TLS); err != nil {
+			a.stores.close()
+			return nil, err
+		}
+	}
+	if a.stream, err = listenLinks(local, cfg.RaftPort, cfg.Peers, 300*time.Millisecond, srvTLS, cliTLS); err != nil {
 		a.stores.close()
 		return nil, err
 	}

@@ -85,6 +85,7 @@ type testCluster struct {
 	rport  int
 	mport  int
 	specs  []cluster.InstanceSpec
+	tls    map[string]TLSFiles // per node; nil: plain TCP
 	agents map[string]*Agent
 	cancel map[string]context.CancelCauseFunc
 	done   map[string]chan error
@@ -129,6 +130,7 @@ func (tc *testCluster) start(node string) {
 		DataDir:   tc.dirs[node],
 		Instances: tc.specs,
 		Executor:  worldExec{tc.w, node},
+		TLS:       tc.tlsFor(node),
 		Logger:    slog.New(slog.NewTextHandler(testWriter{tc.t, node}, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	})
 	if err != nil {
@@ -169,6 +171,26 @@ func (tc *testCluster) waitHolder(inst string, want func(string) bool, within ti
 	}
 	tc.t.Fatalf("no acceptable holder of %s within %v (now %q)", inst, within, tc.w.holder(inst))
 	return ""
+}
+
+func (tc *testCluster) tlsFor(node string) *TLSFiles {
+	if f, ok := tc.tls[node]; ok {
+		return &f
+	}
+	return nil
+}
+
+// TestThreeAgentsOverTLS: the same cluster with mutual TLS on the Raft
+// transport elects, holds and fails over.
+func TestThreeAgentsOverTLS(t *testing.T) {
+	tc := newTestCluster(t)
+	tc.tls = testCA(t, t.TempDir(), "cluster", "d1", "d2", "d3")
+	for _, n := range []string{"d1", "d2", "d3"} {
+		tc.start(n)
+	}
+	tc.waitHolder("VI_1", func(h string) bool { return h == "d1" }, 10*time.Second)
+	tc.crash("d1")
+	tc.waitHolder("VI_1", func(h string) bool { return h == "d2" }, 3*time.Second+cluster.DefaultTiming().MoveWait())
 }
 
 // logHas reports whether node's Raft log holds cmd.

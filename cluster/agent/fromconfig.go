@@ -95,6 +95,7 @@ func FromConfig(c *config.Config, node string) (*Setup, error) {
 			MessagePort: cl.RaftPort, // UDP, beside Raft's TCP port
 			GossipPort:  cl.GossipPort,
 			GossipKey:   cl.GossipKey,
+			TLS:         tlsFiles(cl.TLS),
 			DataDir:     cl.DataDir,
 			Timing:      t,
 			Raft:        RaftTiming{Heartbeat: 2 * hb, Election: 2 * hb, LeaderLease: hb, Commit: hb / 10},
@@ -269,4 +270,11 @@ func advertSrc(i *config.VRRPInstance, addrs []netip.Addr) netip.Addr {
 		}
 	}
 	return netip.Addr{}
+}
+
+func tlsFiles(t *config.TLSFiles) *TLSFiles {
+	if t == nil {
+		return nil
+	}
+	return &TLSFiles{CA: t.CA, Cert: t.Cert, Key: t.Key}
 }

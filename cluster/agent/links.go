@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -19,6 +20,8 @@ type linkStream struct {
 	port     int
 	peers    map[string][]string // node name → address per link
 	perLink  time.Duration       // dial timeout of one link
+	srvTLS   *tls.Config         // nil: plain TCP
+	cliTLS   *tls.Config
 	lns      []net.Listener
 	conns    chan net.Conn
 	done     chan struct{}
@@ -28,8 +31,9 @@ type linkStream struct {
 }
 
 // listenLinks listens on port on each local link address.
-func listenLinks(local []string, port int, peers map[string][]string, perLink time.Duration) (*linkStream, error) {
-	s := &linkStream{port: port, peers: peers, perLink: perLink, conns: make(chan net.Conn), done: make(chan struct{})}
+// srvTLS and cliTLS, when set, make every connection mutual TLS.
+func listenLinks(local []string, port int, peers map[string][]string, perLink time.Duration, srvTLS, cliTLS *tls.Config) (*linkStream, error) {
+	s := &linkStream{port: port, peers: peers, perLink: perLink, srvTLS: srvTLS, cliTLS: cliTLS, conns: make(chan net.Conn), done: make(chan struct{})}
 	for _, a := range local {
 		ln, err := net.Listen("tcp", net.JoinHostPort(a, fmt.Sprint(port)))
 		if err != nil {
@@ -51,6 +55,11 @@ func (s *linkStream) accept(ln net.Listener) {
 		c, err := ln.Accept()
 		if err != nil {
 			return // closed
+		}
+		if s.srvTLS != nil {
+			// The handshake runs on first use, inside raft's own
+			// connection handler: Accept stays quick.
+			c = tls.Server(c, s.srvTLS)
 		}
 		select {
 		case s.conns <- c:
@@ -112,6 +121,9 @@ func (s *linkStream) Dial(address raft.ServerAddress, timeout time.Duration) (ne
 			per = left
 		}
 		c, err := net.DialTimeout("tcp", net.JoinHostPort(a, fmt.Sprint(s.port)), per)
+		if err == nil && s.cliTLS != nil {
+			c, err = tlsDial(c, string(address), s.cliTLS, time.Now().Add(per))
+		}
 		if err == nil {
 			return c, nil
 		}
