@@ -223,7 +223,7 @@ func New(cfg Config) (*Agent, error) {
 		a.stores.close()
 		return nil, err
 	}
-	if a.msgs, err = newMessenger(cfg.Cluster, cfg.Node, local, cfg.MessagePort, cfg.Peers, a.log); err != nil {
+	if a.msgs, err = newMessenger(cfg.Cluster, cfg.Node, local, cfg.MessagePort, cfg.Peers, cfg.GossipKey, a.log); err != nil {
 		a.stream.Close()
 		a.stores.close()
 		return nil, err

@@ -86,6 +86,7 @@ type testCluster struct {
 	mport  int
 	specs  []cluster.InstanceSpec
 	tls    map[string]TLSFiles // per node; nil: plain TCP
+	key    []byte              // gossip_key: encrypted gossip, signed lease messages
 	agents map[string]*Agent
 	cancel map[string]context.CancelCauseFunc
 	done   map[string]chan error
@@ -131,6 +132,7 @@ func (tc *testCluster) start(node string) {
 		Instances: tc.specs,
 		Executor:  worldExec{tc.w, node},
 		TLS:       tc.tlsFor(node),
+		GossipKey: tc.key,
 		Logger:    slog.New(slog.NewTextHandler(testWriter{tc.t, node}, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	})
 	if err != nil {
@@ -181,10 +183,12 @@ func (tc *testCluster) tlsFor(node string) *TLSFiles {
 }
 
 // TestThreeAgentsOverTLS: the same cluster with mutual TLS on the Raft
-// transport elects, holds and fails over.
+// transport, encrypted gossip and signed lease messages elects, holds and
+// fails over.
 func TestThreeAgentsOverTLS(t *testing.T) {
 	tc := newTestCluster(t)
 	tc.tls = testCA(t, t.TempDir(), "cluster", "d1", "d2", "d3")
+	tc.key = []byte("0123456789abcdef0123456789abcdef")
 	for _, n := range []string{"d1", "d2", "d3"} {
 		tc.start(n)
 	}

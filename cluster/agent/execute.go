@@ -148,6 +148,12 @@ func (a *Agent) deliver(m message) {
 	case kindReleaseRequest:
 		a.core.Step(now, cluster.ReleaseRequest{Instance: m.Instance, Epoch: m.Epoch})
 	case kindPropose:
+		// A node forwards writes about itself (release, report, health)
+		// and operator writes (drain, config) made through its API.
+		if c := m.Command; c != nil && ownOp(c.Op) && c.Node != m.From {
+			a.log.Warn("dropping a forwarded write about another node", "from", m.From, "command", c.String())
+			return
+		}
 		if m.Command != nil && a.raft.State() == raft.Leader {
 			b, err := json.Marshal(m.Command)
 			if err == nil {
@@ -157,6 +163,11 @@ func (a *Agent) deliver(m message) {
 	default:
 		a.log.Debug("unknown message kind", "kind", m.Kind, "from", m.From)
 	}
+}
+
+// ownOp is a write a node makes only about itself.
+func ownOp(op cluster.Op) bool {
+	return op == cluster.OpRelease || op == cluster.OpReport || op == cluster.OpHealth
 }
 
 func (a *Agent) leader() string {

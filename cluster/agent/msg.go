@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +25,9 @@ const (
 )
 
 type message struct {
+	// MAC authenticates the rest of the message with the cluster's key
+	// (gossip_key): HMAC-SHA256 over the JSON with MAC empty.
+	MAC      []byte            `json:"mac,omitempty"`
 	Kind     string            `json:"kind"`
 	From     string            `json:"from"`
 	Cluster  string            `json:"cluster"`
@@ -37,6 +42,7 @@ const maxMessage = 8 << 10
 
 // messenger sends and receives lease messages on every link.
 type messenger struct {
+	key     []byte // nil: messages are not authenticated
 	cluster string
 	me      string
 	port    int
@@ -47,8 +53,10 @@ type messenger struct {
 	wg      sync.WaitGroup
 }
 
-func newMessenger(clusterName, me string, local []string, port int, peers map[string][]string, log *slog.Logger) (*messenger, error) {
-	m := &messenger{cluster: clusterName, me: me, port: port, peers: peers, in: make(chan message, 256), log: log}
+// key, when set, authenticates every message (HMAC-SHA256); messages
+// without a valid MAC are dropped.
+func newMessenger(clusterName, me string, local []string, port int, peers map[string][]string, key []byte, log *slog.Logger) (*messenger, error) {
+	m := &messenger{key: key, cluster: clusterName, me: me, port: port, peers: peers, in: make(chan message, 256), log: log}
 	for _, a := range local {
 		ua, err := net.ResolveUDPAddr("udp", net.JoinHostPort(a, fmt.Sprint(port)))
 		if err != nil {
@@ -85,6 +93,10 @@ func (m *messenger) read(c *net.UDPConn) {
 			m.log.Debug("dropping malformed lease message", "from", from, "err", err)
 			continue
 		}
+		if !m.verify(&msg) {
+			m.log.Warn("dropping lease message with a bad or missing MAC (is gossip_key the same on every director?)", "from", from)
+			continue
+		}
 		if msg.Cluster != m.cluster {
 			m.log.Warn("dropping lease message from another cluster", "from", from, "cluster", msg.Cluster)
 			continue
@@ -105,6 +117,7 @@ func (m *messenger) read(c *net.UDPConn) {
 // the core retries what is lost.
 func (m *messenger) send(node string, msg message) {
 	msg.From, msg.Cluster = m.me, m.cluster
+	m.sign(&msg)
 	b, err := json.Marshal(msg)
 	if err != nil {
 		m.log.Error("encode lease message", "err", err)
@@ -132,4 +145,25 @@ func (m *messenger) close() {
 		c.Close()
 	}
 	m.wg.Wait()
+}
+
+func (m *messenger) mac(msg message) []byte {
+	msg.MAC = nil
+	b, _ := json.Marshal(msg)
+	h := hmac.New(sha256.New, m.key)
+	h.Write(b)
+	return h.Sum(nil)
+}
+
+func (m *messenger) sign(msg *message) {
+	if m.key != nil {
+		msg.MAC = m.mac(*msg)
+	}
+}
+
+func (m *messenger) verify(msg *message) bool {
+	if m.key == nil {
+		return true
+	}
+	return len(msg.MAC) > 0 && hmac.Equal(msg.MAC, m.mac(*msg))
 }

@@ -141,3 +141,31 @@ func TestLinkStreamTLS(t *testing.T) {
 		t.Fatalf("a server whose certificate names d2 passed as d1: %v", err)
 	}
 }
+
+// TestMessagesAuthenticated: with a key, a message signed with another key
+// or unsigned is refused, and a signed one passes.
+func TestMessagesAuthenticated(t *testing.T) {
+	a := &messenger{key: []byte("0123456789abcdef"), cluster: "c", me: "d1"}
+	b := &messenger{key: []byte("fedcba9876543210"), cluster: "c", me: "d2"}
+	msg := message{Kind: kindLeaseGrant, From: "d1", Cluster: "c", Instance: "VI_1", Epoch: 7}
+	a.sign(&msg)
+	if !a.verify(&msg) {
+		t.Fatal("a signed message does not verify with its own key")
+	}
+	if b.verify(&msg) {
+		t.Fatal("a message signed with another key verified")
+	}
+	forged := msg
+	forged.Epoch = 8
+	if a.verify(&forged) {
+		t.Fatal("a changed message kept its MAC")
+	}
+	unsigned := message{Kind: kindLeaseGrant, From: "d1", Cluster: "c"}
+	if a.verify(&unsigned) {
+		t.Fatal("an unsigned message passed with a key configured")
+	}
+	plain := &messenger{cluster: "c", me: "d3"}
+	if !plain.verify(&unsigned) {
+		t.Fatal("without a key every message passes")
+	}
+}
