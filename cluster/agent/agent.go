@@ -80,6 +80,10 @@ type Config struct {
 	Gossip     GossipTiming
 	// TLS, when set, makes the Raft transport mutual TLS.
 	TLS *TLSFiles
+	// Fencer, when set, is the fence_peer hook: the leader takes a VIP
+	// from a holder that did not acknowledge its release only after it
+	// succeeded.
+	Fencer fencing.Fencer
 	// DataDir holds the Raft log, stable store and snapshots.
 	DataDir string
 	// Timing is the lease timing; zero means cluster.DefaultTiming.
@@ -127,14 +131,18 @@ type Agent struct {
 	core   *cluster.Core
 	report *reporter
 
-	raftFailed map[string]bool // peers whose Raft heartbeats fail
-	fedReach   map[string]bool // reachability last fed to the core
-	steered    time.Time       // last leadership transfer away from a holder
+	raftFailed  map[string]bool      // peers whose Raft heartbeats fail
+	fedReach    map[string]bool      // reachability last fed to the core
+	heard       map[string]time.Time // when a lease request last came from each node
+	steered     time.Time            // last leadership transfer away from a holder
+	holdChanged time.Time            // when this node last took or released an instance
 
 	writes    chan cluster.Command // operator writes (drain) to propose
 	trackIn   chan trackReport
 	tracks    map[string]health.TrackStatus // latest status per tracker
 	proposedR time.Time                     // when the tracker report was last proposed
+
+	fences map[string]bool // fence hooks running (node/instance/epoch)
 
 	proposedC     time.Time      // when this node's file was last proposed as the cluster's
 	configSeen    uint64         // the cluster configuration version last seen
@@ -196,9 +204,11 @@ func New(cfg Config) (*Agent, error) {
 
 		raftFailed: map[string]bool{},
 		fedReach:   map[string]bool{},
+		heard:      map[string]time.Time{},
 		healthIn:   make(chan healthReport, 256),
 		writes:     make(chan cluster.Command, 16),
 		trackIn:    make(chan trackReport, 64),
+		fences:     map[string]bool{},
 		tracks:     map[string]health.TrackStatus{},
 		myHealth:   map[string]bool{},
 		proposedH:  map[string]time.Time{},
@@ -250,6 +260,7 @@ func New(cfg Config) (*Agent, error) {
 		Instances:   cfg.Instances,
 		Incarnation: binary.LittleEndian.Uint64(inc[:]),
 		Barrier:     barrier,
+		Fence:       cfg.Fencer != nil,
 		Logger:      a.log,
 	})
 	if err != nil {
@@ -294,6 +305,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			// The timer's own timestamp is stale when the loop was busy:
 			// a lease end must be judged on the clock now.
 			a.core.Tick(time.Now())
+			a.feedReach(time.Now(), false)
 			if st := a.fsm.current(); st.Config.Version == 0 {
 				_ = a.committedConfig(ctx, time.Now(), st) // proposes only
 			}
@@ -332,6 +344,10 @@ func (a *Agent) Run(ctx context.Context) error {
 		case ev := <-a.seen:
 			a.report.step(ev)
 		case ev := <-a.results:
+			if f, ok := ev.(fencedEvent); ok {
+				delete(a.fences, f.key)
+				ev = f.Fenced
+			}
 			a.core.Step(time.Now(), ev)
 		}
 	}
@@ -343,6 +359,13 @@ func (a *Agent) arm(t *time.Timer) {
 	d := time.Second
 	if dl, ok := a.core.Deadline(); ok {
 		d = min(d, max(time.Until(dl), 0))
+	}
+	// Also when a node's last lease request stops counting as evidence
+	// that it is alive (see feedReach).
+	for _, h := range a.heard {
+		if end := time.Until(h.Add(2 * a.cfg.Timing.Renew)); end > 0 {
+			d = min(d, end)
+		}
 	}
 	t.Reset(d)
 }
@@ -403,9 +426,16 @@ func (a *Agent) feedLeadership(ctx context.Context, now time.Time) {
 // one gossip link and not failing Raft heartbeats. Both are hints; the
 // lease rules make acting on a wrong one safe. With all set, every peer's
 // state is fed, changed or not (a new leader starts from nothing).
+//
+// A lease request from a node is direct evidence that it is alive and
+// reaches us: for two renewal periods after one arrived, the node counts
+// as reachable whatever the other hints say. Without it, a holder that
+// just rejoined after a partition could be judged unreachable on a stale
+// Raft heartbeat failure, moved, and fenced while it serves.
 func (a *Agent) feedReach(now time.Time, all bool) {
 	for _, p := range a.gossip.peers(sortedNodes(a.cfg.Peers)) {
-		up := p.State != LinkDown && !a.raftFailed[p.Node]
+		heard := now.Sub(a.heard[p.Node]) < 2*a.cfg.Timing.Renew
+		up := heard || (p.State != LinkDown && !a.raftFailed[p.Node])
 		if prev, ok := a.fedReach[p.Node]; all || !ok || prev != up {
 			a.fedReach[p.Node] = up
 			a.core.Step(now, cluster.Reachable{Node: p.Node, Up: up})
@@ -416,10 +446,18 @@ func (a *Agent) feedReach(now time.Time, all bool) {
 // steer hands Raft leadership to a reachable node that holds nothing
 // when this leader holds a VIP. Killing a node that is both leader and
 // holder costs an election on top of the lease wait; with the roles on
-// different nodes a crash costs one or the other. At most every 10 s.
+// different nodes a crash costs one or the other. At most every 10 s, and
+// only once the cluster is quiet: every peer reachable and this node's
+// holdings unchanged for 5 s (a new leader's view of who is reachable is
+// the least settled right after a failure).
 func (a *Agent) steer(ctx context.Context, now time.Time) {
-	if now.Sub(a.steered) < 10*time.Second || a.raft.State() != raft.Leader {
+	if now.Sub(a.steered) < 10*time.Second || now.Sub(a.holdChanged) < 5*time.Second || a.raft.State() != raft.Leader {
 		return
+	}
+	for _, up := range a.fedReach {
+		if !up {
+			return
+		}
 	}
 	st := a.Status()
 	if len(st.Holding) == 0 {

@@ -116,6 +116,14 @@ func OpenDirector(s *Setup, log *slog.Logger) (*Director, error) {
 		cfg.OnVerdicts = d.lb.SetHealth
 	}
 	cfg.OnConfig = d.applyConfig
+	if s.Fence != nil {
+		if !s.Fence.Required {
+			log.Warn("fence_peer without required: the hook runs only as a condition of takeover; set required (the default) to use it")
+		} else if cfg.Fencer, err = newFencer(s.Fence, func(ev fencing.Event) { d.Agent.Observe(ev) }, log); err != nil {
+			d.Close()
+			return nil, err
+		}
+	}
 	cfg.ValidateConfig = d.validateConfig
 	cfg.Logger = log
 	if d.Agent, err = New(cfg); err != nil {

@@ -47,6 +47,7 @@ func (a *Agent) do(ctx context.Context, act cluster.Action) {
 		a.status.LeaseUntil[x.Instance] = x.Until
 		a.mu.Unlock()
 		if !was {
+			a.holdChanged = time.Now()
 			a.log.Info("holding", "instance", x.Instance, "epoch", x.Epoch)
 			a.report.transition(time.Now(), x.Instance, notify.StateMaster, a.priority(x.Instance), x.Epoch)
 		}
@@ -61,6 +62,7 @@ func (a *Agent) do(ctx context.Context, act cluster.Action) {
 		delete(a.status.LeaseUntil, x.Instance)
 		a.mu.Unlock()
 		if was {
+			a.holdChanged = time.Now()
 			a.log.Info("released", "instance", x.Instance, "epoch", x.Epoch, "reason", x.Reason)
 			// Losing the lease is keepalived's FAULT (self-fencing);
 			// handing over on request is a return to BACKUP.
@@ -95,6 +97,8 @@ func (a *Agent) do(ctx context.Context, act cluster.Action) {
 			ok := err == nil && a.raft.CurrentTerm() == term
 			return cluster.Verified{Round: round, OK: ok}
 		})
+	case cluster.FencePeer:
+		a.fence(ctx, x)
 	default:
 		a.log.Error("unknown action", "action", cluster.FormatAction(act, time.Time{}))
 	}
@@ -142,6 +146,10 @@ func (a *Agent) deliver(m message) {
 	now := time.Now()
 	switch m.Kind {
 	case kindLeaseRequest:
+		if m.From != a.cfg.Node {
+			a.heard[m.From] = now
+			a.feedReach(now, false)
+		}
 		a.core.Step(now, cluster.LeaseRequest{From: m.From, Instance: m.Instance, Epoch: m.Epoch, ID: m.ID})
 	case kindLeaseGrant:
 		a.core.Step(now, cluster.LeaseGrant{Instance: m.Instance, Epoch: m.Epoch, ID: m.ID})

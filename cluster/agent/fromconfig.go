@@ -35,6 +35,7 @@ type Setup struct {
 	Datapath       string
 	Seed           uint32
 	LVSTimeouts    ipvs.Timeouts // keepalived's lvs_timeouts (IPVS only)
+	Fence          *FenceHook    // fence_peer; nil: none
 }
 
 // InstanceSetup is one VRRP instance as this node serves it.
@@ -105,6 +106,7 @@ func FromConfig(c *config.Config, node string) (*Setup, error) {
 		return nil, err
 	}
 	s.Datapath, s.Seed = cl.Datapath, ClusterSeed(cl.Name)
+	s.Fence = fenceHook(cl.FencePeer)
 	lt := c.Global.LVSTimeouts
 	s.LVSTimeouts = ipvs.Timeouts{TCP: time.Duration(lt.TCP), TCPFin: time.Duration(lt.TCPFin), UDP: time.Duration(lt.UDP)}
 	if s.Agent.Health, err = HealthServers(c, s.VirtualServers); err != nil {

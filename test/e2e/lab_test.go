@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -77,7 +78,7 @@ cluster {
     node d3 { address 10.99.0.13 192.168.99.13 }
     api_listen 127.0.0.1:7070
     api_token e2e-secret
-}
+CLUSTEREXTRA}
 vrrp_script chk {
     script "CHECK"
     interval 1
@@ -105,7 +106,11 @@ vrrp_instance VI_1 {
 func newCluster3(t *testing.T) *cluster3 { return newCluster3With(t, "") }
 
 // newCluster3With appends extra to the cluster's configuration.
-func newCluster3With(t *testing.T, extra string) *cluster3 {
+func newCluster3With(t *testing.T, extra string) *cluster3 { return newCluster3Opts(t, "", extra) }
+
+// newCluster3Opts adds clusterExtra inside the cluster block and appends
+// extra to the configuration.
+func newCluster3Opts(t *testing.T, clusterExtra, extra string) *cluster3 {
 	lab := netns.New(t)
 	c := &cluster3{t: t, lab: lab, d: map[string]*director{}}
 	lan, hb := lab.Bridge("lan"), lab.Bridge("hb")
@@ -126,7 +131,7 @@ func newCluster3With(t *testing.T, extra string) *cluster3 {
 	if err := os.WriteFile(check, []byte("#!/bin/sh\n[ ! -e "+dir+"/fail-$(ip netns identify) ]\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	conf := strings.NewReplacer("NOTIFY", script, "CHECK", check).Replace(clusterConf)
+	conf := strings.NewReplacer("NOTIFY", script, "CHECK", check, "CLUSTEREXTRA", strings.ReplaceAll(clusterExtra, "DIR", dir)).Replace(clusterConf)
 	if err := os.WriteFile(c.conf, []byte(conf+extra), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -311,4 +316,25 @@ func (c *cluster3) failCheck(name string, fail bool) {
 		return
 	}
 	os.Remove(path)
+}
+
+// epochOf is the epoch of instance in vigil status --json on director n.
+func (c *cluster3) epochOf(n, instance string) string {
+	out := c.d[n].host.MustRun(vigilBin, "status", "--json")
+	var st struct {
+		Instances []struct {
+			Name  string
+			Epoch uint64
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		c.t.Fatalf("status --json: %v", err)
+	}
+	for _, i := range st.Instances {
+		if i.Name == instance {
+			return fmt.Sprint(i.Epoch)
+		}
+	}
+	c.t.Fatalf("no instance %s in the status", instance)
+	return ""
 }
