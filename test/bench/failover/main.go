@@ -67,7 +67,7 @@ func run(t *netns.Standalone, n int, out string) {
 	}
 
 	var rows []row
-	var transfers []time.Duration
+	var transfers, applies []time.Duration
 	for _, p := range []struct{ label, timing string }{
 		{"vigil, kill -9 of the holder (default: lease 1 s, heartbeat 200 ms)", ""},
 		{"vigil, kill -9 of the holder (fast profile: lease 400 ms, heartbeat 100 ms)", "    lease 0.4\n    heartbeat 0.1\n"},
@@ -78,6 +78,7 @@ func run(t *netns.Standalone, n int, out string) {
 			rows = append(rows, row{p.label, trials(l, n, &v.procs)})
 			if p.timing == "" {
 				transfers = v.transfers(l, min(n, 10))
+				applies = v.applies(l, min(n, 10))
 			}
 		})
 	}
@@ -92,7 +93,7 @@ func run(t *netns.Standalone, n int, out string) {
 			rows = append(rows, row{k.label, trials(l, n, &ka.procs)})
 		})
 	}
-	table := render(rows, transfers, n)
+	table := render(rows, transfers, applies, n)
 	fmt.Print("\n" + table)
 	if out != "" {
 		if err := os.MkdirAll(filepath.Dir(out), 0o755); err == nil {
@@ -156,7 +157,7 @@ func quantile(d []time.Duration, q float64) time.Duration {
 	return s[i]
 }
 
-func render(rows []row, transfers []time.Duration, n int) string {
+func render(rows []row, transfers, applies []time.Duration, n int) string {
 	var b strings.Builder
 	host, _ := os.Hostname()
 	kernel, _ := exec.Command("uname", "-r").Output()
@@ -172,6 +173,10 @@ func render(rows []row, transfers []time.Duration, n int) string {
 	if len(transfers) > 0 {
 		fmt.Fprintf(&b, "| vigil, planned transfer (vigil drain): longest time no director answered ARP | %.0f ms | %.0f ms | |\n",
 			float64(quantile(transfers, 0.5).Microseconds())/1000, float64(quantile(transfers, 0.99).Microseconds())/1000)
+	}
+	if len(applies) > 0 {
+		fmt.Fprintf(&b, "| vigil config apply (a real server's weight): from the command to applied on all three directors | %.0f ms | %.0f ms | |\n",
+			float64(quantile(applies, 0.5).Microseconds())/1000, float64(quantile(applies, 0.99).Microseconds())/1000)
 	}
 	fmt.Fprintln(&b, "\nFailover: from the kill -9 until a new TCP connection from the client to the VIP is answered by another director (polled every 20 ms).")
 	fmt.Fprintln(&b, "keepalived has no protection against split brain in any of these settings; vigil keeps its lease guarantee in all of them.")

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -67,11 +70,82 @@ vrrp_instance VI_1 {
         10.97.0.200/24
     }
 }
+virtual_server 10.97.0.200 9000 {
+    lvs_sched mh
+    lvs_method NAT
+    protocol TCP
+    real_server 192.168.97.50 9000 {
+        weight WEIGHT
+    }
+}
 `
 
 type vigilSys struct {
 	procs
-	bin, conf string
+	bin, conf, timing string
+}
+
+// text is the configuration with the real server at weight w.
+func (v *vigilSys) text(w int) string {
+	return strings.NewReplacer("TIMING", v.timing, "WEIGHT", fmt.Sprint(w)).Replace(vigilConf)
+}
+
+// applies changes a real server's weight k times with vigil config apply
+// and measures from the command's start until every director reports the
+// new version applied (GET /v1/config, polled every 5 ms).
+func (v *vigilSys) applies(l *lab, k int) []time.Duration {
+	var out []time.Duration
+	for i := range k {
+		next := filepath.Join(filepath.Dir(v.conf), fmt.Sprintf("apply%d.conf", i))
+		writeFile(next, v.text(2+i%2))
+		t0 := time.Now()
+		res, err := l.d["d1"].Run(v.bin, "config", "apply", next)
+		if err != nil {
+			panic(netns.Failure{Msg: fmt.Sprintf("config apply: %v\n%s", err, res)})
+		}
+		var version uint64
+		if _, err := fmt.Sscanf(res[strings.Index(res, "version ")+len("version "):], "%d", &version); err != nil {
+			panic(netns.Failure{Msg: "config apply printed no version: " + res})
+		}
+		for _, n := range names {
+			for appliedOn(l, n) < version {
+				if time.Since(t0) > 10*time.Second {
+					panic(netns.Failure{Msg: fmt.Sprintf("%s did not apply version %d within 10 s\n%s", n, version, v.dump())})
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+		d := time.Since(t0)
+		out = append(out, d)
+		fmt.Printf("  apply %2d: version %d applied on every director after %v\n", i+1, version, d.Round(time.Millisecond))
+	}
+	return out
+}
+
+// appliedOn is the configuration version director n runs. The request is
+// written by hand on a connection dialled inside the namespace: net/http
+// would dial from another goroutine, outside it.
+func appliedOn(l *lab, n string) uint64 {
+	var applied uint64
+	_ = l.d[n].Do(func() error {
+		c, err := net.DialTimeout("tcp", "127.0.0.1:7070", time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(time.Second))
+		fmt.Fprint(c, "GET /v1/config HTTP/1.0\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		var r struct{ Applied uint64 }
+		err = json.NewDecoder(resp.Body).Decode(&r)
+		applied = r.Applied
+		return err
+	})
+	return applied
 }
 
 // startVigil starts the three agents; timing adds cluster keywords (lease,
@@ -81,7 +155,8 @@ func startVigil(l *lab, bin, dir, timing string) *vigilSys {
 		panic(netns.Failure{Msg: err.Error()})
 	}
 	v := &vigilSys{bin: bin, conf: filepath.Join(dir, "vigil.conf")}
-	writeFile(v.conf, strings.Replace(vigilConf, "TIMING", timing, 1))
+	v.timing = timing
+	writeFile(v.conf, v.text(1))
 	v.procs = procs{l: l, p: map[string]*netns.Proc{}, label: "vigil", argv: func(n string) []string {
 		return []string{bin, "agent", "-f", v.conf, "--node", n, "--data-dir", filepath.Join(dir, n), "--log-level", "warn"}
 	}}
