@@ -39,9 +39,10 @@ bench:
 # with an ARP observer failing the run if two directors answer at once.
 # make test runs a short slice; this runs N and keeps the report.
 N ?= 200
+SEED ?= 0
 nemesis:
 	@mkdir -p bin
-	@status=0; $(GO) test -count=1 -timeout 6h -v -run '^TestNemesis$$' ./test/e2e -args -nemesis.n=$(N) > bin/nemesis-report.txt 2>&1 || status=$$?; \
+	@status=0; $(GO) test -count=1 -timeout 6h -v -run '^TestNemesis$$' ./test/e2e -args -nemesis.n=$(N) -nemesis.seed=$(SEED) > bin/nemesis-report.txt 2>&1 || status=$$?; \
 	grep -E 'schedule|never two|^(---|ok|FAIL)' bin/nemesis-report.txt; echo "report: bin/nemesis-report.txt"; exit $$status
 
 # A short run of every fuzz target (go test -fuzz takes one target at a time).
