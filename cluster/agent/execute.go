@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"vigil/cluster"
+	"vigil/fencing"
 	"vigil/fencing/notify"
 )
 
@@ -53,8 +54,20 @@ func (a *Agent) do(ctx context.Context, act cluster.Action) {
 		}
 		a.report.lease(x.Instance, time.Until(x.Until))
 	case cluster.Release:
+		a.mu.Lock()
+		until, held := a.status.LeaseUntil[x.Instance]
+		a.mu.Unlock()
 		if err := a.cfg.Executor.Release(x.Instance, x.Epoch, x.Reason); err != nil {
 			a.log.Error("release failed", "instance", x.Instance, "epoch", x.Epoch, "err", err)
+		}
+		expired := strings.Contains(x.Reason, "expired")
+		if held && expired {
+			// Self-fencing: measured from the lease end on this node's clock.
+			now := time.Now()
+			sf := fencing.NewSelfFence(x.Instance, x.Epoch, until)
+			sf.Mark(fencing.StepVIPReleased, now)
+			sf.Mark(fencing.StepAdvertsStopped, now)
+			a.report.selfFenced(sf)
 		}
 		a.mu.Lock()
 		_, was := a.status.Holding[x.Instance]
@@ -67,7 +80,7 @@ func (a *Agent) do(ctx context.Context, act cluster.Action) {
 			// Losing the lease is keepalived's FAULT (self-fencing);
 			// handing over on request is a return to BACKUP.
 			st := notify.StateBackup
-			if strings.Contains(x.Reason, "expired") {
+			if expired {
 				st = notify.StateFault
 			}
 			a.report.transition(time.Now(), x.Instance, st, a.priority(x.Instance), x.Epoch)

@@ -46,6 +46,9 @@ type reporter struct {
 	mu   sync.Mutex // guards open, read by the API
 	open []fencing.Alert
 
+	sfMu sync.Mutex                    // guards sf, completed by the notifier
+	sf   map[string]*fencing.SelfFence // self-fencings waiting for notify_fault
+
 	src     map[string]map[string]netip.Addr
 	holders map[string]string // instance → holder last reported
 	links   map[[2]string]bool
@@ -60,8 +63,9 @@ func newReporter(cfg ReportConfig, node string, instances []cluster.InstanceSpec
 		monitor: fencing.NewMonitor(fencing.MonitorConfig{Node: node}),
 		holders: map[string]string{}, links: map[[2]string]bool{},
 		src: cfg.AdvertSrc,
+		sf:  map[string]*fencing.SelfFence{},
 	}
-	r.notifier = notify.NewNotifier(notify.NotifierConfig{Instances: cfg.Scripts, Logger: log.With("component", "notify")})
+	r.notifier = notify.NewNotifier(notify.NotifierConfig{Instances: cfg.Scripts, OnDone: r.notified, Logger: log.With("component", "notify")})
 	var sinks []notify.Sink
 	if cfg.FIFO != "" {
 		f, err := notify.OpenFIFO(notify.FIFOConfig{Path: cfg.FIFO, Create: true, Alerts: true, Logger: log})
@@ -98,6 +102,35 @@ func (r *reporter) transition(now time.Time, instance string, st notify.State, p
 		r.fifo.Notify(t)
 	}
 	r.dispatch.Publish(notify.Notification{Time: now, Transition: &t})
+}
+
+// selfFenced records a self-fencing in progress: the lease of sf.Instance
+// ran out, its VIP is released and its adverts stopped; the FAULT
+// transition that follows completes it once notify_fault has run.
+func (r *reporter) selfFenced(sf *fencing.SelfFence) {
+	r.sfMu.Lock()
+	r.sf[sf.Instance] = sf
+	r.sfMu.Unlock()
+}
+
+// notified is the notifier's OnDone: it completes a self-fencing's
+// measurement and reports it (log and metrics).
+func (r *reporter) notified(t notify.Transition, err error) {
+	if t.State != notify.StateFault {
+		return
+	}
+	r.sfMu.Lock()
+	sf := r.sf[t.Name]
+	delete(r.sf, t.Name)
+	r.sfMu.Unlock()
+	if sf == nil {
+		return
+	}
+	sf.Mark(fencing.StepNotifyFault, time.Now())
+	rep := sf.Report()
+	r.metrics.ObserveSelfFence(rep)
+	r.log.Warn("self-fenced: lease expired, VIP released, adverts stopped, notify_fault run", "instance", rep.Instance, "epoch", rep.Epoch,
+		"vip_released_after", rep.VIPReleased, "notify_fault_after", rep.NotifyFault, "total", rep.Total)
 }
 
 // committed updates the holder table and metrics from the replicated state.

@@ -197,9 +197,16 @@ func TestClusterOnTwoLinks(t *testing.T) {
 		if other == "" {
 			t.Fatalf("no majority director took the VIP from the isolated d1 (holders %v)\n%s", c.holders(), c.logs())
 		}
-		// Self-fencing: the isolated holder ran notify_fault (its lease ran out).
+		// Self-fencing: the isolated holder ran notify_fault (its lease ran
+		// out), and measured how long after the lease end it was done.
 		if n := c.notified("d1"); !slices.Contains(n, "INSTANCE VI_1 FAULT 100") {
 			t.Errorf("isolated d1 did not run notify FAULT; its notify lines: %q", n)
+		}
+		m := c.httpInNS("d1", "127.0.0.1:7070", "/metrics")
+		if !strings.Contains(m, `vigil_self_fence_seconds_count{step="notify_fault"} 1`) || !strings.Contains(m, `vigil_self_fence_seconds_count{step="vip_released"} 1`) {
+			t.Errorf("d1's metrics lack the self-fence measurement:\n%s", grepLines(m, "self_fence"))
+		} else {
+			t.Logf("d1 self-fenced: %s", strings.Join(grepLines(m, "self_fence_seconds_sum"), "; "))
 		}
 		if d1.hasVIP() {
 			t.Errorf("isolated d1 still has the VIP")

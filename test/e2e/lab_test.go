@@ -338,3 +338,14 @@ func (c *cluster3) epochOf(n, instance string) string {
 	c.t.Fatalf("no instance %s in the status", instance)
 	return ""
 }
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
