@@ -14,7 +14,7 @@ import (
 // request two directors answer. `make test` runs a short slice; `make
 // nemesis N=200` the long one.
 var (
-	nemesisN    = flag.Int("nemesis.n", 6, "fault schedules to run")
+	nemesisN = flag.Int("nemesis.n", 6, "fault schedules to run")
 	// A fixed seed by default, so make test runs the same schedules every
 	// time; make nemesis draws a new one (0: from the clock).
 	nemesisSeed = flag.Uint64("nemesis.seed", 1, "seed of the first schedule (0: from the clock); printed to reproduce")
