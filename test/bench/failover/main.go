@@ -68,6 +68,7 @@ func run(t *netns.Standalone, n int, out string) {
 
 	var rows []row
 	var transfers, applies []time.Duration
+	var mem []memRow
 	for _, p := range []struct{ label, timing string }{
 		{"vigil, kill -9 of the holder (default: lease 1 s, heartbeat 200 ms)", ""},
 		{"vigil, kill -9 of the holder (fast profile: lease 400 ms, heartbeat 100 ms)", "    lease 0.4\n    heartbeat 0.1\n"},
@@ -79,6 +80,7 @@ func run(t *netns.Standalone, n int, out string) {
 			if p.timing == "" {
 				transfers = v.transfers(l, min(n, 10))
 				applies = v.applies(l, min(n, 10))
+				mem = append(mem, memRow{"vigil agent, idle director (one VIP, one service)", idleRSS(&v.procs)})
 			}
 		})
 	}
@@ -91,9 +93,17 @@ func run(t *netns.Standalone, n int, out string) {
 		section(func(l *lab) {
 			ka := startKeepalived(l, filepath.Join(dir, fmt.Sprintf("ka%d", k.version)), k.version, k.advert)
 			rows = append(rows, row{k.label, trials(l, n, &ka.procs)})
+			if k.version == 2 {
+				mem = append(mem, memRow{"keepalived, idle backup (one VRRP instance)", idleRSS(&ka.procs)})
+			}
 		})
 	}
+	progress("vigil with 1,000 virtual servers (memory)")
+	section(func(l *lab) {
+		mem = append(mem, memRow{"vigil agent, director with 1,000 virtual servers", vigilWith1000(l, bin, filepath.Join(dir, "vigil-1000"))})
+	})
 	table := render(rows, transfers, applies, n)
+	table += renderMem(mem)
 	fmt.Print("\n" + table)
 	if out != "" {
 		if err := os.MkdirAll(filepath.Dir(out), 0o755); err == nil {
@@ -180,5 +190,18 @@ func render(rows []row, transfers, applies []time.Duration, n int) string {
 	}
 	fmt.Fprintln(&b, "\nFailover: from the kill -9 until a new TCP connection from the client to the VIP is answered by another director (polled every 20 ms).")
 	fmt.Fprintln(&b, "keepalived has no protection against split brain in any of these settings; vigil keeps its lease guarantee in all of them.")
+	return b.String()
+}
+
+func renderMem(mem []memRow) string {
+	if len(mem) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintln(&b, "\n| resident memory | MiB |")
+	fmt.Fprintln(&b, "|---|---|")
+	for _, m := range mem {
+		fmt.Fprintf(&b, "| %s | %.1f |\n", m.name, float64(m.bytes)/(1<<20))
+	}
 	return b.String()
 }
