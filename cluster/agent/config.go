@@ -117,23 +117,12 @@ func (a *Agent) ApplyConfig(ctx context.Context, text string) (ConfigResult, err
 			return ConfigResult{}, err
 		}
 	}
-	cmd := cluster.Command{Op: cluster.OpConfig, Text: text}
-	t := time.NewTicker(a.cfg.Timing.Retry)
-	defer t.Stop()
-	for {
-		if st := a.fsm.current(); st.Config.Text == text {
-			return ConfigResult{Version: st.Config.Version}, nil
-		}
-		select {
-		case a.writes <- cmd:
-		default:
-		}
-		select {
-		case <-ctx.Done():
-			return ConfigResult{}, errNotCommitted
-		case <-t.C:
-		}
+	st, err := a.write(ctx, cluster.Command{Op: cluster.OpConfig, Text: text},
+		func(st *cluster.State) bool { return st.Config.Text == text })
+	if err != nil {
+		return ConfigResult{}, err
 	}
+	return ConfigResult{Version: st.Config.Version}, nil
 }
 
 func (a *Agent) handleGetConfig(w http.ResponseWriter, r *http.Request) {

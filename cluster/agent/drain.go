@@ -36,12 +36,23 @@ func (a *Agent) Drain(ctx context.Context, node string, drained bool) (DrainResu
 	if _, ok := a.cfg.Peers[node]; !ok {
 		return DrainResult{}, fmt.Errorf("node %q is not a cluster member (members: %v)", node, sortedNodes(a.cfg.Peers))
 	}
-	cmd := cluster.Command{Op: cluster.OpDrain, Node: node, Drained: drained}
+	st, err := a.write(ctx, cluster.Command{Op: cluster.OpDrain, Node: node, Drained: drained},
+		func(st *cluster.State) bool { return st.Nodes[node].Drained == drained })
+	if err != nil {
+		return DrainResult{}, err
+	}
+	return DrainResult{Node: node, Drained: drained, Index: st.Index}, nil
+}
+
+// write proposes cmd through the loop (forwarded to the leader when this
+// node does not lead), again every Retry, until the committed state
+// satisfies done or ctx ends (errNotCommitted).
+func (a *Agent) write(ctx context.Context, cmd cluster.Command, done func(*cluster.State) bool) (*cluster.State, error) {
 	t := time.NewTicker(a.cfg.Timing.Retry)
 	defer t.Stop()
 	for {
-		if st := a.fsm.current(); st.Nodes[node].Drained == drained {
-			return DrainResult{Node: node, Drained: drained, Index: st.Index}, nil
+		if st := a.fsm.current(); done(st) {
+			return st, nil
 		}
 		select {
 		case a.writes <- cmd:
@@ -49,7 +60,7 @@ func (a *Agent) Drain(ctx context.Context, node string, drained bool) (DrainResu
 		}
 		select {
 		case <-ctx.Done():
-			return DrainResult{}, errNotCommitted
+			return nil, errNotCommitted
 		case <-t.C:
 		}
 	}
