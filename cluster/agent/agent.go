@@ -332,7 +332,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.feedReach(now, false)
 			a.report.peerLinks(now, a.gossip.peers(sortedNodes(a.cfg.Peers)))
 		case m := <-a.msgs.in:
-			a.receive(m)
+			a.deliver(m)
 		case r := <-a.trackIn:
 			a.tracks[r.st.Name] = r.st
 			a.proposeReport(ctx, time.Now(), a.fsm.current())

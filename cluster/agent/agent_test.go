@@ -24,7 +24,6 @@ type world struct {
 	slack time.Duration
 	mu    sync.Mutex
 	holds map[string]map[string]time.Time // instance → node → address valid until
-	moves int
 }
 
 func newWorld(t *testing.T, slack time.Duration) *world {
@@ -48,9 +47,6 @@ func (e worldExec) Hold(inst string, epoch uint64, until time.Time) error {
 	}
 	if w.holds[inst] == nil {
 		w.holds[inst] = map[string]time.Time{}
-	}
-	if _, ok := w.holds[inst][e.node]; !ok {
-		w.moves++
 	}
 	w.holds[inst][e.node] = until.Add(w.slack)
 	return nil

@@ -152,9 +152,6 @@ func (a *Agent) sendTo(node string, m message) {
 	a.msgs.send(node, m)
 }
 
-// receive feeds a peer's message to the core.
-func (a *Agent) receive(m message) { a.deliver(m) }
-
 func (a *Agent) deliver(m message) {
 	now := time.Now()
 	switch m.Kind {

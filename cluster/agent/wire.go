@@ -42,7 +42,6 @@ type Wire struct {
 
 	mu    sync.Mutex
 	until map[string]time.Time // held instances → lease end
-	moves int
 }
 
 // Fence is the kernel-level self-fence (fencing/nftfence): the node
@@ -104,9 +103,6 @@ func (w *Wire) Hold(instance string, epoch uint64, until time.Time) error {
 	if was {
 		return nil
 	}
-	w.mu.Lock()
-	w.moves++
-	w.mu.Unlock()
 	for _, h := range i.Addrs {
 		w.ann.Announce(h.Iface, h.Addr.Addr())
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"net"
 	"net/netip"
@@ -18,31 +17,9 @@ import (
 // httpGet fetches http://addr/ from inside host over a new connection and
 // returns the first line of the body (the real server's name).
 func httpGet(h *netns.Host, addr string, timeout time.Duration) (string, error) {
-	var name string
-	err := h.Do(func() error {
-		c, err := net.DialTimeout("tcp", addr, timeout)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(timeout))
-		fmt.Fprintf(c, "GET / HTTP/1.0\r\nHost: %s\r\n\r\n", addr)
-		r := bufio.NewReader(c)
-		inBody := false
-		for {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				return fmt.Errorf("read answer: %w", err)
-			}
-			line = strings.TrimSpace(line)
-			if inBody {
-				name = line
-				return nil
-			}
-			inBody = line == ""
-		}
-	})
-	return name, err
+	body, err := h.Get(addr, "/", timeout)
+	name, _, _ := strings.Cut(body, "\n")
+	return strings.TrimSpace(name), err
 }
 
 // whoAnswers sends one ARP request for vip from the host's eth0 and

@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -255,22 +254,11 @@ func (c *cluster3) notified(name string) []string {
 
 // httpInNS GETs path from addr inside director name's namespace.
 func (c *cluster3) httpInNS(name, addr, path string) string {
-	var body []byte
-	err := c.d[name].host.Do(func() error {
-		conn, err := net.DialTimeout("tcp", addr, time.Second)
-		if err != nil {
-			return err
-		}
-		defer conn.Close()
-		_ = conn.SetDeadline(time.Now().Add(3 * time.Second))
-		fmt.Fprintf(conn, "GET %s HTTP/1.0\r\n\r\n", path)
-		body, err = io.ReadAll(conn)
-		return err
-	})
+	body, err := c.d[name].host.Get(addr, path, 3*time.Second)
 	if err != nil {
 		c.t.Fatalf("GET %s%s in %s: %v", addr, path, name, err)
 	}
-	return string(body)
+	return body
 }
 
 // waitStatus polls `vigil status` on director name until ok accepts it.

@@ -3,7 +3,9 @@ package netns
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"strings"
 	"time"
 )
@@ -69,4 +71,33 @@ func (h *Host) ReadLine(addr string, timeout time.Duration) (string, error) {
 		return err
 	})
 	return line, err
+}
+
+// Get sends GET path to addr over a connection dialled inside the host and
+// returns the answer's body; an answer other than 200 is an error. (The
+// request is written by hand: net/http would dial from another goroutine,
+// outside the namespace.) The whole exchange gets timeout.
+func (h *Host) Get(addr, path string, timeout time.Duration) (string, error) {
+	var body string
+	err := h.Do(func() error {
+		c, err := net.DialTimeout("tcp", addr, timeout)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(timeout))
+		fmt.Fprintf(c, "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n", path, addr)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		body = string(b)
+		if err == nil && resp.StatusCode != http.StatusOK {
+			err = fmt.Errorf("GET %s%s: %s", addr, path, resp.Status)
+		}
+		return err
+	})
+	return body, err
 }

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -122,30 +120,15 @@ func (v *vigilSys) applies(l *lab, k int) []time.Duration {
 	return out
 }
 
-// appliedOn is the configuration version director n runs. The request is
-// written by hand on a connection dialled inside the namespace: net/http
-// would dial from another goroutine, outside it.
+// appliedOn is the configuration version director n runs (0 when its API
+// does not answer).
 func appliedOn(l *lab, n string) uint64 {
-	var applied uint64
-	_ = l.d[n].Do(func() error {
-		c, err := net.DialTimeout("tcp", "127.0.0.1:7070", time.Second)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(time.Second))
-		fmt.Fprint(c, "GET /v1/config HTTP/1.0\r\n\r\n")
-		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		var r struct{ Applied uint64 }
-		err = json.NewDecoder(resp.Body).Decode(&r)
-		applied = r.Applied
-		return err
-	})
-	return applied
+	body, err := l.d[n].Get("127.0.0.1:7070", "/v1/config", time.Second)
+	var r struct{ Applied uint64 }
+	if err != nil || json.Unmarshal([]byte(body), &r) != nil {
+		return 0
+	}
+	return r.Applied
 }
 
 // startVigil starts the three agents; timing adds cluster keywords (lease,
