@@ -60,10 +60,28 @@ func EffectivePriority(spec InstanceSpec, n NodeStatus) (int, bool) {
 	return min(max(p, 1), 254), true
 }
 
+// pinned returns the node cur is pinned to (vigil transfer) if it is a
+// candidate: it has a priority for the instance and is eligible.
+func pinned(spec InstanceSpec, cur Assignment, nodes []NodeStatus) *NodeStatus {
+	if cur.Pinned == "" {
+		return nil
+	}
+	if _, ok := spec.Priority[cur.Pinned]; !ok {
+		return nil
+	}
+	for i := range nodes {
+		if nodes[i].Name == cur.Pinned && nodes[i].Eligible() {
+			return &nodes[i]
+		}
+	}
+	return nil
+}
+
 // Decide is the ownership decision: which node should hold spec's VIP now,
 // given its current assignment and the nodes. It is a pure function.
 //
-// Rules, in order: a node is a candidate if it has a priority for the
+// Rules, in order: an instance pinned by an operator (Assignment.Pinned)
+// goes to the pinned node while it is a candidate. Otherwise a node is a candidate if it has a priority for the
 // instance and is eligible (reachable, no fault, not drained). A live
 // holder that is still a candidate keeps the instance (stickiness) unless
 // preemption applies: nopreempt is off and a candidate has a strictly
@@ -87,6 +105,12 @@ func Decide(spec InstanceSpec, cur Assignment, nodes []NodeStatus, now time.Time
 		if best == nil || p > bestPrio || (p == bestPrio && n.Name < best.Name) {
 			best, bestPrio = n, p
 		}
+	}
+	if pin := pinned(spec, cur, nodes); pin != nil {
+		if holder == pin {
+			return Decision{Holder: pin.Name, Reason: "holder stays (pinned)"}
+		}
+		return Decision{Holder: pin.Name, Reason: "transferred to " + pin.Name}
 	}
 	switch {
 	case holder != nil && (best == holder || bestPrio <= holderPrio):

@@ -82,10 +82,23 @@ func (w *simWorld) fault() {
 		n.fault = w.rng.IntN(3) == 0
 		n.weight = 10 * (w.rng.IntN(5) - 2)
 		w.tracef(n, "trackers fault=%t weight=%d", n.fault, n.weight)
-	case r < 80:
+	case r < 77:
 		n := pick()
 		n.drained = !n.drained
 		w.tracef(n, "drained=%t", n.drained)
+	case r < 80:
+		// An operator's vigil transfer, sent to any node (forwarded to
+		// the leader or lost), to another node or clearing the pin.
+		n, to := pick(), pick()
+		spec := w.specs[w.rng.IntN(len(w.specs))]
+		name := to.name
+		if w.rng.IntN(4) == 0 {
+			name = ""
+		}
+		w.tracef(n, "transfer %s to %q", spec.Name, name)
+		if n.up && n.pausedUntil <= w.now {
+			n.propose(Command{Op: OpTransfer, Instance: spec.Name, Node: name})
+		}
 	case r < 90:
 		w.loss = []float64{0, 0.01, 0.1, 0.3, 0.6}[w.rng.IntN(5)]
 		w.tracef(nil, "loss=%.2f", w.loss)
@@ -410,12 +423,12 @@ func TestSimulationDefaultTiming(t *testing.T) {
 
 // BenchmarkFailover measures, in simulated time with the production
 // defaults, how long after its holder's machine crashes, or its process is
-// killed, another node holds instance vi1; and for a drain (a planned
-// move), how long the instance has no holder. One schedule per iteration,
+// killed, another node holds instance vi1; and for a drain or a transfer
+// (planned moves), how long the instance has no holder. One schedule per iteration,
 // the strike at a random phase of the lease; reported as the median and
 // 99th percentile in milliseconds.
 func BenchmarkFailover(b *testing.B) {
-	for _, kind := range []string{"crash", "kill", "drain"} {
+	for _, kind := range []string{"crash", "kill", "drain", "transfer"} {
 		b.Run(kind, func(b *testing.B) {
 			var gaps []float64
 			seed := uint64(0)

@@ -31,7 +31,7 @@ type simParams struct {
 	kernelSlack time.Duration
 	// strike, when set, hits the holder of the first instance at
 	// strikeAt: "crash" (the machine), "kill" (the process; its address
-	// lingers until its kernel lifetime ends) or "drain" (a planned move);
+	// lingers until its kernel lifetime ends), "drain" or "transfer" (planned moves);
 	// the world records the time from the strike (from the release, for a
 	// drain) until another node holds it.
 	strike   string
@@ -538,6 +538,11 @@ func (w *simWorld) strike() {
 		case "drain":
 			n.drained = true
 			n.nowL = n.local(w.now)
+			n.flush()
+		case "transfer": // vigil transfer to the next node, through the holder
+			to := w.nodes[(n.id+1)%len(w.nodes)]
+			n.nowL = n.local(w.now)
+			n.propose(Command{Op: OpTransfer, Instance: w.specs[0].Name, Node: to.name})
 			n.flush()
 		}
 		return

@@ -16,6 +16,11 @@ type Assignment struct {
 	// Released is set once the holder acknowledged (through the log) that
 	// it gave up this epoch and will never hold it again.
 	Released bool `json:"released,omitempty"`
+	// Pinned is the node an operator handed the instance to (vigil
+	// transfer). While it is eligible it wins the decision over priority,
+	// stickiness and nopreempt. Assigning the instance to any other node
+	// clears it, so a pin never pulls a VIP back after a failure.
+	Pinned string `json:"pinned,omitempty"`
 }
 
 // Live reports whether the assignment names a holder that has not released.
@@ -55,6 +60,10 @@ const (
 	// keepalived.conf, includes expanded). Its version is the entry's
 	// index. The same text again changes nothing.
 	OpConfig
+	// OpTransfer pins Instance to Node ("" clears the pin): the leader hands
+	// the instance over to Node in a planned move (the holder releases,
+	// then Node takes over) and keeps it there while Node is eligible.
+	OpTransfer
 )
 
 func (o Op) String() string {
@@ -71,6 +80,8 @@ func (o Op) String() string {
 		return "health"
 	case OpConfig:
 		return "config"
+	case OpTransfer:
+		return "transfer"
 	}
 	return fmt.Sprintf("op(%d)", uint8(o))
 }
@@ -104,6 +115,8 @@ func (c Command) String() string {
 		return fmt.Sprintf("health %s sees %s up %t", c.Node, c.Server, c.Up)
 	case OpConfig:
 		return fmt.Sprintf("config (%d bytes)", len(c.Text))
+	case OpTransfer:
+		return fmt.Sprintf("transfer %s to %q", c.Instance, c.Node)
 	}
 	return c.Op.String()
 }
@@ -171,7 +184,22 @@ func (s *State) Apply(index uint64, c Command) (bool, error) {
 		if cur.Epoch != c.Epoch {
 			return false, fmt.Errorf("cluster: apply %v: %w: epoch is %d", c, ErrStaleEpoch, cur.Epoch)
 		}
-		s.Instances[c.Instance] = Assignment{Holder: c.Node, Epoch: index}
+		next := Assignment{Holder: c.Node, Epoch: index}
+		if cur.Pinned == c.Node {
+			next.Pinned = cur.Pinned // the pinned node took it: keep it there
+		}
+		s.Instances[c.Instance] = next
+		return true, nil
+	case OpTransfer:
+		if c.Instance == "" {
+			return false, fmt.Errorf("cluster: apply %v: %w: no instance", c, ErrBadCommand)
+		}
+		cur := s.Instances[c.Instance]
+		if cur.Pinned == c.Node {
+			return false, nil
+		}
+		cur.Pinned = c.Node
+		s.Instances[c.Instance] = cur
 		return true, nil
 	case OpRelease:
 		cur := s.Instances[c.Instance]

@@ -46,10 +46,26 @@ func TestStateApply(t *testing.T) {
 			{5, Command{Op: OpAssign, Instance: "vi", Node: "a"}, true, nil},
 			{5, Command{Op: OpAssign, Instance: "vi", Node: "b", Epoch: 5}, false, nil},
 		}, want: map[string]Assignment{"vi": {Holder: "a", Epoch: 5}}},
+		{name: "transfer pins, the pinned node's assignment keeps the pin", steps: []step{
+			{5, Command{Op: OpAssign, Instance: "vi", Node: "a"}, true, nil},
+			{6, Command{Op: OpTransfer, Instance: "vi", Node: "b"}, true, nil},
+			{7, Command{Op: OpTransfer, Instance: "vi", Node: "b"}, false, nil},
+			{8, Command{Op: OpRelease, Instance: "vi", Node: "a", Epoch: 5}, true, nil},
+			{9, Command{Op: OpAssign, Instance: "vi", Node: "b", Epoch: 5}, true, nil},
+		}, want: map[string]Assignment{"vi": {Holder: "b", Epoch: 9, Pinned: "b"}}},
+		{name: "assigning to another node clears the pin", steps: []step{
+			{5, Command{Op: OpTransfer, Instance: "vi", Node: "b"}, true, nil},
+			{6, Command{Op: OpAssign, Instance: "vi", Node: "c"}, true, nil},
+		}, want: map[string]Assignment{"vi": {Holder: "c", Epoch: 6}}},
+		{name: "transfer to nobody clears the pin", steps: []step{
+			{5, Command{Op: OpTransfer, Instance: "vi", Node: "b"}, true, nil},
+			{6, Command{Op: OpTransfer, Instance: "vi"}, true, nil},
+		}, want: map[string]Assignment{"vi": {}}},
 		{name: "bad commands", steps: []step{
 			{1, Command{Op: OpAssign}, false, ErrBadCommand},
 			{2, Command{Op: 99}, false, ErrBadCommand},
 			{3, Command{Op: OpReport}, false, ErrBadCommand},
+			{4, Command{Op: OpTransfer, Node: "a"}, false, ErrBadCommand},
 		}, want: map[string]Assignment{}},
 	}
 	for _, tc := range tests {
@@ -92,12 +108,14 @@ func TestStateReplay(t *testing.T) {
 		for i := range 40 {
 			var c Command
 			in := []string{"vi", "vj"}[r.IntN(2)]
-			switch r.IntN(4) {
+			switch r.IntN(5) {
 			case 0:
 				c = Command{Op: OpAssign, Instance: in, Node: nodes[r.IntN(3)], Epoch: ref.Instances[in].Epoch}
 			case 1:
 				a := ref.Instances[in]
 				c = Command{Op: OpRelease, Instance: in, Node: a.Holder, Epoch: a.Epoch}
+			case 4:
+				c = Command{Op: OpTransfer, Instance: in, Node: []string{"", "a", "b", "c"}[r.IntN(4)]}
 			case 2:
 				c = Command{Op: OpReport, Node: nodes[r.IntN(3)], Weight: r.IntN(3) * 10, Fault: r.IntN(2) == 0}
 			default:

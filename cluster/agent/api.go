@@ -65,6 +65,8 @@ type InstanceStatus struct {
 	VRID   uint8  `json:"vrid"`
 	Holder string `json:"holder"`
 	Epoch  uint64 `json:"epoch"`
+	// Pinned is the node vigil transfer pinned the instance to, if any.
+	Pinned string `json:"pinned,omitempty"`
 	// LeaseRemainingMS is the holder's remaining lease, known only when
 	// the holder answers; null otherwise.
 	LeaseRemainingMS *int64 `json:"lease_remaining_ms"`
@@ -142,7 +144,7 @@ func (a *Agent) ClusterStatus() ClusterStatus {
 	}
 	for _, spec := range a.cfg.Instances {
 		as := st.State.Instances[spec.Name]
-		is := InstanceStatus{Name: spec.Name, VRID: spec.VRID, Epoch: as.Epoch}
+		is := InstanceStatus{Name: spec.Name, VRID: spec.VRID, Epoch: as.Epoch, Pinned: as.Pinned}
 		if as.Live() {
 			is.Holder = as.Holder
 		}
@@ -165,6 +167,9 @@ func (a *Agent) ClusterStatus() ClusterStatus {
 //	GET /v1/config  the cluster's configuration (ConfigResult)
 //	POST /v1/config {"text": FILE}: validate, then replace it cluster-wide
 //	POST /v1/drain  {"node": NAME, "drained": BOOL}: set a node's drain flag
+//	POST /v1/transfer {"instance": NAME, "to": NODE, "clear": BOOL}: hand an
+//	                instance over to NODE (default: the best other eligible
+//	                node) and pin it there; clear removes the pin
 //
 // Reads from loopback need nothing; any other client must present the
 // configured token as "Authorization: Bearer TOKEN" (with no token
@@ -183,6 +188,7 @@ func (a *Agent) APIHandler(token string) http.Handler {
 	})
 	mux.Handle("GET /metrics", a.report.handler())
 	mux.HandleFunc("POST /v1/drain", a.handleDrain)
+	mux.HandleFunc("POST /v1/transfer", a.handleTransfer)
 	mux.HandleFunc("GET /v1/members", a.handleMembers)
 	mux.HandleFunc("GET /v1/config", a.handleGetConfig)
 	mux.HandleFunc("POST /v1/config", a.handlePostConfig)

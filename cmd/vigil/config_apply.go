@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"strings"
-	"time"
 
 	"vigil/cluster/agent"
 	"vigil/config"
@@ -67,7 +64,7 @@ func runConfigApply(sub string, args []string, stdout, stderr io.Writer) error {
 	text := config.Format(cfg.Tree)
 	if sub == "diff" {
 		var cur agent.ConfigResult
-		if err := callAPI(http.MethodGet, *api, "/v1/config", *token, nil, &cur); err != nil {
+		if _, err := callAPI(http.MethodGet, *api, "/v1/config", *token, nil, &cur); err != nil {
 			return err
 		}
 		d := lineDiff(cur.Text, text)
@@ -79,47 +76,11 @@ func runConfigApply(sub string, args []string, stdout, stderr io.Writer) error {
 		return exitError{1}
 	}
 	var res agent.ConfigResult
-	if err := callAPI(http.MethodPost, *api, "/v1/config", *token, agent.ConfigRequest{Text: text}, &res); err != nil {
+	if _, err := callAPI(http.MethodPost, *api, "/v1/config", *token, agent.ConfigRequest{Text: text}, &res); err != nil {
 		return fmt.Errorf("%w\nnothing was applied", err)
 	}
 	fmt.Fprintf(stdout, "%s is the cluster's configuration, version %d; every director applies it (see vigil status)\n", file, res.Version)
 	return nil
-}
-
-// callAPI sends a JSON request to the agent and decodes its answer; a
-// 4xx/5xx becomes an error naming the field at fault.
-func callAPI(method, api, path, token string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, "http://"+api+path, rd)
-	if err != nil {
-		return fmt.Errorf("--api %q: %w", api, err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := (&http.Client{Timeout: 15 * time.Second}).Do(req)
-	if err != nil {
-		return fmt.Errorf("cannot reach the agent at %s: %w (is 'vigil agent' running? is --api its api_listen?)", api, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		var e agent.APIError
-		_ = json.Unmarshal(raw, &e)
-		if e.Field != "" {
-			return fmt.Errorf("agent at %s refused (%s), %s: %s", api, resp.Status, e.Field, e.Error)
-		}
-		return fmt.Errorf("agent at %s refused (%s): %s", api, resp.Status, e.Error)
-	}
-	return json.Unmarshal(raw, out)
 }
 
 // lineDiff is a line diff of a and b (longest common subsequence), with

@@ -1,16 +1,11 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"time"
 
 	"vigil/cluster/agent"
-	"vigil/config"
 )
 
 const drainUsage = `Usage: vigil drain NODE [--api ADDR] [--token TOKEN] [-f FILE]
@@ -41,9 +36,7 @@ func init() {
 		c := &command{name: name, summary: summary, usage: drainUsage}
 		c.run = func(args []string, stdout, stderr io.Writer) error {
 			fs := newFlagSet(c, stdout, stderr)
-			api := fs.String("api", "127.0.0.1:7070", "the agent's API `ADDR`ess (api_listen)")
-			token := fs.String("token", os.Getenv("VIGIL_API_TOKEN"), "the cluster's api_token `TOKEN`")
-			file := fs.String("f", "/etc/vigil/vigil.conf", "read api_token from this configuration `FILE`")
+			api := addAPIFlags(fs, true)
 			pos, err := parseFlags(fs, args)
 			if err != nil {
 				return err
@@ -52,11 +45,8 @@ func init() {
 				fmt.Fprintf(stderr, "vigil %s: name one node (see vigil %s --help)\n", name, name)
 				return exitError{2}
 			}
-			if *token == "" {
-				*token = tokenFromFile(*file)
-			}
-			res, err := postDrain(*api, *token, agent.DrainRequest{Node: pos[0], Drained: drained})
-			if err != nil {
+			var res agent.DrainResult
+			if _, err := api.call(http.MethodPost, "/v1/drain", agent.DrainRequest{Node: pos[0], Drained: drained}, &res); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "%s: drained=%t committed at index %d\n", res.Node, res.Drained, res.Index)
@@ -64,48 +54,4 @@ func init() {
 		}
 		register(c)
 	}
-}
-
-// tokenFromFile reads api_token from a configuration file, "" when the
-// file is absent or invalid (the agent's refusal then says what to do).
-func tokenFromFile(path string) string {
-	if _, err := os.Stat(path); err != nil {
-		return ""
-	}
-	c, _, err := config.ParseFile(path)
-	if err != nil || c.Cluster == nil {
-		return ""
-	}
-	return c.Cluster.APIToken
-}
-
-func postDrain(api, token string, req agent.DrainRequest) (*agent.DrainResult, error) {
-	body, _ := json.Marshal(req)
-	r, err := http.NewRequest(http.MethodPost, "http://"+api+"/v1/drain", bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("--api %q: %w", api, err)
-	}
-	r.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		r.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(r)
-	if err != nil {
-		return nil, fmt.Errorf("cannot reach the agent at %s: %w (is 'vigil agent' running? is --api its api_listen?)", api, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		var e agent.APIError
-		_ = json.Unmarshal(raw, &e)
-		if e.Field != "" {
-			return nil, fmt.Errorf("agent at %s refused (%s): %s: %s", api, resp.Status, e.Field, e.Error)
-		}
-		return nil, fmt.Errorf("agent at %s refused (%s): %s", api, resp.Status, e.Error)
-	}
-	var res agent.DrainResult
-	if err := json.Unmarshal(raw, &res); err != nil {
-		return nil, fmt.Errorf("decode the agent's answer: %w", err)
-	}
-	return &res, nil
 }

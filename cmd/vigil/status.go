@@ -1,12 +1,10 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -43,12 +41,11 @@ func init() {
 	c.run = func(args []string, stdout, stderr io.Writer) error {
 		fs := newFlagSet(c, stdout, stderr)
 		asJSON := fs.Bool("json", false, "print the JSON of GET /v1/status")
-		api := fs.String("api", "127.0.0.1:7070", "the agent's API `ADDR`ess (api_listen)")
-		token := fs.String("token", os.Getenv("VIGIL_API_TOKEN"), "bearer `TOKEN` for a non-loopback agent")
+		api := addAPIFlags(fs, false)
 		if _, err := parseFlags(fs, args); err != nil {
 			return err
 		}
-		st, raw, err := fetchStatus(*api, *token)
+		st, raw, err := fetchStatus(api)
 		if err != nil {
 			return err
 		}
@@ -62,32 +59,11 @@ func init() {
 	register(c)
 }
 
-func fetchStatus(api, token string) (*agent.ClusterStatus, []byte, error) {
-	req, err := http.NewRequest(http.MethodGet, "http://"+api+"/v1/status", nil)
-	if err != nil {
-		return nil, nil, fmt.Errorf("--api %q: %w", api, err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	cl := &http.Client{Timeout: 5 * time.Second}
-	resp, err := cl.Do(req)
-	if err != nil {
-		return nil, nil, fmt.Errorf("cannot reach the agent at %s: %w (is 'vigil agent' running? is --api its api_listen?)", api, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read status from %s: %w", api, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e agent.APIError
-		_ = json.Unmarshal(raw, &e)
-		return nil, nil, fmt.Errorf("agent at %s answered %s: %s", api, resp.Status, e.Error)
-	}
+func fetchStatus(api apiFlags) (*agent.ClusterStatus, []byte, error) {
 	var st agent.ClusterStatus
-	if err := json.Unmarshal(raw, &st); err != nil {
-		return nil, nil, fmt.Errorf("decode status from %s: %w", api, err)
+	raw, err := api.call(http.MethodGet, "/v1/status", nil, &st)
+	if err != nil {
+		return nil, nil, err
 	}
 	return &st, raw, nil
 }
@@ -108,7 +84,7 @@ func printStatus(w io.Writer, st *agent.ClusterStatus) {
 		fmt.Fprintf(tw, "%s\t%s\t%s (%s)\t%t\n", n.Name, n.RaftState, n.State, strings.Join(links, " "), n.Drained)
 	}
 	fmt.Fprintln(tw)
-	fmt.Fprintln(tw, "INSTANCE\tVRID\tHOLDER\tEPOCH\tLEASE")
+	fmt.Fprintln(tw, "INSTANCE\tVRID\tHOLDER\tEPOCH\tLEASE\tPINNED")
 	for _, i := range st.Instances {
 		holder, lease := i.Holder, "-"
 		if holder == "" {
@@ -117,7 +93,11 @@ func printStatus(w io.Writer, st *agent.ClusterStatus) {
 		if i.LeaseRemainingMS != nil {
 			lease = fmt.Sprintf("%d ms", *i.LeaseRemainingMS)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\n", i.Name, i.VRID, holder, i.Epoch, lease)
+		pinned := i.Pinned
+		if pinned == "" {
+			pinned = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%s\n", i.Name, i.VRID, holder, i.Epoch, lease, pinned)
 	}
 	if len(st.Services) > 0 {
 		fmt.Fprintln(tw)

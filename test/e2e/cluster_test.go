@@ -165,6 +165,44 @@ func TestClusterOnTwoLinks(t *testing.T) {
 		c.waitAnswer(takeover, func(n string) bool { return n == "d1" })
 	})
 
+	t.Run("transfer hands over and pins", func(t *testing.T) {
+		d2 := c.d["d2"].host
+		for _, bad := range []struct{ args, want string }{
+			{"VI_9 --to d3", "instance: no instance \"VI_9\""},
+			{"VI_1 --to d9", "to: node \"d9\" is not a candidate"},
+		} {
+			args := append([]string{vigilBin, "transfer"}, strings.Fields(bad.args)...)
+			if out, err := d2.Run(append(args, "-f", c.conf)...); err == nil || !strings.Contains(out, bad.want) {
+				t.Errorf("vigil transfer %s: %v\n%s\nwant an error with %q", bad.args, err, out, bad.want)
+			}
+		}
+		arpw.resetGap()
+		out := d2.MustRun(vigilBin, "transfer", "VI_1", "--to", "d3", "-f", c.conf)
+		if !strings.Contains(out, "held by d3") {
+			t.Fatalf("transfer to d3 printed %q", out)
+		}
+		if got, _ := c.waitAnswer(takeover, func(n string) bool { return n == "d3" }); got != "d3" {
+			t.Fatalf("after transfer to d3 the VIP answers from %q", got)
+		}
+		time.Sleep(300 * time.Millisecond)
+		t.Logf("transfer d1 → d3: longest time nobody answered ARP: %v", arpw.gap())
+		// d1 (priority 100) would preempt d3 (98); the pin keeps it on d3.
+		time.Sleep(2 * time.Second)
+		if got := c.ask(); got != "d3" {
+			t.Errorf("pinned VIP moved back to %q", got)
+		}
+		if st := c.d["d1"].host.MustRun(vigilBin, "status", "--json"); !strings.Contains(st, `"pinned": "d3"`) {
+			t.Errorf("status on d1 does not show the pin to d3:\n%s", st)
+		}
+		// Without --to: the best other eligible node (d1, 100).
+		out = d2.MustRun(vigilBin, "transfer", "VI_1", "-f", c.conf)
+		if !strings.Contains(out, "held by d1") {
+			t.Errorf("transfer without --to from d3 printed %q, want d1 (highest priority)", out)
+		}
+		d2.MustRun(vigilBin, "transfer", "VI_1", "--clear", "-f", c.conf)
+		c.waitAnswer(takeover, func(n string) bool { return n == "d1" })
+	})
+
 	t.Run("kill -9 of the holder", func(t *testing.T) {
 		c.kill("d1")
 		got, took := c.waitAnswer(takeover, func(n string) bool { return n != "d1" })
