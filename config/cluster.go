@@ -16,7 +16,7 @@ const (
 	DefaultAPIListen         = "127.0.0.1:7070"
 	DefaultRaftPort          = 7000
 	DefaultGossipPort        = 7001
-	DefaultLease             = 1 * time.Second
+	DefaultLease             = 800 * time.Millisecond
 	DefaultHeartbeat         = 200 * time.Millisecond
 	DefaultClockDrift        = 0.01
 	DefaultFenceTimeout      = 10 * time.Second

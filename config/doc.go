@@ -54,7 +54,7 @@
 //	    api_listen HOST:PORT       # the operator API (default 127.0.0.1:7070)
 //	    raft_port PORT             # Raft transport, on link 0 (default 7000)
 //	    gossip_port PORT           # memberlist on link i uses PORT+i (default 7001)
-//	    lease DURATION             # VIP lease a holder renews with the leader (default 1s)
+//	    lease DURATION             # VIP lease a holder renews with the leader (default 0.8s)
 //	    heartbeat DURATION         # Raft heartbeat and gossip probe interval (default 200ms);
 //	                               #   lease must be at least 3 heartbeats
 //	    clock_drift RATE           # clock-rate drift margin for lease expiry, as 1% or 0.01

@@ -401,7 +401,7 @@ func TestClusterDefaults(t *testing.T) {
 	if cl == nil || cl.Name != "edge-lb" || cl.DataDir != "/var/lib/vigil" || cl.APIListen != "127.0.0.1:7070" || cl.Links() != 2 {
 		t.Fatalf("cluster %+v", cl)
 	}
-	if cl.RaftPort != 7000 || cl.GossipPort != 7001 || cl.Lease.D() != time.Second || cl.Heartbeat.D() != 200*time.Millisecond ||
+	if cl.RaftPort != 7000 || cl.GossipPort != 7001 || cl.Lease.D() != 800*time.Millisecond || cl.Heartbeat.D() != 200*time.Millisecond ||
 		cl.ClockDrift != 0.01 || cl.Datapath != "auto" || cl.HealthQuorum != "majority" || cl.SnapshotRetain != 2 {
 		t.Errorf("defaults %+v", cl)
 	}

@@ -86,6 +86,9 @@ type Config struct {
 	Fencer fencing.Fencer
 	// DataDir holds the Raft log, stable store and snapshots.
 	DataDir string
+	// Join, on a first start (an empty DataDir), skips the bootstrap: the
+	// node waits until a member adds it (vigil members add).
+	Join bool
 	// Timing is the lease timing; zero means cluster.DefaultTiming.
 	Timing cluster.Timing
 	// Raft overrides the Raft timeouts (heartbeat, election, leader lease,

@@ -3,6 +3,7 @@ package agent
 import (
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net"
@@ -164,6 +165,7 @@ func (a *Agent) ClusterStatus() ClusterStatus {
 //	GET /v1/status  ClusterStatus as JSON
 //	GET /metrics    Prometheus metrics
 //	GET /v1/members the Raft configuration ([]Member)
+//	POST /v1/members {"op": "add"|"remove", "node": NAME}: change it
 //	GET /v1/config  the cluster's configuration (ConfigResult)
 //	POST /v1/config {"text": FILE}: validate, then replace it cluster-wide
 //	POST /v1/drain  {"node": NAME, "drained": BOOL}: set a node's drain flag
@@ -190,6 +192,7 @@ func (a *Agent) APIHandler(token string) http.Handler {
 	mux.HandleFunc("POST /v1/drain", a.handleDrain)
 	mux.HandleFunc("POST /v1/transfer", a.handleTransfer)
 	mux.HandleFunc("GET /v1/members", a.handleMembers)
+	mux.HandleFunc("POST /v1/members", a.handleChangeMembers)
 	mux.HandleFunc("GET /v1/config", a.handleGetConfig)
 	mux.HandleFunc("POST /v1/config", a.handlePostConfig)
 	mux.HandleFunc("GET /{$}", serveStatusPage)
@@ -200,6 +203,25 @@ func (a *Agent) APIHandler(token string) http.Handler {
 type APIError struct {
 	Error string `json:"error"`
 	Field string `json:"field,omitempty"`
+}
+
+// errField is an error about one field of an API request (a 400).
+type errField struct{ field, msg string }
+
+func (e errField) Error() string { return e.field + ": " + e.msg }
+
+// writeResult answers a write: res on success, 400 naming the field for an
+// errField, 503 for anything else (no quorum, not done in time).
+func writeResult(w http.ResponseWriter, res any, err error) {
+	var fe errField
+	switch {
+	case errors.As(err, &fe):
+		writeJSON(w, http.StatusBadRequest, APIError{Error: fe.msg, Field: fe.field})
+	case err != nil:
+		writeJSON(w, http.StatusServiceUnavailable, APIError{Error: err.Error()})
+	default:
+		writeJSON(w, http.StatusOK, res)
+	}
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

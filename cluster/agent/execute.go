@@ -178,6 +178,10 @@ func (a *Agent) deliver(m message) {
 				a.raft.Apply(b, a.cfg.Timing.Lease) // the proposer retries if lost
 			}
 		}
+	case kindMembership:
+		if m.Membership != nil {
+			a.changeMembership(*m.Membership)
+		}
 	default:
 		a.log.Debug("unknown message kind", "kind", m.Kind, "from", m.From)
 	}

@@ -22,6 +22,7 @@ const (
 	kindLeaseGrant     = "lease_grant"
 	kindReleaseRequest = "release_request"
 	kindPropose        = "propose" // a write forwarded to the leader
+	kindMembership     = "membership"
 )
 
 type message struct {
@@ -35,6 +36,8 @@ type message struct {
 	Epoch    uint64            `json:"epoch,omitempty"`
 	ID       cluster.RequestID `json:"id"`
 	Command  *cluster.Command  `json:"command,omitempty"`
+	// Membership is a Raft configuration change forwarded to the leader.
+	Membership *MembersRequest `json:"membership,omitempty"`
 }
 
 // maxMessage bounds a datagram; a command is a few hundred bytes.

@@ -95,7 +95,8 @@ func (s *stores) close() {
 }
 
 // startRaft creates the Raft node and bootstraps the cluster from Peers
-// when the data directory holds no state yet. Every node bootstraps with
+// when the data directory holds no state yet (unless Join: then a member
+// adds it). Every node bootstraps with
 // the same configuration, which hashicorp/raft documents as safe; a
 // restarted node rejoins with its own log.
 func (a *Agent) startRaft() (*raft.Raft, error) {
@@ -119,7 +120,10 @@ func (a *Agent) startRaft() (*raft.Raft, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agent: inspect raft state: %w", err)
 	}
-	if !has {
+	if !has && a.cfg.Join {
+		a.log.Info("empty data directory and --join: waiting to be added to the cluster (vigil members add " + a.cfg.Node + " on a member)")
+	}
+	if !has && !a.cfg.Join {
 		var conf raft.Configuration
 		for _, n := range sortedNodes(a.cfg.Peers) {
 			conf.Servers = append(conf.Servers, raft.Server{ID: raft.ServerID(n), Address: raft.ServerAddress(n), Suffrage: raft.Voter})

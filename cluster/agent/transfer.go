@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -35,11 +34,6 @@ type TransferResult struct {
 	Index    uint64 `json:"index"` // the committed state's index
 }
 
-// errTransferField is an error about one field of a transfer request.
-type errTransferField struct{ field, msg string }
-
-func (e errTransferField) Error() string { return e.field + ": " + e.msg }
-
 // Transfer pins instance to a node through the log and waits until that
 // node holds it under a new epoch (or ctx ends). The leader hands it over
 // as it does for a drain: the holder releases (priority-0 advert), then
@@ -49,27 +43,27 @@ func (e errTransferField) Error() string { return e.field + ": " + e.msg }
 func (a *Agent) Transfer(ctx context.Context, req TransferRequest) (TransferResult, error) {
 	spec, ok := a.spec(req.Instance)
 	if !ok {
-		return TransferResult{}, errTransferField{"instance", fmt.Sprintf("no instance %q (instances: %v)", req.Instance, a.instanceNames())}
+		return TransferResult{}, errField{"instance", fmt.Sprintf("no instance %q (instances: %v)", req.Instance, a.instanceNames())}
 	}
 	st := a.fsm.current()
 	cur := st.Instances[spec.Name]
 	to := req.To
 	switch {
 	case req.Clear && to != "":
-		return TransferResult{}, errTransferField{"to", "give either a target node or clear, not both"}
+		return TransferResult{}, errField{"to", "give either a target node or clear, not both"}
 	case req.Clear:
 	case to == "":
 		best, err := a.bestOther(spec, st, cur.Holder)
 		if err != nil {
-			return TransferResult{}, errTransferField{"to", err.Error()}
+			return TransferResult{}, errField{"to", err.Error()}
 		}
 		to = best
 	default:
 		if _, ok := spec.Priority[to]; !ok {
-			return TransferResult{}, errTransferField{"to", fmt.Sprintf("node %q is not a candidate for instance %s (candidates: %v)", to, spec.Name, slices.Sorted(maps.Keys(spec.Priority)))}
+			return TransferResult{}, errField{"to", fmt.Sprintf("node %q is not a candidate for instance %s (candidates: %v)", to, spec.Name, slices.Sorted(maps.Keys(spec.Priority)))}
 		}
 		if why := a.ineligible(st, to); why != "" {
-			return TransferResult{}, errTransferField{"to", fmt.Sprintf("node %s cannot take instance %s: %s", to, spec.Name, why)}
+			return TransferResult{}, errField{"to", fmt.Sprintf("node %s cannot take instance %s: %s", to, spec.Name, why)}
 		}
 	}
 	st, err := a.write(ctx, cluster.Command{Op: cluster.OpTransfer, Instance: spec.Name, Node: to},
@@ -181,13 +175,5 @@ func (a *Agent) handleTransfer(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
 	res, err := a.Transfer(ctx, req)
-	var fe errTransferField
-	switch {
-	case errors.As(err, &fe):
-		writeJSON(w, http.StatusBadRequest, APIError{Error: fe.msg, Field: fe.field})
-	case err != nil:
-		writeJSON(w, http.StatusServiceUnavailable, APIError{Error: err.Error()})
-	default:
-		writeJSON(w, http.StatusOK, res)
-	}
+	writeResult(w, res, err)
 }

@@ -18,7 +18,7 @@ import (
 	"vigil/config"
 )
 
-const agentUsage = `Usage: vigil agent -f FILE [--node NAME] [--data-dir DIR] [--log-format text|json] [--log-level LEVEL]
+const agentUsage = `Usage: vigil agent -f FILE [--node NAME] [--data-dir DIR] [--join] [--log-format text|json] [--log-level LEVEL]
 
 Run one director of a vigil cluster. FILE is a keepalived.conf with a
 cluster { } block naming the directors; the same file goes to every
@@ -30,6 +30,10 @@ ARP / unsolicited NA and VRRP adverts, and serves the API on api_listen.
 Without --node the agent runs the node whose address is on a local
 interface. --data-dir overrides the cluster block's data_dir (for several
 agents on one machine, as in tests and 'vigil demo').
+
+--join brings a new or rebuilt director into a running cluster: with an
+empty data directory it does not bootstrap, but waits until a member runs
+'vigil members add NAME' (see vigil members --help).
 
 Signals:
   SIGTERM, SIGINT  release every VIP (priority-0 advert, the release recorded
@@ -48,6 +52,7 @@ func init() {
 		file := fs.String("f", "/etc/vigil/vigil.conf", "the configuration `FILE`")
 		node := fs.String("node", "", "the `NAME` of this node in the cluster block (default: the node with a local address)")
 		dataDir := fs.String("data-dir", "", "override the cluster block's data_dir with `DIR`")
+		join := fs.Bool("join", false, "on an empty data directory, wait to be added (vigil members add) instead of bootstrapping")
 		format := fs.String("log-format", "text", "log format: text or json")
 		level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 		pos, err := parseFlags(fs, args)
@@ -63,7 +68,7 @@ func init() {
 			fmt.Fprintf(stderr, "vigil agent: %v\n", err)
 			return exitError{2}
 		}
-		return runAgent(*file, *node, *dataDir, log, stderr)
+		return runAgent(*file, *node, *dataDir, *join, log, stderr)
 	}
 	register(c)
 }
@@ -120,7 +125,7 @@ func loadCluster(file, node string, stderr io.Writer) (*config.Config, string, e
 	return c, node, nil
 }
 
-func runAgent(file, node, dataDir string, log *slog.Logger, stderr io.Writer) error {
+func runAgent(file, node, dataDir string, join bool, log *slog.Logger, stderr io.Writer) error {
 	c, node, err := loadCluster(file, node, stderr)
 	if err != nil {
 		return err
@@ -133,6 +138,7 @@ func runAgent(file, node, dataDir string, log *slog.Logger, stderr io.Writer) er
 		return err
 	}
 	setup.Agent.ConfigText = config.Format(c.Tree)
+	setup.Agent.Join = join
 	log = log.With("node", node)
 	d, err := agent.OpenDirector(setup, log)
 	if err != nil {

@@ -1,72 +1,73 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"vigil/cluster/agent"
 )
 
 const membersUsage = `Usage: vigil members list [--json] [--api ADDR] [--token TOKEN]
+       vigil members add NODE [--api ADDR] [--token TOKEN] [-f FILE]
+       vigil members remove NODE [--api ADDR] [--token TOKEN] [-f FILE]
 
-List the Raft members as the local agent sees them: name, suffrage
+list shows the Raft members as the local agent sees them: name, suffrage
 (voter, nonvoter), whether it leads, its addresses (one per heartbeat link)
 and whether it is reachable on at least one link.
 
-The members are the nodes of the cluster block. Adding or removing a
-director means changing that block on every director (the same file
-everywhere); 'vigil members add|remove' will do it through the cluster once
-'vigil config apply' exists.
+add makes NODE a voting member. NODE must be a node of the cluster block
+(every director needs its addresses). To bring in a new or rebuilt
+director: start it with 'vigil agent --join' and an empty data directory
+(it then waits instead of bootstrapping a cluster of its own), run
+'vigil members add NODE' on any member, and 'vigil undrain NODE' if it was
+drained before.
 
-Exit status: 0 listed; 1 the agent could not be reached; 2 bad usage.
+remove takes NODE out of the Raft configuration, so the quorum is counted
+without it (a director that is gone for good). NODE must be drained first
+('vigil drain NODE') and hold no VIP; it stays drained, so a removed
+director that still runs is never given a VIP.
+
+Both return once the change shows in the local agent's Raft configuration
+and print the members. They are forwarded to the leader from any member.
+Writes need the cluster's api_token: --token, else VIGIL_API_TOKEN, else
+api_token from -f FILE (default /etc/vigil/vigil.conf).
+
+Exit status: 0 listed or changed; 1 the agent could not be reached, or
+refused (the message names the field and what to do); 2 bad usage.
 `
 
 func init() {
-	c := &command{name: "members", summary: "list the Raft members and their reachability", usage: membersUsage}
+	c := &command{name: "members", summary: "list, add or remove Raft members", usage: membersUsage}
 	c.run = func(args []string, stdout, stderr io.Writer) error {
 		fs := newFlagSet(c, stdout, stderr)
-		asJSON := fs.Bool("json", false, "print the JSON of GET /v1/members")
-		api := fs.String("api", "127.0.0.1:7070", "the agent's API `ADDR`ess (api_listen)")
-		token := fs.String("token", os.Getenv("VIGIL_API_TOKEN"), "bearer `TOKEN` for a non-loopback agent")
+		asJSON := fs.Bool("json", false, "print the JSON of GET /v1/members (list)")
+		api := addAPIFlags(fs, true)
 		pos, err := parseFlags(fs, args)
 		if err != nil {
 			return err
 		}
-		if len(pos) != 1 || pos[0] != "list" {
-			fmt.Fprintln(stderr, "vigil members: only 'list' exists yet (see vigil members --help)")
+		var ms []agent.Member
+		var raw []byte
+		switch {
+		case len(pos) == 1 && pos[0] == "list":
+			raw, err = api.call(http.MethodGet, "/v1/members", nil, &ms)
+		case len(pos) == 2 && (pos[0] == "add" || pos[0] == "remove"):
+			var res agent.MembersResult
+			raw, err = api.call(http.MethodPost, "/v1/members", agent.MembersRequest{Op: pos[0], Node: pos[1]}, &res)
+			ms = res.Members
+		default:
+			fmt.Fprintln(stderr, "vigil members: use 'list', 'add NODE' or 'remove NODE' (see vigil members --help)")
 			return exitError{2}
 		}
-		req, err := http.NewRequest(http.MethodGet, "http://"+*api+"/v1/members", nil)
 		if err != nil {
-			return fmt.Errorf("--api %q: %w", *api, err)
-		}
-		if *token != "" {
-			req.Header.Set("Authorization", "Bearer "+*token)
-		}
-		resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
-		if err != nil {
-			return fmt.Errorf("cannot reach the agent at %s: %w (is 'vigil agent' running? is --api its api_listen?)", *api, err)
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK {
-			var e agent.APIError
-			_ = json.Unmarshal(raw, &e)
-			return fmt.Errorf("agent at %s answered %s: %s", *api, resp.Status, e.Error)
+			return err
 		}
 		if *asJSON {
 			_, err := stdout.Write(raw)
 			return err
-		}
-		var ms []agent.Member
-		if err := json.Unmarshal(raw, &ms); err != nil {
-			return fmt.Errorf("decode members: %w", err)
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "NAME\tSUFFRAGE\tLEADER\tREACHABLE\tADDRESSES")

@@ -175,9 +175,11 @@ func serveName(t *testing.T, h *netns.Host, name string) {
 	}()
 }
 
-func (c *cluster3) start(name string) {
+// start runs director name's agent, with extra arguments if given.
+func (c *cluster3) start(name string, extra ...string) {
 	d := c.d[name]
-	d.proc = d.host.Start(vigilBin, "agent", "-f", c.conf, "--node", name, "--data-dir", d.dir, "--log-level", "info")
+	args := []string{vigilBin, "agent", "-f", c.conf, "--node", name, "--data-dir", d.dir, "--log-level", "info"}
+	d.proc = d.host.Start(append(args, extra...)...)
 }
 
 // ask connects to the VIP from the client and returns the name of the

@@ -78,16 +78,38 @@ func (l *lab) ask() string {
 	return got
 }
 
-// waitAnswer polls every 20 ms until ok accepts the answering director.
+// waitAnswer starts a connection attempt every 20 ms (each waits up to
+// 100 ms for its answer, so attempts overlap) until ok accepts the
+// answering director, and returns when that answer arrived.
 func (l *lab) waitAnswer(within time.Duration, ok func(string) bool) (string, time.Duration, error) {
 	start := time.Now()
-	for time.Since(start) < within {
-		if got := l.ask(); got != "" && ok(got) {
-			return got, time.Since(start), nil
-		}
-		time.Sleep(20 * time.Millisecond)
+	answers := make(chan string, 16)
+	done := make(chan struct{})
+	defer close(done)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(within)
+	attempt := func() {
+		go func() {
+			select {
+			case answers <- l.ask():
+			case <-done:
+			}
+		}()
 	}
-	return "", 0, fmt.Errorf("no acceptable answer within %v (last %q)", within, l.ask())
+	attempt()
+	for {
+		select {
+		case got := <-answers:
+			if got != "" && ok(got) {
+				return got, time.Since(start), nil
+			}
+		case <-tick.C:
+			attempt()
+		case <-deadline:
+			return "", 0, fmt.Errorf("no acceptable answer within %v (last %q)", within, l.ask())
+		}
+	}
 }
 
 func writeFile(path, s string) {

@@ -2,7 +2,7 @@
 // topology (three directors on a LAN and a heartbeat network, a client on
 // the LAN), how long a client is cut off from a VIP when its holder dies
 // (kill -9) under vigil and under keepalived, and how long a planned
-// vigil handover (vigil drain) leaves the VIP unanswered. It prints one
+// vigil handover (vigil transfer) leaves the VIP unanswered. It prints one
 // table with medians, 99th percentiles and ratios, and writes it as
 // Markdown with the date and machine.
 //
@@ -23,12 +23,14 @@ import (
 	"strings"
 	"time"
 
+	"vigil/config"
 	"vigil/test/netns"
 )
 
 func main() {
 	n := flag.Int("n", 20, "trials per system")
 	out := flag.String("out", "bin/bench-failover.md", "write the table as Markdown to this `FILE`")
+	flag.BoolVar(&vigilOnly, "vigil-only", false, "measure vigil only (no keepalived rows, no memory rows): for tuning")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "failover: needs root (network namespaces): run it as root, e.g. sudo make bench")
@@ -50,6 +52,9 @@ func section(f func(l *lab)) {
 	f(newLab(bt, "vgbench"))
 }
 
+// vigilOnly skips the keepalived and memory sections (-vigil-only).
+var vigilOnly bool
+
 type row struct {
 	name   string
 	trials []time.Duration
@@ -70,8 +75,8 @@ func run(t *netns.Standalone, n int, out string) {
 	var transfers, applies []time.Duration
 	var mem []memRow
 	for _, p := range []struct{ label, timing string }{
-		{"vigil, kill -9 of the holder (default: lease 1 s, heartbeat 200 ms)", ""},
-		{"vigil, kill -9 of the holder (fast profile: lease 400 ms, heartbeat 100 ms)", "    lease 0.4\n    heartbeat 0.1\n"},
+		{fmt.Sprintf("vigil, kill -9 of the holder (default: lease %v, heartbeat %v)", config.DefaultLease, config.DefaultHeartbeat), ""},
+		{"vigil, kill -9 of the holder (fast profile: lease 300ms, heartbeat 100ms)", "    lease 0.3\n    heartbeat 0.1\n"},
 	} {
 		progress(p.label)
 		section(func(l *lab) {
@@ -83,6 +88,10 @@ func run(t *netns.Standalone, n int, out string) {
 				mem = append(mem, memRow{"vigil agent, idle director (one VIP, one service)", idleRSS(&v.procs)})
 			}
 		})
+	}
+	if vigilOnly {
+		fmt.Print("\n" + render(rows, transfers, applies, n))
+		return
 	}
 	for _, k := range []struct {
 		label   string
@@ -181,7 +190,7 @@ func render(rows []row, transfers, applies []time.Duration, n int) string {
 		fmt.Fprintf(&b, "| %s | %.2f s | %.2f s | %.2f× |\n", r.name, med.Seconds(), quantile(r.trials, 0.99).Seconds(), med.Seconds()/base.Seconds())
 	}
 	if len(transfers) > 0 {
-		fmt.Fprintf(&b, "| vigil, planned transfer (vigil drain): longest time no director answered ARP | %.0f ms | %.0f ms | |\n",
+		fmt.Fprintf(&b, "| vigil, planned transfer (vigil transfer): longest time no director answered ARP | %.0f ms | %.0f ms | |\n",
 			float64(quantile(transfers, 0.5).Microseconds())/1000, float64(quantile(transfers, 0.99).Microseconds())/1000)
 	}
 	if len(applies) > 0 {

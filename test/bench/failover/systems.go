@@ -149,8 +149,9 @@ func startVigil(l *lab, bin, dir, timing string) *vigilSys {
 	return v
 }
 
-// transfers drains the holder k times and measures the longest time no
-// director answered ARP for the VIP around each handover.
+// transfers hands the VIP over k times with vigil transfer (to the best
+// other director) and measures the longest time no director answered ARP
+// for the VIP around each handover; then it clears the pin.
 func (v *vigilSys) transfers(l *lab, k int) []time.Duration {
 	var out []time.Duration
 	for i := range k {
@@ -159,21 +160,23 @@ func (v *vigilSys) transfers(l *lab, k int) []time.Duration {
 			panic(netns.Failure{Msg: "before transfer: " + err.Error()})
 		}
 		g := startARPGap(l)
-		if out, err := l.d[holder].Run(v.bin, "drain", holder, "-f", v.conf); err != nil {
-			panic(netns.Failure{Msg: fmt.Sprintf("drain %s: %v\n%s", holder, err, out)})
+		res, err := l.d[holder].Run(v.bin, "transfer", "VI_1", "-f", v.conf)
+		if err != nil {
+			panic(netns.Failure{Msg: fmt.Sprintf("transfer from %s: %v\n%s", holder, err, res)})
 		}
 		if _, _, err := l.waitAnswer(30*time.Second, func(s string) bool { return s != holder }); err != nil {
-			panic(netns.Failure{Msg: "after drain: " + err.Error()})
+			panic(netns.Failure{Msg: "after transfer: " + err.Error()})
 		}
 		time.Sleep(300 * time.Millisecond)
 		gap := g.stop()
 		out = append(out, gap)
-		fmt.Printf("  transfer %2d: %s drained, longest time nobody answered ARP %v\n", i+1, holder, gap.Round(time.Millisecond))
-		if out, err := l.d[holder].Run(v.bin, "undrain", holder, "-f", v.conf); err != nil {
-			panic(netns.Failure{Msg: fmt.Sprintf("undrain %s: %v\n%s", holder, err, out)})
-		}
+		fmt.Printf("  transfer %2d: from %s (%s), longest time nobody answered ARP %v\n", i+1, holder, strings.TrimSpace(res), gap.Round(time.Millisecond))
 		settle(l)
 	}
+	if res, err := l.d["d1"].Run(v.bin, "transfer", "VI_1", "--clear", "-f", v.conf); err != nil {
+		panic(netns.Failure{Msg: fmt.Sprintf("transfer --clear: %v\n%s", err, res)})
+	}
+	settle(l)
 	return out
 }
 
