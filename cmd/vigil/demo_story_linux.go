@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/netip"
@@ -11,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"vigil/cluster/agent"
 	"vigil/test/netns"
 )
 
@@ -191,6 +193,25 @@ func (s *story) status(from string) {
 	}
 }
 
+// roles returns the Raft leader and VI_1's holder as director from sees
+// them ("" when unknown).
+func (s *story) roles(from string) (leader, holder string) {
+	out, err := s.d[from].host.Run(s.exe, "status", "--json")
+	if err != nil {
+		return "", ""
+	}
+	var st agent.ClusterStatus
+	if json.Unmarshal([]byte(out), &st) != nil {
+		return "", ""
+	}
+	for _, i := range st.Instances {
+		if i.Name == "VI_1" {
+			holder = i.Holder
+		}
+	}
+	return st.Leader, holder
+}
+
 func (s *story) run() {
 	for _, n := range []string{"d1", "d2", "d3"} {
 		s.startAgent(n)
@@ -222,6 +243,13 @@ func (s *story) run() {
 		s.fail("expected one holder, have %v", holder)
 	}
 	old := holder[0]
+	var leader string
+	s.waitFor("the Raft leadership to move off the VIP holder", 30*time.Second, func() bool {
+		var holding string
+		leader, holding = s.roles("d2")
+		return leader != "" && holding == old && leader != old
+	})
+	s.say("Raft leader %s, VIP holder %s: vigil keeps the roles apart once the cluster is quiet, so a crash costs a lease wait or an election, not both", leader, old)
 	s.say("kill -9 of the holder %s", old)
 	if err := s.d[old].proc.Signal(syscall.SIGKILL); err != nil {
 		s.fail("kill %s: %v", old, err)
