@@ -20,22 +20,24 @@ type InstanceSpec struct {
 	PreemptDelay time.Duration
 }
 
-// NodeStatus is one node as the deciding leader sees it.
+// NodeStatus is one node as the deciding leader sees it for one instance.
 type NodeStatus struct {
 	Name string
 	// Reachable: the leader hears from the node (Raft heartbeats; gossip
 	// only hints that this should be rechecked).
 	Reachable bool
-	// Fault, Weight and Drained come from the replicated NodeReport.
+	// Fault and Weight are the node's tracker report for the instance,
+	// Drained the node's drain flag (the replicated NodeReport).
 	Fault   bool
 	Weight  int
 	Drained bool
-	// EligibleSince is when the node became eligible, on the leader's
-	// clock (zero if it is not eligible).
+	// EligibleSince is when the node became eligible with a priority above
+	// the holder's, on the leader's clock (zero if it is not): what
+	// preempt_delay counts from.
 	EligibleSince time.Time
 }
 
-// Eligible reports whether the node may hold anything at all.
+// Eligible reports whether the node may hold the instance.
 func (n NodeStatus) Eligible() bool { return n.Reachable && !n.Fault && !n.Drained }
 
 // Decision is the outcome of Decide.
@@ -85,7 +87,7 @@ func pinned(spec InstanceSpec, cur Assignment, nodes []NodeStatus) *NodeStatus {
 // instance and is eligible (reachable, no fault, not drained). A live
 // holder that is still a candidate keeps the instance (stickiness) unless
 // preemption applies: nopreempt is off and a candidate has a strictly
-// higher effective priority and has been eligible for at least
+// higher effective priority and has been so (EligibleSince) for at least
 // PreemptDelay. Otherwise the best candidate wins: highest effective
 // priority, ties broken by the smallest name.
 func Decide(spec InstanceSpec, cur Assignment, nodes []NodeStatus, now time.Time) Decision {

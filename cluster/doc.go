@@ -203,8 +203,9 @@
 //     is enough when several instances ask) and answers Fenced.
 //  4. Advance, and arm the timer at Deadline.
 //
-// The driver also writes the node's own tracker verdicts (OpReport) and
-// drain flag (OpDrain). They are last-writer-wins, so a delayed retry can
+// The driver also writes the node's own tracker verdicts, one OpReport per
+// instance (keepalived applies trackers per vrrp_instance), and its drain
+// flag (OpDrain). They are last-writer-wins, so a delayed retry can
 // overwrite a newer value: the driver re-proposes while the committed
 // NodeReport differs from what it knows, as the simulation's driver does.
 package cluster

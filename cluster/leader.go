@@ -38,7 +38,7 @@ type leader struct {
 	pending    []LeaseRequest
 
 	reach map[string]bool
-	since map[string]time.Time
+	since map[sinceKey]time.Time
 	insts map[string]*lInst
 }
 
@@ -63,7 +63,7 @@ func (li *lInst) wake(t time.Time) {
 
 func newLeader(me string, t Timing, specs []InstanceSpec, nodes []string, view *State, out *[]Action) *leader {
 	return &leader{me: me, t: t, wait: t.MoveWait(), specs: specs, nodes: nodes, view: view, out: out,
-		reach: map[string]bool{}, since: map[string]time.Time{}, insts: map[string]*lInst{}}
+		reach: map[string]bool{}, since: map[sinceKey]time.Time{}, insts: map[string]*lInst{}}
 }
 
 func (l *leader) emit(a Action) { *l.out = append(*l.out, a) }
@@ -78,7 +78,7 @@ func (l *leader) leadership(now time.Time, ev Leadership) {
 	l.ready = false
 	l.electedAt = now
 	l.inflight, l.roundReqs, l.pending = false, nil, nil
-	l.since = map[string]time.Time{}
+	l.since = map[sinceKey]time.Time{}
 	l.insts = map[string]*lInst{}
 	l.tick(now)
 }
@@ -151,23 +151,42 @@ func (l *leader) verified(now time.Time, v Verified) {
 	l.startRound(now)
 }
 
-func (l *leader) statuses(now time.Time) []NodeStatus {
+// statuses is every node as the leader sees it for one instance: reachable
+// and drained as a node, weight and fault from its trackers' report for
+// the instance. EligibleSince starts when the node became eligible with an
+// effective priority above the live holder's (any, when none is live) and
+// ends when it no longer is: keepalived's preempt_delay counts from when a
+// backup first sees a master of lower priority, so a holder whose tracker
+// drops its priority, or a node whose tracker recovers, waits it out.
+func (l *leader) statuses(now time.Time, spec InstanceSpec, cur Assignment) []NodeStatus {
 	out := make([]NodeStatus, 0, len(l.nodes))
+	holderPrio := 0
 	for _, n := range l.nodes {
 		r := l.view.Nodes[n]
-		st := NodeStatus{Name: n, Reachable: n == l.me || l.reach[n], Fault: r.Fault, Weight: r.Weight, Drained: r.Drained}
-		if st.Eligible() {
-			if l.since[n].IsZero() {
-				l.since[n] = now
-			}
-			st.EligibleSince = l.since[n]
-		} else {
-			delete(l.since, n)
+		ir := r.Instances[spec.Name]
+		st := NodeStatus{Name: n, Reachable: n == l.me || l.reach[n], Fault: ir.Fault, Weight: ir.Weight, Drained: r.Drained}
+		if p, ok := EffectivePriority(spec, st); ok && st.Eligible() && cur.Live() && n == cur.Holder {
+			holderPrio = p
 		}
 		out = append(out, st)
 	}
+	for i := range out {
+		st := &out[i]
+		k := sinceKey{node: st.Name, instance: spec.Name}
+		if p, ok := EffectivePriority(spec, *st); ok && st.Eligible() && p > holderPrio {
+			if l.since[k].IsZero() {
+				l.since[k] = now
+			}
+			st.EligibleSince = l.since[k]
+		} else {
+			delete(l.since, k)
+		}
+	}
 	return out
 }
+
+// sinceKey names a node's candidacy for one instance.
+type sinceKey struct{ node, instance string }
 
 func (l *leader) tick(now time.Time) {
 	if !l.isLeader {
@@ -181,12 +200,11 @@ func (l *leader) tick(now time.Time) {
 	if !l.ready {
 		return
 	}
-	nodes := l.statuses(now)
 	for _, spec := range l.specs {
 		cur := l.view.Instances[spec.Name]
 		li := l.inst(spec.Name)
 		li.wakeAt = time.Time{}
-		d := Decide(spec, cur, nodes, now)
+		d := Decide(spec, cur, l.statuses(now, spec, cur), now)
 		if !d.Recheck.IsZero() {
 			li.wakeAt = d.Recheck
 		}

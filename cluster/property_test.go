@@ -182,7 +182,7 @@ func runProperty(seed uint64, steps int) error {
 				s.Apply(index, Command{Op: OpAssign, Instance: in, Node: nodes[r.IntN(3)], Epoch: cur.Epoch})
 			}
 			if r.IntN(4) == 0 {
-				s.Apply(index+1, Command{Op: OpReport, Node: nodes[r.IntN(3)], Weight: 60 * (r.IntN(3) - 1), Fault: r.IntN(5) == 0})
+				s.Apply(index+1, Command{Op: OpReport, Node: nodes[r.IntN(3)], Instance: insts[r.IntN(2)], Weight: 60 * (r.IntN(3) - 1), Fault: r.IntN(5) == 0})
 				index++
 			}
 			o.view = s

@@ -386,7 +386,7 @@ func TestRaftReplicatedState(t *testing.T) {
 		t.Fatalf("assign to the stopped node: %v", err)
 	}
 	for w := range 20 {
-		if _, err := c.apply(l5, Command{Op: OpReport, Node: l5.id, Weight: w}); err != nil {
+		if _, err := c.apply(l5, Command{Op: OpReport, Node: l5.id, Instance: "vi", Weight: w}); err != nil {
 			t.Fatalf("report: %v", err)
 		}
 	}

@@ -8,7 +8,7 @@ package cluster
 //	core node=a nodes=a,b,c [barrier=N] [inc=N] [fence] [lease=1s renew=333ms retry=100ms slack=100ms drift=0.01 margin=10ms]
 //	instance NAME prio=a:100,b:150 [nopreempt] [delay=2s]
 //	at DURATION                   set the clock (relative to the origin) and Tick
-//	committed vi=a@5 vi2=b@7r node=b:fault node=c:w-10 node=a:drained
+//	committed vi=a@5 vi2=b@7r report=b/vi:fault report=c/vi2:w-10 node=a:drained
 //	leader term=N | follower term=N | ready term=N
 //	reach NODE up|down
 //	request from=NODE INSTANCE epoch=N id=N [inc=N]
@@ -21,6 +21,7 @@ package cluster
 import (
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -181,19 +182,31 @@ func (e *scriptEnv) do(f []string) error {
 		st := NewState()
 		for _, p := range f[1:] {
 			k, v, _ := strings.Cut(p, "=")
-			if k == "node" {
+			switch k {
+			case "node": // node=a:drained
 				n, flags, _ := strings.Cut(v, ":")
 				r := st.Nodes[n]
+				r.Drained = flags == "drained"
+				st.Nodes[n] = r
+				continue
+			case "report": // report=b/vi:fault,w-10 (a tracker report)
+				who, flags, _ := strings.Cut(v, ":")
+				n, inst, _ := strings.Cut(who, "/")
+				var ir InstanceReport
 				for _, fl := range strings.Split(flags, ",") {
 					switch {
 					case fl == "fault":
-						r.Fault = true
-					case fl == "drained":
-						r.Drained = true
+						ir.Fault = true
 					case strings.HasPrefix(fl, "w"):
-						r.Weight, _ = strconv.Atoi(fl[1:])
+						ir.Weight, _ = strconv.Atoi(fl[1:])
 					}
 				}
+				r := st.Nodes[n]
+				r.Instances = maps.Clone(r.Instances)
+				if r.Instances == nil {
+					r.Instances = map[string]InstanceReport{}
+				}
+				r.Instances[inst] = ir
 				st.Nodes[n] = r
 				continue
 			}

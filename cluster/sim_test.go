@@ -29,9 +29,7 @@ func (w *simWorld) fault() {
 		// Trackers flapping: decisions flip back and forth while
 		// assignments and acknowledgements are in flight.
 		n := w.nodes[w.rng.IntN(len(w.nodes))]
-		n.weight = 30 * (w.rng.IntN(3) - 1)
-		n.fault = w.rng.IntN(8) == 0
-		w.tracef(n, "trackers fault=%t weight=%d", n.fault, n.weight)
+		w.setTrack(n, w.rng.IntN(len(w.specs)), InstanceReport{Weight: 30 * (w.rng.IntN(3) - 1), Fault: w.rng.IntN(8) == 0})
 		return
 	}
 	pick := func() *simNode { return w.nodes[w.rng.IntN(len(w.nodes))] }
@@ -79,9 +77,7 @@ func (w *simWorld) fault() {
 		}
 	case r < 74:
 		n := pick()
-		n.fault = w.rng.IntN(3) == 0
-		n.weight = 10 * (w.rng.IntN(5) - 2)
-		w.tracef(n, "trackers fault=%t weight=%d", n.fault, n.weight)
+		w.setTrack(n, w.rng.IntN(len(w.specs)), InstanceReport{Weight: 10 * (w.rng.IntN(5) - 2), Fault: w.rng.IntN(3) == 0})
 	case r < 77:
 		n := pick()
 		n.drained = !n.drained
@@ -112,6 +108,7 @@ func (w *simWorld) fault() {
 // targeted strikes a node that matters right now: a holder or the leader.
 func (w *simWorld) targeted() bool {
 	var holders, leaders []*simNode
+	held := map[*simNode]int{} // an instance each holder holds
 	for _, n := range w.nodes {
 		if !n.up || n.pausedUntil > w.now {
 			continue
@@ -119,6 +116,7 @@ func (w *simWorld) targeted() bool {
 		for i := range n.vip {
 			if n.vip[i].present {
 				holders = append(holders, n)
+				held[n] = i
 				break
 			}
 		}
@@ -153,11 +151,20 @@ func (w *simWorld) targeted() bool {
 		if n.armed == 0 {
 			n.armed = d
 		}
-	default: // make it lose its priority for a moment
-		n.weight = -30 * (1 + w.rng.IntN(2))
-		w.tracef(n, "trackers weight=%d", n.weight)
+	default: // make it lose its priority for a moment (for what it holds, if anything)
+		w.setTrack(n, held[n], InstanceReport{Weight: -30 * (1 + w.rng.IntN(2))})
 	}
 	return true
+}
+
+// setTrack sets node n's tracker report for instance i (the driver writes
+// it to the log).
+func (w *simWorld) setTrack(n *simNode, i int, r InstanceReport) {
+	if n.track == nil {
+		n.track = map[string]InstanceReport{}
+	}
+	n.track[w.specs[i].Name] = r
+	w.tracef(n, "trackers %s fault=%t weight=%d", w.specs[i].Name, r.Fault, r.Weight)
 }
 
 // heal ends every fault: all links up, no loss or long delays, every node
@@ -170,7 +177,7 @@ func (w *simWorld) heal() {
 	}
 	w.loss, w.longP = 0, 0
 	for _, n := range w.nodes {
-		n.fault, n.weight, n.drained = false, 0, false
+		n.track, n.drained = nil, false
 		n.armed = 0
 		switch {
 		case !n.up:

@@ -132,8 +132,8 @@ type simNode struct {
 	raftSched      int64
 	coreGen        uint64
 	reportAt       int64
-	weight         int
-	fault, drained bool
+	track          map[string]InstanceReport // the trackers' effect per instance
+	drained        bool
 
 	vip []simVIP
 }
@@ -389,9 +389,11 @@ func (n *simNode) report() {
 		return
 	}
 	r := n.fsm.Nodes[n.name]
-	if r.Fault != n.fault || r.Weight != n.weight {
-		n.propose(Command{Op: OpReport, Node: n.name, Weight: n.weight, Fault: n.fault})
-		n.reportAt = n.nowL + int64(100*time.Millisecond)
+	for _, s := range n.w.specs {
+		if want := n.track[s.Name]; r.Instances[s.Name] != want {
+			n.propose(Command{Op: OpReport, Node: n.name, Instance: s.Name, Weight: want.Weight, Fault: want.Fault})
+			n.reportAt = n.nowL + int64(100*time.Millisecond)
+		}
 	}
 	if r.Drained != n.drained {
 		n.propose(Command{Op: OpDrain, Node: n.name, Drained: n.drained})

@@ -28,13 +28,25 @@ func (a Assignment) Live() bool { return a.Holder != "" && !a.Released }
 
 // NodeReport is what a node reported about itself through the log.
 type NodeReport struct {
-	// Weight is the sum of the node's tracker weights (added to its
-	// configured priority).
-	Weight int `json:"weight,omitempty"`
-	// Fault is set when a weight-0 tracker failed: the node is ineligible.
-	Fault bool `json:"fault,omitempty"`
+	// Instances holds the node's tracker report per instance (keepalived
+	// applies track_script, track_interface and track_file per
+	// vrrp_instance, each reference with its own weight). An instance
+	// without an entry has weight 0 and no fault. Apply replaces the map
+	// rather than writing into it, so a NodeReport value (and a shallow
+	// Clone) never changes under its holder.
+	Instances map[string]InstanceReport `json:"instances,omitempty"`
 	// Drained is set by an operator (vigil drain): the node is ineligible.
 	Drained bool `json:"drained,omitempty"`
+}
+
+// InstanceReport is a node's trackers' effect on one instance.
+type InstanceReport struct {
+	// Weight is the sum of the instance's tracker weights (added to the
+	// node's configured priority for the instance).
+	Weight int `json:"weight,omitempty"`
+	// Fault is set while a weight-0 tracker fails: the node is not
+	// eligible for the instance.
+	Fault bool `json:"fault,omitempty"`
 }
 
 // Op is the kind of a Command.
@@ -48,13 +60,15 @@ const (
 	OpAssign Op = iota + 1
 	// OpRelease records that Node released Instance at Epoch.
 	OpRelease
-	// OpReport sets Node's tracker weight and fault flag.
+	// OpReport sets Node's tracker weight and fault flag for Instance.
 	OpReport
 	// OpDrain sets Node's drain flag.
 	OpDrain
 	// OpHealth records Node's verdict on real server Server (a health
-	// checker transition; never individual probes). Last writer wins per
-	// node and server; the committed verdict is agreed from all nodes'.
+	// checker transition; never individual probes): Up, and with Dynamic
+	// the weight a MISC_CHECK with misc_dynamic set (Weight; only while
+	// up). Last writer wins per node and server; the committed verdict and
+	// weight are agreed from all nodes'.
 	OpHealth
 	// OpConfig replaces the cluster's configuration with Text (the whole
 	// keepalived.conf, includes expanded). Its version is the entry's
@@ -98,6 +112,7 @@ type Command struct {
 	Drained  bool   `json:"drained,omitempty"`
 	Server   string `json:"server,omitempty"`
 	Up       bool   `json:"up,omitempty"`
+	Dynamic  bool   `json:"dynamic,omitempty"`
 	Text     string `json:"text,omitempty"`
 }
 
@@ -108,10 +123,13 @@ func (c Command) String() string {
 	case OpRelease:
 		return fmt.Sprintf("release %s by %s epoch %d", c.Instance, c.Node, c.Epoch)
 	case OpReport:
-		return fmt.Sprintf("report %s weight %d fault %t", c.Node, c.Weight, c.Fault)
+		return fmt.Sprintf("report %s on %s weight %d fault %t", c.Node, c.Instance, c.Weight, c.Fault)
 	case OpDrain:
 		return fmt.Sprintf("drain %s %t", c.Node, c.Drained)
 	case OpHealth:
+		if c.Dynamic {
+			return fmt.Sprintf("health %s sees %s up %t weight %d", c.Node, c.Server, c.Up, c.Weight)
+		}
 		return fmt.Sprintf("health %s sees %s up %t", c.Node, c.Server, c.Up)
 	case OpConfig:
 		return fmt.Sprintf("config (%d bytes)", len(c.Text))
@@ -139,6 +157,10 @@ type State struct {
 	// Health holds each node's last reported verdict per real server:
 	// server → node → up.
 	Health map[string]map[string]bool `json:"health,omitempty"`
+	// Weights holds each node's last reported misc_dynamic weight per real
+	// server, for the nodes reporting it up with one: server → node →
+	// weight. A node without an entry gives the configured weight.
+	Weights map[string]map[string]int `json:"weights,omitempty"`
 	// Config is the cluster's configuration: every director runs it.
 	Config ConfigEntry `json:"config,omitzero"`
 }
@@ -158,11 +180,18 @@ func NewState() *State {
 // Clone returns a deep copy.
 func (s *State) Clone() *State {
 	c := &State{Index: s.Index, Instances: maps.Clone(s.Instances), Nodes: maps.Clone(s.Nodes), Config: s.Config}
-	if s.Health != nil {
-		c.Health = make(map[string]map[string]bool, len(s.Health))
-		for k, v := range s.Health {
-			c.Health[k] = maps.Clone(v)
-		}
+	c.Health = cloneNested(s.Health)
+	c.Weights = cloneNested(s.Weights)
+	return c
+}
+
+func cloneNested[V any](m map[string]map[string]V) map[string]map[string]V {
+	if m == nil {
+		return nil
+	}
+	c := make(map[string]map[string]V, len(m))
+	for k, v := range m {
+		c[k] = maps.Clone(v)
 	}
 	return c
 }
@@ -213,14 +242,26 @@ func (s *State) Apply(index uint64, c Command) (bool, error) {
 		s.Instances[c.Instance] = cur
 		return true, nil
 	case OpReport:
-		if c.Node == "" {
-			return false, fmt.Errorf("cluster: apply %v: %w: no node", c, ErrBadCommand)
+		if c.Node == "" || c.Instance == "" {
+			return false, fmt.Errorf("cluster: apply %v: %w: no node or instance", c, ErrBadCommand)
 		}
 		r := s.Nodes[c.Node]
-		if r.Weight == c.Weight && r.Fault == c.Fault {
+		want := InstanceReport{Weight: c.Weight, Fault: c.Fault}
+		if r.Instances[c.Instance] == want {
 			return false, nil
 		}
-		r.Weight, r.Fault = c.Weight, c.Fault
+		ins := maps.Clone(r.Instances) // never write into a map a clone may share
+		if ins == nil {
+			ins = map[string]InstanceReport{}
+		}
+		ins[c.Instance] = want
+		if want == (InstanceReport{}) {
+			delete(ins, c.Instance) // the zero report is the default: keep the state small
+		}
+		if len(ins) == 0 {
+			ins = nil
+		}
+		r.Instances = ins
 		s.Nodes[c.Node] = r
 		return true, nil
 	case OpDrain:
@@ -247,19 +288,37 @@ func (s *State) Apply(index uint64, c Command) (bool, error) {
 		if c.Node == "" || c.Server == "" {
 			return false, fmt.Errorf("cluster: apply %v: %w: no node or server", c, ErrBadCommand)
 		}
-		if s.Health == nil {
-			s.Health = map[string]map[string]bool{}
-		}
-		r := s.Health[c.Server]
-		if up, ok := r[c.Node]; ok && up == c.Up {
+		dyn := c.Dynamic && c.Up // a weight means nothing while down
+		w, hasW := s.Weights[c.Server][c.Node]
+		if up, ok := s.Health[c.Server][c.Node]; ok && up == c.Up && hasW == dyn && (!dyn || w == c.Weight) {
 			return false, nil
 		}
-		if r == nil {
-			r = map[string]bool{}
-			s.Health[c.Server] = r
+		setNested(&s.Health, c.Server, c.Node, c.Up)
+		if dyn {
+			setNested(&s.Weights, c.Server, c.Node, c.Weight)
+		} else if hasW {
+			delete(s.Weights[c.Server], c.Node)
+			if len(s.Weights[c.Server]) == 0 {
+				delete(s.Weights, c.Server)
+			}
+			if len(s.Weights) == 0 {
+				s.Weights = nil // as a JSON snapshot restores it
+			}
 		}
-		r[c.Node] = c.Up
 		return true, nil
 	}
 	return false, fmt.Errorf("cluster: apply %v: %w", c, ErrBadCommand)
+}
+
+// setNested sets (*m)[k1][k2] = v, making the maps it needs.
+func setNested[V any](m *map[string]map[string]V, k1, k2 string, v V) {
+	if *m == nil {
+		*m = map[string]map[string]V{}
+	}
+	r := (*m)[k1]
+	if r == nil {
+		r = map[string]V{}
+		(*m)[k1] = r
+	}
+	r[k2] = v
 }

@@ -66,6 +66,7 @@ func TestStateApply(t *testing.T) {
 			{2, Command{Op: 99}, false, ErrBadCommand},
 			{3, Command{Op: OpReport}, false, ErrBadCommand},
 			{4, Command{Op: OpTransfer, Node: "a"}, false, ErrBadCommand},
+			{5, Command{Op: OpReport, Node: "a", Weight: -10}, false, ErrBadCommand}, // a report is per instance
 		}, want: map[string]Assignment{}},
 	}
 	for _, tc := range tests {
@@ -84,15 +85,40 @@ func TestStateApply(t *testing.T) {
 	}
 }
 
+// TestStateNodes: tracker reports are per node and instance (keepalived
+// applies trackers per vrrp_instance); one instance's report leaves the
+// node's others alone, a repeat changes nothing, the zero report is no
+// entry at all, and a NodeReport taken before a later report (or a Clone)
+// does not change under its holder.
 func TestStateNodes(t *testing.T) {
 	s := NewState()
-	s.Apply(1, Command{Op: OpReport, Node: "a", Weight: -20, Fault: true})
-	s.Apply(2, Command{Op: OpDrain, Node: "a", Drained: true})
-	if ch, _ := s.Apply(3, Command{Op: OpDrain, Node: "a", Drained: true}); ch {
-		t.Error("repeated drain changed the state")
+	steps := []struct {
+		c       Command
+		changed bool
+	}{
+		{Command{Op: OpReport, Node: "a", Instance: "vi", Weight: -20}, true},
+		{Command{Op: OpReport, Node: "a", Instance: "vj", Fault: true}, true},
+		{Command{Op: OpReport, Node: "a", Instance: "vi", Weight: -20}, false},
+		{Command{Op: OpDrain, Node: "a", Drained: true}, true},
+		{Command{Op: OpDrain, Node: "a", Drained: true}, false},
+		{Command{Op: OpReport, Node: "b", Instance: "vi"}, false}, // the default already
 	}
-	if got, want := s.Nodes["a"], (NodeReport{Weight: -20, Fault: true, Drained: true}); got != want {
-		t.Errorf("node a = %+v, want %+v", got, want)
+	for i, st := range steps {
+		if ch, err := s.Apply(uint64(i+1), st.c); err != nil || ch != st.changed {
+			t.Fatalf("step %d %v: changed %t, %v; want %t", i, st.c, ch, err, st.changed)
+		}
+	}
+	want := map[string]NodeReport{"a": {Drained: true, Instances: map[string]InstanceReport{"vi": {Weight: -20}, "vj": {Fault: true}}}}
+	if !reflect.DeepEqual(s.Nodes, want) {
+		t.Fatalf("nodes = %+v, want %+v", s.Nodes, want)
+	}
+	before, c := s.Nodes["a"], s.Clone()
+	s.Apply(10, Command{Op: OpReport, Node: "a", Instance: "vj"})
+	if !before.Instances["vj"].Fault || !c.Nodes["a"].Instances["vj"].Fault {
+		t.Fatal("a later report changed a NodeReport taken before it")
+	}
+	if _, ok := s.Nodes["a"].Instances["vj"]; ok {
+		t.Fatalf("the zero report is kept: %+v", s.Nodes["a"])
 	}
 }
 
@@ -108,7 +134,7 @@ func TestStateReplay(t *testing.T) {
 		for i := range 40 {
 			var c Command
 			in := []string{"vi", "vj"}[r.IntN(2)]
-			switch r.IntN(5) {
+			switch r.IntN(6) {
 			case 0:
 				c = Command{Op: OpAssign, Instance: in, Node: nodes[r.IntN(3)], Epoch: ref.Instances[in].Epoch}
 			case 1:
@@ -117,7 +143,9 @@ func TestStateReplay(t *testing.T) {
 			case 4:
 				c = Command{Op: OpTransfer, Instance: in, Node: []string{"", "a", "b", "c"}[r.IntN(4)]}
 			case 2:
-				c = Command{Op: OpReport, Node: nodes[r.IntN(3)], Weight: r.IntN(3) * 10, Fault: r.IntN(2) == 0}
+				c = Command{Op: OpReport, Node: nodes[r.IntN(3)], Instance: in, Weight: r.IntN(3) * 10, Fault: r.IntN(2) == 0}
+			case 3:
+				c = Command{Op: OpHealth, Node: nodes[r.IntN(3)], Server: in + "/rs", Up: r.IntN(3) > 0, Dynamic: r.IntN(2) == 0, Weight: r.IntN(3)}
 			default:
 				c = Command{Op: OpDrain, Node: nodes[r.IntN(3)], Drained: r.IntN(2) == 0}
 			}
@@ -175,6 +203,42 @@ func TestApplyHealth(t *testing.T) {
 	c.Health["vs/rs1"]["d1"] = false
 	if !s.Health["vs/rs1"]["d1"] {
 		t.Fatal("Clone shares the health maps")
+	}
+}
+
+// TestApplyHealthWeight: a misc_dynamic weight is recorded with an up
+// report and dropped with a down report or a report without one (the
+// configured weight); a repeat changes nothing; an empty map is nil, as a
+// snapshot restores it.
+func TestApplyHealthWeight(t *testing.T) {
+	s := NewState()
+	h := func(up, dyn bool, w int) Command {
+		return Command{Op: OpHealth, Node: "d1", Server: "vs/rs1", Up: up, Dynamic: dyn, Weight: w}
+	}
+	steps := []struct {
+		c       Command
+		changed bool
+		want    map[string]map[string]int
+	}{
+		{h(true, true, 5), true, map[string]map[string]int{"vs/rs1": {"d1": 5}}},
+		{h(true, true, 5), false, map[string]map[string]int{"vs/rs1": {"d1": 5}}},
+		{h(true, true, 0), true, map[string]map[string]int{"vs/rs1": {"d1": 0}}}, // exit 2: weight 0, still up
+		{h(true, false, 0), true, nil},
+		{h(true, true, 7), true, map[string]map[string]int{"vs/rs1": {"d1": 7}}},
+		{h(false, true, 7), true, nil}, // down: no weight
+		{h(false, true, 9), false, nil},
+	}
+	for i, st := range steps {
+		changed, err := s.Apply(uint64(i+1), st.c)
+		if err != nil || changed != st.changed || !reflect.DeepEqual(s.Weights, st.want) {
+			t.Fatalf("step %d %v: changed %t, %v, weights %v; want %t, %v", i, st.c, changed, err, s.Weights, st.changed, st.want)
+		}
+	}
+	s.Apply(20, h(true, true, 3))
+	c := s.Clone()
+	c.Weights["vs/rs1"]["d1"] = 4
+	if s.Weights["vs/rs1"]["d1"] != 3 {
+		t.Fatal("Clone shares the weight maps")
 	}
 }
 
