@@ -112,28 +112,28 @@ type simNode struct {
 	votedFor int
 	log      []simEntry
 	// volatile Raft state
-	role, leader   int
-	commit         uint64
-	applied        uint64
-	votes          uint64
-	next, match    []uint64
-	lastAck        []int64
-	reach          []bool
-	raftAt         int64
-	noopIdx        uint64
-	readySent      bool
-	verActive      bool
-	verRound       uint64
-	verAcks        uint64
-	fsm            *State
-	core           *Core
-	coreAt         int64
-	raftGen        uint64
-	raftSched      int64
-	coreGen        uint64
-	reportAt       int64
-	track          map[string]InstanceReport // the trackers' effect per instance
-	drained        bool
+	role, leader int
+	commit       uint64
+	applied      uint64
+	votes        uint64
+	next, match  []uint64
+	lastAck      []int64
+	reach        []bool
+	raftAt       int64
+	noopIdx      uint64
+	readySent    bool
+	verActive    bool
+	verRound     uint64
+	verAcks      uint64
+	fsm          *State
+	core         *Core
+	coreAt       int64
+	raftGen      uint64
+	raftSched    int64
+	coreGen      uint64
+	reportAt     int64
+	track        map[string]InstanceReport // the trackers' effect per instance
+	drained      bool
 
 	vip []simVIP
 }
