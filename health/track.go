@@ -17,6 +17,9 @@ type TrackStatus struct {
 	OK    bool // the script passes, the interface is up, the file reads OK
 	Delta int  // the priority adjustment
 	Fault bool // the director is not eligible (FAULT) while this holds
+	// Value is a track_file's number (FileNumber), from which each
+	// reference computes its own adjustment (FileDelta).
+	Value int
 }
 
 // TrackDelta is keepalived's rule for a tracked object with a weight:
@@ -187,15 +190,26 @@ type FileTrackerSpec struct {
 }
 
 // FileValue applies keepalived's track_file rule to the file's contents:
-// the integer in the file times the weight (negated with reverse); with
-// weight 0 a non-zero value is a fault (with reverse, a zero value); a
-// result below -253 is a fault. A missing or unparsable file reads as 0.
+// FileDelta of its FileNumber.
 func FileValue(contents string, weight int, reverse bool) TrackStatus {
+	return FileDelta(FileNumber(contents), weight, reverse)
+}
+
+// FileNumber is the integer a track_file holds: its first word; a missing
+// or unparsable file reads as 0.
+func FileNumber(contents string) int {
 	f := strings.Fields(contents)
 	v := 0
 	if len(f) > 0 {
 		v, _ = strconv.Atoi(f[0])
 	}
+	return v
+}
+
+// FileDelta is keepalived's track_file rule for the number v: v times the
+// weight (negated with reverse); with weight 0 a non-zero value is a fault
+// (with reverse, a zero value); a result below -253 is a fault.
+func FileDelta(v, weight int, reverse bool) TrackStatus {
 	if weight == 0 {
 		fault := (v != 0) != reverse // weight 0 reverse: a zero value is the fault
 		return TrackStatus{OK: !fault, Fault: fault}
@@ -240,8 +254,9 @@ func (t *FileTracker) Read() TrackStatus {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		b = nil
 	}
-	st := FileValue(string(b), t.w, t.spec.Reverse)
-	st.Name = t.spec.Name
+	v := FileNumber(string(b))
+	st := FileDelta(v, t.w, t.spec.Reverse)
+	st.Name, st.Value = t.spec.Name, v
 	return st
 }
 

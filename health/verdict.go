@@ -2,6 +2,7 @@ package health
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -93,4 +94,52 @@ func Verdict(q Quorum, current bool, reports map[string]bool, live []string, lea
 		}
 		return current
 	}
+}
+
+// AgreedWeight returns the committed weight of one real server, under the
+// same rule as its verdict, so that every director programs the same
+// weight (a MISC_CHECK with misc_dynamic sets it from the script's exit
+// status, and two directors' scripts may disagree). current is the weight
+// committed so far; weights holds, for each director whose last report
+// has the server up, the weight its checkers give it; live and leader are
+// as for Verdict. The rules:
+//
+//   - majority: a weight reported by a strict majority of the live
+//     directors replaces the current one. One director cannot change it on
+//     its own, and while no weight has a majority the current one stands
+//     (so a script whose answer depends on the director's view, not on the
+//     server, may never move it).
+//   - leader: the leader's reported weight.
+//   - any: the lowest reported weight, the cautious choice as one
+//     director's down report takes a server out.
+//
+// AgreedWeight is a pure function.
+func AgreedWeight(q Quorum, current int, weights map[string]int, live []string, leader string) int {
+	switch q {
+	case QuorumLeader:
+		if w, ok := weights[leader]; ok && slices.Contains(live, leader) {
+			return w
+		}
+	case QuorumAny:
+		lowest, seen := 0, false
+		for _, d := range live {
+			if w, ok := weights[d]; ok && (!seen || w < lowest) {
+				lowest, seen = w, true
+			}
+		}
+		if seen {
+			return lowest
+		}
+	default:
+		count := map[int]int{}
+		for _, d := range live {
+			if w, ok := weights[d]; ok {
+				count[w]++
+				if count[w] >= len(live)/2+1 {
+					return w
+				}
+			}
+		}
+	}
+	return current
 }

@@ -62,3 +62,41 @@ func TestParseQuorum(t *testing.T) {
 		t.Error("ParseQuorum(most) succeeded")
 	}
 }
+
+func TestAgreedWeight(t *testing.T) {
+	three := []string{"d1", "d2", "d3"}
+	w := func(kv ...any) map[string]int {
+		m := map[string]int{}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1].(int)
+		}
+		return m
+	}
+	tests := []struct {
+		name    string
+		q       Quorum
+		current int
+		weights map[string]int
+		live    []string
+		leader  string
+		want    int
+	}{
+		{"majority: all three agree on the new weight", QuorumMajority, 1, w("d1", 5, "d2", 5, "d3", 5), three, "d1", 5},
+		{"majority: two of three are enough", QuorumMajority, 1, w("d1", 5, "d2", 3, "d3", 5), three, "d1", 5},
+		{"majority: one director alone changes nothing", QuorumMajority, 1, w("d1", 5, "d2", 1, "d3", 1), three, "d1", 1},
+		{"majority: no weight with a majority keeps the current", QuorumMajority, 4, w("d1", 5, "d2", 3, "d3", 1), three, "d1", 4},
+		{"majority: a director not reporting it up abstains", QuorumMajority, 1, w("d1", 5), three, "d1", 1},
+		{"majority: a dead director's weight does not count", QuorumMajority, 1, w("d1", 5, "d2", 5), []string{"d1", "d3"}, "d1", 1},
+		{"majority: weight 0 (exit 2) is a weight like any", QuorumMajority, 1, w("d1", 0, "d2", 0), three, "d1", 0},
+		{"leader: the leader's weight", QuorumLeader, 1, w("d1", 5, "d2", 3, "d3", 3), three, "d1", 5},
+		{"leader: no weight from the leader keeps the current", QuorumLeader, 1, w("d2", 3, "d3", 3), three, "d1", 1},
+		{"leader: a leader not live keeps the current", QuorumLeader, 1, w("d1", 5), []string{"d2", "d3"}, "d1", 1},
+		{"any: the lowest", QuorumAny, 1, w("d1", 5, "d2", 3, "d3", 7), three, "d1", 3},
+		{"any: none reported keeps the current", QuorumAny, 2, w(), three, "d1", 2},
+	}
+	for _, tt := range tests {
+		if got := AgreedWeight(tt.q, tt.current, tt.weights, tt.live, tt.leader); got != tt.want {
+			t.Errorf("%s: got %d, want %d", tt.name, got, tt.want)
+		}
+	}
+}

@@ -100,6 +100,10 @@ type Config struct {
 	Executor Executor
 	// Report says where transitions and alerts go besides the log.
 	Report ReportConfig
+	// Trackers are this node's trackers; their reports per instance go
+	// to the log (the Director runs the tracker loops and hands their
+	// statuses to ReportTrack).
+	Trackers Trackers
 	// Health are the checked real servers; their verdicts are agreed
 	// under HealthQuorum, and OnVerdicts (called from the loop, must not
 	// block) receives every change of the agreed verdicts.
@@ -140,10 +144,11 @@ type Agent struct {
 	steered     time.Time            // last leadership transfer away from a holder
 	holdChanged time.Time            // when this node last took or released an instance
 
-	writes    chan cluster.Command // operator writes (drain) to propose
-	trackIn   chan trackReport
-	tracks    map[string]health.TrackStatus // latest status per tracker
-	proposedR time.Time                     // when the tracker report was last proposed
+	writes        chan cluster.Command // operator writes (drain) to propose
+	trackIn       chan trackReport
+	tracks        map[trackKey]health.TrackStatus // latest status per tracked object
+	proposedR     map[string]time.Time            // when each instance's tracker report was last proposed
+	reportSettled bool                            // every instance's tracker report is committed
 
 	fences map[string]bool // fence hooks running (node/instance/epoch)
 
@@ -153,9 +158,10 @@ type Agent struct {
 	appliedShown  uint64         // configApplied, for the API (guarded by mu)
 	health        []HealthServer // the checked real servers (guarded by mu)
 	healthIn      chan healthReport
-	myHealth      map[string]bool      // this node's latest verdict per server
-	proposedH     map[string]time.Time // when each was last proposed
-	verdicts      map[string]bool      // the agreed verdicts
+	myHealth      map[string]healthReport // this node's latest verdict per server
+	proposedH     map[string]time.Time    // when each was last proposed
+	verdicts      map[string]bool         // the agreed verdicts
+	weights       map[string]int          // the agreed weights
 
 	results chan cluster.Event // answers of asynchronous Raft calls
 	seen    chan fencing.Event // observations of the wire (rogue adverts)
@@ -212,8 +218,9 @@ func New(cfg Config) (*Agent, error) {
 		writes:     make(chan cluster.Command, 16),
 		trackIn:    make(chan trackReport, 64),
 		fences:     map[string]bool{},
-		tracks:     map[string]health.TrackStatus{},
-		myHealth:   map[string]bool{},
+		tracks:     map[trackKey]health.TrackStatus{},
+		proposedR:  map[string]time.Time{},
+		myHealth:   map[string]healthReport{},
 		proposedH:  map[string]time.Time{},
 	}
 	var err error
@@ -312,7 +319,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			if st := a.fsm.current(); st.Config.Version == 0 {
 				_ = a.committedConfig(ctx, time.Now(), st) // proposes only
 			}
-			if len(a.myHealth) > 0 || len(a.tracks) > 0 {
+			if len(a.myHealth) > 0 || !a.reportSettled {
 				st := a.fsm.current()
 				a.proposeHealth(ctx, time.Now(), st)
 				a.proposeReport(ctx, time.Now(), st)
@@ -337,12 +344,12 @@ func (a *Agent) Run(ctx context.Context) error {
 		case m := <-a.msgs.in:
 			a.deliver(m)
 		case r := <-a.trackIn:
-			a.tracks[r.st.Name] = r.st
+			a.tracks[r.key] = r.st
 			a.proposeReport(ctx, time.Now(), a.fsm.current())
 		case cmd := <-a.writes:
 			a.propose(ctx, cmd)
 		case r := <-a.healthIn:
-			a.myHealth[r.server] = r.up
+			a.myHealth[r.server] = r
 			a.proposeHealth(ctx, time.Now(), a.fsm.current())
 		case ev := <-a.seen:
 			a.report.step(ev)

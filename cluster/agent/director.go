@@ -154,28 +154,30 @@ func OpenDirector(s *Setup, log *slog.Logger) (*Director, error) {
 
 // trackers builds the tracker loops; each reports its status to the agent.
 func (d *Director) trackers(t Trackers) ([]func(context.Context) error, error) {
-	report := func(st health.TrackStatus) { d.Agent.ReportTrack(st) }
+	report := func(kind TrackKind) func(health.TrackStatus) {
+		return func(st health.TrackStatus) { d.Agent.ReportTrack(kind, st) }
+	}
 	var out []func(context.Context) error
 	for _, s := range t.Scripts {
 		tr, err := health.NewScriptTracker(s)
 		if err != nil {
 			return nil, fmt.Errorf("agent: vrrp_script %s: %w", s.Name, err)
 		}
-		out = append(out, func(ctx context.Context) error { return tr.Run(ctx, report) })
+		out = append(out, func(ctx context.Context) error { return tr.Run(ctx, report(TrackScript)) })
 	}
 	for _, f := range t.Files {
 		tr, err := health.NewFileTracker(f)
 		if err != nil {
 			return nil, fmt.Errorf("agent: track_file %s: %w", f.Name, err)
 		}
-		out = append(out, func(ctx context.Context) error { return tr.Run(ctx, report) })
+		out = append(out, func(ctx context.Context) error { return tr.Run(ctx, report(TrackFile)) })
 	}
 	if len(t.Links) > 0 {
 		tr, err := health.NewLinkTracker(health.LinkTrackerSpec{Links: t.Links})
 		if err != nil {
 			return nil, fmt.Errorf("agent: track_interface: %w", err)
 		}
-		out = append(out, func(ctx context.Context) error { return tr.Run(ctx, report) })
+		out = append(out, func(ctx context.Context) error { return tr.Run(ctx, report(TrackLink)) })
 	}
 	return out, nil
 }
@@ -189,7 +191,7 @@ func (d *Director) startHealth(servers []HealthServer) (*health.Driver, error) {
 	hd := health.NewDriver(health.DriverConfig{
 		OnAction: func(a health.Action) {
 			if a.Kind == health.ActState {
-				d.Agent.ReportHealth(string(a.Server), a.Up)
+				d.Agent.ReportHealth(string(a.Server), a.Up, a.Weight)
 			}
 		},
 		Logger: d.log.With("component", "health"),

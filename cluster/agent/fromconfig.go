@@ -119,6 +119,7 @@ func FromConfig(c *config.Config, node string) (*Setup, error) {
 	if s.Trackers, err = trackersFromConfig(c, mine); err != nil {
 		return nil, err
 	}
+	s.Agent.Trackers = s.Trackers
 	g := c.Global
 	s.GARP = vip.Timing{
 		Repeat:        g.VRRPGarpMasterRepeat,

@@ -136,65 +136,124 @@ func Verdicts(q health.Quorum, st *cluster.State, servers []HealthServer, nodes 
 	return out
 }
 
-// lvsHealth is the load balancer's view of the verdicts.
-func lvsHealth(servers []HealthServer, up map[string]bool) lvs.Health {
-	h := lvs.Health{Up: map[lvs.RealID]bool{}}
+// Weights folds the replicated reports into each checked server's agreed
+// weight under quorum q (health.AgreedWeight): a director whose last
+// report has the server up gives its misc_dynamic weight, or the
+// configured one. Like Verdicts, every director computes the same from the
+// same state; prev is the previous result (a server the rule cannot
+// decide keeps it), the configured weight before any.
+func Weights(q health.Quorum, st *cluster.State, servers []HealthServer, nodes []string, leader string, prev map[string]int) map[string]int {
+	out := make(map[string]int, len(servers))
+	for _, s := range servers {
+		id := s.ID()
+		cur, ok := prev[id]
+		if !ok {
+			cur = s.Spec.Weight
+		}
+		ws := map[string]int{}
+		for n, up := range st.Health[id] {
+			if !up {
+				continue
+			}
+			w, dyn := st.Weights[id][n]
+			if !dyn {
+				w = s.Spec.Weight
+			}
+			ws[n] = w
+		}
+		out[id] = health.AgreedWeight(q, cur, ws, nodes, leader)
+	}
+	return out
+}
+
+// lvsHealth is the load balancer's view of the agreed verdicts and
+// weights (a weight only where it differs from the configured one).
+func lvsHealth(servers []HealthServer, up map[string]bool, weight map[string]int) lvs.Health {
+	h := lvs.Health{Up: map[lvs.RealID]bool{}, Weight: map[lvs.RealID]int{}}
 	for _, s := range servers {
 		h.Up[s.Real] = up[s.ID()]
+		if w, ok := weight[s.ID()]; ok && w != s.Spec.Weight {
+			h.Weight[s.Real] = w
+		}
 	}
 	return h
 }
 
+// healthReport is a transition of this node's checkers for one server:
+// up, and the weight they give it (the configured one, or a misc_dynamic
+// script's; meaningful while up).
 type healthReport struct {
 	server string
 	up     bool
+	weight int
 }
 
 // ReportHealth hands this node's checker transition for a real server to
 // the loop, which writes it to the log (and again until committed). Safe
 // from any goroutine.
-func (a *Agent) ReportHealth(server string, up bool) {
+func (a *Agent) ReportHealth(server string, up bool, weight int) {
 	select {
-	case a.healthIn <- healthReport{server, up}:
+	case a.healthIn <- healthReport{server, up, weight}:
 	default:
 		a.log.Warn("health report queue full; the next transition or sweep resends", "server", server)
 	}
 }
 
+// healthCommand is the log entry of this node's report r on server id: a
+// weight other than the configured one goes with it as misc_dynamic's.
+func (a *Agent) healthCommand(id string, r healthReport) cluster.Command {
+	c := cluster.Command{Op: cluster.OpHealth, Node: a.cfg.Node, Server: id, Up: r.up}
+	for _, s := range a.healthServers() {
+		if s.ID() == id && r.up && r.weight != s.Spec.Weight {
+			c.Dynamic, c.Weight = true, r.weight
+		}
+	}
+	return c
+}
+
 // proposeHealth writes every report of this node that the committed state
 // lacks, at most once per Retry per server.
 func (a *Agent) proposeHealth(ctx context.Context, now time.Time, st *cluster.State) {
-	for id, up := range a.myHealth {
-		if got, ok := st.Health[id][a.cfg.Node]; ok && got == up {
+	for id, r := range a.myHealth {
+		c := a.healthCommand(id, r)
+		w, dyn := st.Weights[id][a.cfg.Node]
+		if up, ok := st.Health[id][a.cfg.Node]; ok && up == c.Up && dyn == c.Dynamic && w == c.Weight {
 			continue
 		}
 		if now.Sub(a.proposedH[id]) < a.cfg.Timing.Retry {
 			continue
 		}
 		a.proposedH[id] = now
-		a.propose(ctx, cluster.Command{Op: cluster.OpHealth, Node: a.cfg.Node, Server: id, Up: up})
+		a.propose(ctx, c)
 	}
 }
 
-// committedHealth recomputes the agreed verdicts from a committed state,
-// hands a change to OnVerdicts, and resends reports not yet committed.
+// committedHealth recomputes the agreed verdicts and weights from a
+// committed state, hands a change to OnVerdicts, and resends reports not
+// yet committed.
 func (a *Agent) committedHealth(ctx context.Context, now time.Time, st *cluster.State) {
 	servers := a.healthServers()
 	if len(servers) == 0 && len(a.verdicts) == 0 {
 		return
 	}
-	v := Verdicts(a.cfg.HealthQuorum, st, servers, sortedNodes(a.cfg.Peers), a.leader(), a.verdicts)
-	if !maps.Equal(v, a.verdicts) {
+	nodes := sortedNodes(a.cfg.Peers)
+	v := Verdicts(a.cfg.HealthQuorum, st, servers, nodes, a.leader(), a.verdicts)
+	w := Weights(a.cfg.HealthQuorum, st, servers, nodes, a.leader(), a.weights)
+	if !maps.Equal(v, a.verdicts) || !maps.Equal(w, a.weights) {
 		for id, up := range v {
 			if prev, ok := a.verdicts[id]; !ok || prev != up {
 				a.log.Info("real server verdict", "server", id, "up", up)
+			}
+			if prev, ok := a.weights[id]; ok && prev != w[id] {
+				a.log.Info("real server weight", "server", id, "weight", w[id])
 			}
 		}
 		a.mu.Lock()
 		a.verdicts = v
 		a.mu.Unlock()
+		a.weights = w
 		if a.cfg.OnVerdicts != nil {
-			a.cfg.OnVerdicts(lvsHealth(servers, v))
+			a.cfg.OnVerdicts(lvsHealth(servers, v, w))
 		}
 	}
 	a.proposeHealth(ctx, now, st)

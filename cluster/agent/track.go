@@ -10,117 +10,219 @@ import (
 	"vigil/health"
 )
 
-// Trackers are this node's keepalived trackers (vrrp_script + track_script,
-// track_file, track_interface), as the node's view of its instances names
-// them. Their combined effect is the node's report in the log: a weight
-// added to its configured priority, and a fault (not eligible) while a
-// weight-0 tracker fails.
-//
-// keepalived applies trackers per instance; the replicated NodeReport is
-// per node, so every tracker of every instance counts once for the node
-// (the first instance naming a tracker sets its weight). With one VIP
-// group per cluster, the common case, that is keepalived's behaviour.
+// Trackers are this node's keepalived trackers (vrrp_script, track_file,
+// track_interface) and what each instance makes of them. As in keepalived,
+// each tracked object runs once whatever references it, and each
+// reference (track_script { NAME weight W } in a vrrp_instance or in the
+// vrrp_sync_group it belongs to) applies its own weight and reverse to the
+// object's state, for that instance only. The result is the node's report
+// in the log per instance: a weight added to its configured priority for
+// the instance, and a fault (not eligible for it) while a weight-0
+// reference fails.
 type Trackers struct {
+	// Scripts, Files and Links are the tracked objects, each once. Their
+	// trackers report the raw state (a script passes, a file's number, an
+	// interface is up): the weights are the references'.
 	Scripts []health.ScriptTrackerSpec
 	Files   []health.FileTrackerSpec
 	Links   []health.LinkTrack
+	// Refs are each instance's references: its own, then its sync group's.
+	Refs map[string][]TrackRef
+	// Groups are the sync groups (of more than one instance): as in
+	// keepalived, a fault of one member is a fault of every member.
+	Groups [][]string
 }
 
-// Empty reports whether there is nothing to track.
-func (t Trackers) Empty() bool { return len(t.Scripts)+len(t.Files)+len(t.Links) == 0 }
+// TrackKind tells the kinds of tracked object apart (their names may
+// coincide).
+type TrackKind uint8
 
-// trackersFromConfig gathers the trackers of node's view of the instances.
-func trackersFromConfig(c, mine *config.Config) (Trackers, error) {
-	var t Trackers
-	seen := map[string]bool{}
-	for _, i := range mine.Instances {
-		for _, tr := range i.TrackScripts {
-			if seen["script "+tr.Name] {
+// The kinds of tracked object.
+const (
+	TrackScript TrackKind = iota + 1 // vrrp_script
+	TrackFile                        // track_file
+	TrackLink                        // track_interface
+)
+
+// TrackRef is one reference to a tracked object, with its weight (the
+// reference's own, or the object's default) and reverse.
+type TrackRef struct {
+	Kind    TrackKind
+	Name    string
+	Weight  int
+	Reverse bool
+}
+
+type trackKey struct {
+	kind TrackKind
+	name string
+}
+
+func (t Trackers) count() int { return len(t.Scripts) + len(t.Files) + len(t.Links) }
+
+// reports computes each instance's report from the latest status of each
+// tracked object (an object not yet reported counts for nothing). Only
+// instances with something to report have an entry. It is a pure
+// function.
+func (t Trackers) reports(st map[trackKey]health.TrackStatus) map[string]cluster.InstanceReport {
+	out := map[string]cluster.InstanceReport{}
+	for inst, refs := range t.Refs {
+		var r cluster.InstanceReport
+		for _, ref := range refs {
+			s, ok := st[trackKey{ref.Kind, ref.Name}]
+			if !ok {
 				continue
 			}
-			seen["script "+tr.Name] = true
+			var d health.TrackStatus
+			if ref.Kind == TrackFile {
+				d = health.FileDelta(s.Value, ref.Weight, ref.Reverse)
+			} else {
+				d.Delta, d.Fault = health.TrackDelta(s.OK, ref.Weight, ref.Reverse)
+			}
+			r.Weight += d.Delta
+			r.Fault = r.Fault || d.Fault
+		}
+		if r != (cluster.InstanceReport{}) {
+			out[inst] = r
+		}
+	}
+	for _, g := range t.Groups {
+		fault := false
+		for _, m := range g {
+			fault = fault || out[m].Fault
+		}
+		for _, m := range g {
+			if r := out[m]; fault && !r.Fault {
+				r.Fault = true
+				out[m] = r
+			}
+		}
+	}
+	return out
+}
+
+// trackersFromConfig gathers the trackers of node's view of the instances
+// (mine) and of the sync groups they belong to, defined in c.
+func trackersFromConfig(c, mine *config.Config) (Trackers, error) {
+	t := Trackers{Refs: map[string][]TrackRef{}}
+	seen := map[trackKey]bool{}
+	refs := func(owner string, scripts, files, links []config.Track) ([]TrackRef, error) {
+		var out []TrackRef
+		for _, tr := range scripts {
 			s := c.Script(tr.Name)
 			if s == nil {
-				return t, fmt.Errorf("agent: instance %s: track_script %s: no such vrrp_script", i.Name, tr.Name)
+				return nil, fmt.Errorf("agent: %s: track_script %s: no such vrrp_script", owner, tr.Name)
 			}
-			w := s.Weight
+			ref := TrackRef{Kind: TrackScript, Name: s.Name, Weight: s.Weight, Reverse: s.Reverse != tr.Reverse}
 			if tr.WeightSet {
-				w = tr.Weight
+				ref.Weight = tr.Weight
 			}
-			user := s.User
-			if user == "" {
-				user = c.Global.ScriptUser
+			out = append(out, ref)
+			if k := (trackKey{TrackScript, s.Name}); !seen[k] {
+				seen[k] = true
+				user := s.User
+				if user == "" {
+					user = c.Global.ScriptUser
+				}
+				t.Scripts = append(t.Scripts, health.ScriptTrackerSpec{
+					Name:     s.Name,
+					Script:   health.ScriptSpec{Command: s.Script, User: user, Group: s.Group, Security: c.Global.EnableScriptSecurity},
+					Interval: time.Duration(s.Interval), Timeout: time.Duration(s.Timeout),
+					Rise: s.Rise, Fall: s.Fall, InitFail: s.InitFail,
+				})
 			}
-			t.Scripts = append(t.Scripts, health.ScriptTrackerSpec{
-				Name:     s.Name,
-				Script:   health.ScriptSpec{Command: s.Script, User: user, Group: s.Group, Security: c.Global.EnableScriptSecurity},
-				Interval: time.Duration(s.Interval), Timeout: time.Duration(s.Timeout),
-				Weight: w, Reverse: s.Reverse != tr.Reverse, Rise: s.Rise, Fall: s.Fall, InitFail: s.InitFail,
-			})
 		}
-		for _, tr := range i.TrackFiles {
-			if seen["file "+tr.Name] {
-				continue
-			}
-			seen["file "+tr.Name] = true
+		for _, tr := range files {
 			f := c.TrackFile(tr.Name)
 			if f == nil {
-				return t, fmt.Errorf("agent: instance %s: track_file %s: no such track_file", i.Name, tr.Name)
+				return nil, fmt.Errorf("agent: %s: track_file %s: no such track_file", owner, tr.Name)
 			}
-			w := f.Weight
+			ref := TrackRef{Kind: TrackFile, Name: f.Name, Weight: f.Weight, Reverse: f.Reverse != tr.Reverse}
 			if tr.WeightSet {
-				w = tr.Weight
+				ref.Weight = tr.Weight
 			}
-			t.Files = append(t.Files, health.FileTrackerSpec{Name: f.Name, Path: f.File, Weight: &w, Reverse: f.Reverse != tr.Reverse})
+			out = append(out, ref)
+			if k := (trackKey{TrackFile, f.Name}); !seen[k] {
+				seen[k] = true
+				t.Files = append(t.Files, health.FileTrackerSpec{Name: f.Name, Path: f.File})
+			}
 		}
-		for _, tr := range i.TrackInterfaces {
-			if seen["link "+tr.Name] {
-				continue
+		for _, tr := range links {
+			out = append(out, TrackRef{Kind: TrackLink, Name: tr.Name, Weight: tr.Weight, Reverse: tr.Reverse})
+			if k := (trackKey{TrackLink, tr.Name}); !seen[k] {
+				seen[k] = true
+				t.Links = append(t.Links, health.LinkTrack{Name: tr.Name})
 			}
-			seen["link "+tr.Name] = true
-			t.Links = append(t.Links, health.LinkTrack{Name: tr.Name, Weight: tr.Weight, Reverse: tr.Reverse})
+		}
+		return out, nil
+	}
+	for _, i := range mine.Instances {
+		r, err := refs("instance "+i.Name, i.TrackScripts, i.TrackFiles, i.TrackInterfaces)
+		if err != nil {
+			return t, err
+		}
+		if len(r) > 0 {
+			t.Refs[i.Name] = r
+		}
+	}
+	for _, g := range c.SyncGroups {
+		r, err := refs("vrrp_sync_group "+g.Name, g.TrackScripts, g.TrackFiles, g.TrackInterfaces)
+		if err != nil {
+			return t, err
+		}
+		for _, m := range g.Group {
+			if len(r) > 0 {
+				t.Refs[m] = append(t.Refs[m], r...)
+			}
+		}
+		if len(g.Group) > 1 {
+			t.Groups = append(t.Groups, g.Group)
 		}
 	}
 	return t, nil
 }
 
-type trackReport struct{ st health.TrackStatus }
+type trackReport struct {
+	key trackKey
+	st  health.TrackStatus
+}
 
-// ReportTrack hands a tracker's new status to the loop. Safe from any
-// goroutine; a full queue drops it (the tracker reports again on change).
-func (a *Agent) ReportTrack(st health.TrackStatus) {
+// ReportTrack hands a tracked object's new status to the loop. Safe from
+// any goroutine; a full queue drops it (the tracker reports again on
+// change).
+func (a *Agent) ReportTrack(kind TrackKind, st health.TrackStatus) {
 	select {
-	case a.trackIn <- trackReport{st}:
+	case a.trackIn <- trackReport{trackKey{kind, st.Name}, st}:
 	default:
 		a.log.Warn("tracker queue full", "tracker", st.Name)
 	}
 }
 
-// myReport is this node's weight and fault from its trackers now: the sum
-// of their deltas (the core adds it to each configured priority and keeps
-// the result within 1..254, as keepalived does) and whether any faults.
-func (a *Agent) myReport() (weight int, fault bool) {
-	for _, s := range a.tracks {
-		weight += s.Delta
-		fault = fault || s.Fault
-	}
-	return weight, fault
-}
-
-// proposeReport writes this node's tracker report when the committed one
-// differs, at most once per Retry.
+// proposeReport writes this node's tracker report for every instance
+// whose committed one differs, at most once per Retry per instance. Until
+// every tracked object has reported once the committed reports stand
+// (keepalived keeps an instance waiting for its scripts' first results);
+// with no trackers at all the reports are the zero ones, which clears what
+// an earlier run of this node left in the log.
 func (a *Agent) proposeReport(ctx context.Context, now time.Time, st *cluster.State) {
-	if len(a.tracks) == 0 {
+	t := a.cfg.Trackers
+	if len(a.tracks) < t.count() {
 		return
 	}
-	w, f := a.myReport()
-	if r := st.Nodes[a.cfg.Node]; r.Weight == w && r.Fault == f {
-		return
+	want := t.reports(a.tracks)
+	settled := true
+	for _, spec := range a.cfg.Instances {
+		w := want[spec.Name]
+		if st.Nodes[a.cfg.Node].Instances[spec.Name] == w {
+			continue
+		}
+		settled = false
+		if now.Sub(a.proposedR[spec.Name]) < a.cfg.Timing.Retry {
+			continue
+		}
+		a.proposedR[spec.Name] = now
+		a.log.Info("tracker report", "instance", spec.Name, "weight", w.Weight, "fault", w.Fault)
+		a.propose(ctx, cluster.Command{Op: cluster.OpReport, Node: a.cfg.Node, Instance: spec.Name, Weight: w.Weight, Fault: w.Fault})
 	}
-	if now.Sub(a.proposedR) < a.cfg.Timing.Retry {
-		return
-	}
-	a.proposedR = now
-	a.log.Info("tracker report", "weight", w, "fault", f)
-	a.propose(ctx, cluster.Command{Op: cluster.OpReport, Node: a.cfg.Node, Weight: w, Fault: f})
+	a.reportSettled = settled
 }
