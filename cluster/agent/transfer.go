@@ -62,7 +62,7 @@ func (a *Agent) Transfer(ctx context.Context, req TransferRequest) (TransferResu
 		if _, ok := spec.Priority[to]; !ok {
 			return TransferResult{}, errField{"to", fmt.Sprintf("node %q is not a candidate for instance %s (candidates: %v)", to, spec.Name, slices.Sorted(maps.Keys(spec.Priority)))}
 		}
-		if why := a.ineligible(st, to); why != "" {
+		if why := a.ineligible(st, to, spec.Name); why != "" {
 			return TransferResult{}, errField{"to", fmt.Sprintf("node %s cannot take instance %s: %s", to, spec.Name, why)}
 		}
 	}
@@ -120,15 +120,15 @@ func (a *Agent) instanceNames() []string {
 	return out
 }
 
-// ineligible says why node cannot hold anything now, as far as this node
+// ineligible says why node cannot hold instance now, as far as this node
 // can tell (the leader decides): drained, a fault, or unreachable on every
 // link. "" when it looks eligible.
-func (a *Agent) ineligible(st *cluster.State, node string) string {
+func (a *Agent) ineligible(st *cluster.State, node, instance string) string {
 	r := st.Nodes[node]
 	switch {
 	case r.Drained:
 		return "it is drained (vigil undrain " + node + ")"
-	case r.Fault:
+	case r.Instances[instance].Fault:
 		return "a weight-0 tracker reports a fault on it"
 	case node == a.cfg.Node:
 		return ""
@@ -150,10 +150,10 @@ func (a *Agent) bestOther(spec cluster.InstanceSpec, st *cluster.State, holder s
 	}
 	var cs []cand
 	for name := range spec.Priority {
-		if name == holder || a.ineligible(st, name) != "" {
+		if name == holder || a.ineligible(st, name, spec.Name) != "" {
 			continue
 		}
-		r := st.Nodes[name]
+		r := st.Nodes[name].Instances[spec.Name]
 		p, _ := cluster.EffectivePriority(spec, cluster.NodeStatus{Name: name, Weight: r.Weight})
 		cs = append(cs, cand{name, p})
 	}
