@@ -157,6 +157,7 @@ type Agent struct {
 	configApplied uint64         // the version running here
 	appliedShown  uint64         // configApplied, for the API (guarded by mu)
 	health        []HealthServer // the checked real servers (guarded by mu)
+	cfgWeight     map[string]int // their configured weights (the loop's)
 	healthIn      chan healthReport
 	myHealth      map[string]healthReport // this node's latest verdict per server
 	proposedH     map[string]time.Time    // when each was last proposed
@@ -282,6 +283,7 @@ func New(cfg Config) (*Agent, error) {
 		return nil, err
 	}
 	a.health = cfg.Health
+	a.cfgWeight = configuredWeights(cfg.Health)
 	a.status = Status{Node: cfg.Node, Holding: map[string]uint64{}, LeaseUntil: map[string]time.Time{}, State: cluster.NewState()}
 	return a, nil
 }

@@ -203,10 +203,8 @@ func (a *Agent) ReportHealth(server string, up bool, weight int) {
 // weight other than the configured one goes with it as misc_dynamic's.
 func (a *Agent) healthCommand(id string, r healthReport) cluster.Command {
 	c := cluster.Command{Op: cluster.OpHealth, Node: a.cfg.Node, Server: id, Up: r.up}
-	for _, s := range a.healthServers() {
-		if s.ID() == id && r.up && r.weight != s.Spec.Weight {
-			c.Dynamic, c.Weight = true, r.weight
-		}
+	if w, ok := a.cfgWeight[id]; ok && r.up && r.weight != w {
+		c.Dynamic, c.Weight = true, r.weight
 	}
 	return c
 }
@@ -282,13 +280,19 @@ func (a *Agent) SetHealthServers(servers []HealthServer) {
 	a.mu.Lock()
 	a.health = servers
 	a.mu.Unlock()
-	keep := map[string]bool{}
-	for _, s := range servers {
-		keep[s.ID()] = true
-	}
+	a.cfgWeight = configuredWeights(servers)
 	for id := range a.myHealth {
-		if !keep[id] {
+		if _, ok := a.cfgWeight[id]; !ok {
 			delete(a.myHealth, id)
 		}
 	}
+}
+
+// configuredWeights maps each checked server to its configured weight.
+func configuredWeights(servers []HealthServer) map[string]int {
+	m := make(map[string]int, len(servers))
+	for _, s := range servers {
+		m[s.ID()] = s.Spec.Weight
+	}
+	return m
 }
