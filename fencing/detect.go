@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -17,6 +18,49 @@ type Holder struct {
 	Addr  netip.Addr       // source address of its VRRP adverts
 	MAC   net.HardwareAddr // the MAC its ARP replies for the VIPs carry
 	Epoch uint64
+	// Addrs and MACs also count as the holder's: what the director
+	// announced of itself in a NodeIdentity (its other interfaces, the
+	// VRRP virtual MAC of a use_vmac instance). The Monitor fills them.
+	Addrs []netip.Addr
+	MACs  []net.HardwareAddr
+}
+
+// hasAddr reports whether an advert from src is the holder's.
+func (h Holder) hasAddr(src netip.Addr) bool {
+	if h.Node == "" || !src.IsValid() {
+		return false
+	}
+	src = src.Unmap()
+	if h.Addr.Unmap() == src {
+		return true
+	}
+	for _, a := range h.Addrs {
+		if a.Unmap() == src {
+			return true
+		}
+	}
+	return false
+}
+
+// macs returns every MAC that counts as the holder's.
+func (h Holder) macs() []net.HardwareAddr {
+	if len(h.MAC) == 0 {
+		return h.MACs
+	}
+	return append([]net.HardwareAddr{h.MAC}, h.MACs...)
+}
+
+// hasMAC reports whether an ARP claim from mac is the holder's.
+func (h Holder) hasMAC(mac net.HardwareAddr) bool {
+	if h.Node == "" || len(mac) == 0 {
+		return false
+	}
+	for _, m := range h.macs() {
+		if bytes.Equal(m, mac) {
+			return true
+		}
+	}
+	return false
 }
 
 // InstanceHolder is what the detectors know of one VRRP instance.
@@ -98,10 +142,10 @@ func DetectRogueAdvert(obs AdvertObservation, t HolderTable) (Alert, bool) {
 		return Alert{}, false
 	}
 	src := obs.Src.Unmap()
-	if ih.Holder.Node != "" && ih.Holder.Addr.Unmap() == src {
+	if ih.Holder.hasAddr(src) {
 		return Alert{}, false
 	}
-	if ih.Previous.Node != "" && ih.Previous.Addr.Unmap() == src && obs.At.Before(ih.PreviousUntil) {
+	if ih.Previous.hasAddr(src) && obs.At.Before(ih.PreviousUntil) {
 		return Alert{}, false
 	}
 	ev := map[string]string{
@@ -134,12 +178,10 @@ func DetectARPConflict(obs ARPObservation, t HolderTable) (Alert, bool) {
 	if !ok || len(obs.SenderMAC) == 0 {
 		return Alert{}, false
 	}
-	if ih.Holder.Node != "" {
-		if len(ih.Holder.MAC) == 0 || bytes.Equal(ih.Holder.MAC, obs.SenderMAC) {
-			return Alert{}, false
-		}
+	if ih.Holder.Node != "" && (len(ih.Holder.macs()) == 0 || ih.Holder.hasMAC(obs.SenderMAC)) {
+		return Alert{}, false
 	}
-	if ih.Previous.Node != "" && bytes.Equal(ih.Previous.MAC, obs.SenderMAC) && obs.At.Before(ih.PreviousUntil) {
+	if ih.Previous.Node != "" && ih.Previous.hasMAC(obs.SenderMAC) && obs.At.Before(ih.PreviousUntil) {
 		return Alert{}, false
 	}
 	kind := "reply"
@@ -152,8 +194,12 @@ func DetectARPConflict(obs ARPObservation, t HolderTable) (Alert, bool) {
 		"arp":    kind,
 		"holder": holderName(ih.Holder),
 	}
-	if len(ih.Holder.MAC) > 0 {
-		ev["holder_mac"] = ih.Holder.MAC.String()
+	if ms := ih.Holder.macs(); len(ms) > 0 {
+		ss := make([]string, len(ms))
+		for i, m := range ms {
+			ss[i] = m.String()
+		}
+		ev["holder_mac"] = strings.Join(ss, ",")
 	}
 	if obs.Iface != "" {
 		ev["iface"] = obs.Iface

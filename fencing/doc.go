@@ -25,11 +25,13 @@
 //
 // The agent's driver for this package, in order:
 //
-//  1. Feed the Monitor every InstanceConfigured (on config load) and
-//     HolderChanged (on every applied assignment) before any observation
-//     that could concern them; then adverts, ARP packets, quorum and link
-//     changes, fence outcomes and config versions as they come; Tick once
-//     a second.
+//  1. Feed the Monitor every InstanceConfigured (on config load),
+//     NodeIdentity (each director's advert sources and MACs, as they are
+//     learned) and HolderChanged (on every applied assignment) before any
+//     observation that could concern them; then adverts, ARP packets,
+//     quorum and link changes, fence outcomes and config versions as they
+//     come; Tick once a second (packets from directors are judged at a
+//     Tick once the handover grace is over).
 //  2. After each Step or Tick, deliver Ready's actions (slog, metrics,
 //     notify.Dispatcher.Publish, which never blocks), then Advance.
 //  3. On lease expiry: NewSelfFence; remove the VIPs, then stop adverts

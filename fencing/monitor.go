@@ -2,6 +2,7 @@ package fencing
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"sort"
 	"strconv"
@@ -43,8 +44,9 @@ func (c MonitorConfig) withDefaults() MonitorConfig {
 }
 
 // Event is an input of the Monitor. The concrete types are
-// InstanceConfigured, HolderChanged, AdvertObservation, ARPObservation,
-// QuorumChanged, LinkChanged, FenceOutcome and ConfigApplied.
+// InstanceConfigured, NodeIdentity, HolderChanged, AdvertObservation,
+// ARPObservation, QuorumChanged, LinkChanged, FenceOutcome and
+// ConfigApplied.
 type Event interface{ monitorEvent() }
 
 // InstanceConfigured declares (or redeclares) an instance's VRID and VIPs.
@@ -150,13 +152,15 @@ func (a Action) String() string { return a.Op.String() + " " + a.Alert.String() 
 //  2. Ready returns the actions since the last Advance, in order.
 //  3. Deliver them (log, metrics, sinks), then call Advance.
 type Monitor struct {
-	cfg     MonitorConfig
-	holders HolderTable
-	open    map[Subject]*Alert
-	links   map[string]map[string]bool // peer -> link -> up
-	flap    FlapDetector
-	lastOwn map[string]string // instance -> last non-empty holder node
-	pending []Action
+	cfg      MonitorConfig
+	holders  HolderTable
+	open     map[Subject]*Alert
+	links    map[string]map[string]bool // peer -> link -> up
+	flap     FlapDetector
+	lastOwn  map[string]string         // instance -> last non-empty holder node
+	members  map[string]identity       // director -> what identifies it
+	deferred map[string]*deferredClaim // packets from directors, by subject
+	pending  []Action
 }
 
 // NewMonitor returns a Monitor with no instances and no open alerts.
@@ -169,6 +173,7 @@ func NewMonitor(cfg MonitorConfig) *Monitor {
 		links:   map[string]map[string]bool{},
 		flap:    FlapDetector{Window: cfg.FlapWindow, MaxMoves: cfg.FlapMoves},
 		lastOwn: map[string]string{},
+		members: map[string]identity{}, deferred: map[string]*deferredClaim{},
 	}
 }
 
@@ -191,14 +196,15 @@ func (m *Monitor) Step(e Event) error {
 			return bad("HolderChanged without an instance")
 		}
 		m.holderChanged(e)
+	case NodeIdentity:
+		if e.Node == "" {
+			return bad("NodeIdentity without a node")
+		}
+		m.setIdentity(e)
 	case AdvertObservation:
-		if a, ok := DetectRogueAdvert(e, m.holders); ok {
-			m.raise(a)
-		}
+		m.observe(e, e.At)
 	case ARPObservation:
-		if a, ok := DetectARPConflict(e, m.holders); ok {
-			m.raise(a)
-		}
+		m.observe(e, e.At)
 	case QuorumChanged:
 		node := e.Node
 		if node == "" {
@@ -252,7 +258,7 @@ func (m *Monitor) holderChanged(e HolderChanged) {
 	if ih.Holder.Node != e.Holder.Node && ih.Holder.Node != "" {
 		ih.Previous, ih.PreviousUntil = ih.Holder, e.At.Add(m.cfg.HandoverGrace)
 	}
-	ih.Holder = e.Holder
+	ih.Holder = m.withIdentity(e.Holder)
 	m.holders[e.Instance] = ih
 
 	// Packets from the new holder that raced its announcement are not rogue.
@@ -261,8 +267,9 @@ func (m *Monitor) holderChanged(e HolderChanged) {
 		if s.Instance != e.Instance {
 			continue
 		}
-		if (s.Kind == KindRogueAdvert && e.Holder.Addr.IsValid() && s.Peer == e.Holder.Addr.Unmap().String()) ||
-			(s.Kind == KindARPConflict && len(e.Holder.MAC) > 0 && s.Peer == e.Holder.MAC.String()) {
+		src, _ := netip.ParseAddr(s.Peer)
+		mac, _ := net.ParseMAC(s.Peer)
+		if (s.Kind == KindRogueAdvert && ih.Holder.hasAddr(src)) || (s.Kind == KindARPConflict && ih.Holder.hasMAC(mac)) {
 			stale = append(stale, a)
 		}
 	}
@@ -342,10 +349,11 @@ func (m *Monitor) clear(a *Alert, at time.Time) {
 	m.pending = append(m.pending, Action{Op: Clear, Alert: c})
 }
 
-// Tick advances time to now: packet-driven alerts clear after the quiet
-// period, vip_flapping clears once the window holds no more than FlapMoves
-// moves.
+// Tick advances time to now: packets from directors whose handover grace
+// is over are judged, packet-driven alerts clear after the quiet period,
+// vip_flapping clears once the window holds no more than FlapMoves moves.
 func (m *Monitor) Tick(now time.Time) {
+	m.judgeDeferred(now)
 	var expired []*Alert
 	for _, a := range m.open {
 		switch a.Kind {

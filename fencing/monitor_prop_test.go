@@ -4,13 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/netip"
 	"testing"
 	"time"
 )
 
 // randomEvents draws a schedule of observations over two instances, three
-// peers with two links each, rogues, fence outcomes and config versions.
+// peers with two links each (announcing their identities), rogues, fence
+// outcomes and config versions.
 func randomEvents(r *rand.Rand, n int) []Event {
 	nodes := []string{"d1", "d2", "d3"}
 	addrs := map[string]netip.Addr{"d1": addrD1, "d2": addrD2, "d3": netip.MustParseAddr("10.0.0.13"), "rogue": addrR}
@@ -24,7 +26,7 @@ func randomEvents(r *rand.Rand, n int) []Event {
 		now = now.Add(time.Duration(r.IntN(3000)) * time.Millisecond)
 		inst := []string{"VI_1", "VI_2"}[r.IntN(2)]
 		who := append(nodes, "rogue")[r.IntN(4)]
-		switch r.IntN(7) {
+		switch r.IntN(8) {
 		case 0:
 			node := nodes[r.IntN(3)]
 			evs = append(evs, HolderChanged{At: now, Instance: inst, Holder: Holder{Node: node, Addr: addrs[node], MAC: macs[node], Epoch: uint64(i + 1)}})
@@ -45,6 +47,9 @@ func randomEvents(r *rand.Rand, n int) []Event {
 			evs = append(evs, QuorumChanged{At: now, Quorum: r.IntN(3) > 0, Reachable: r.IntN(4), Members: 3}, ConfigApplied{At: now, Node: nodes[r.IntN(3)], Applied: uint64(r.IntN(3)), Cluster: 2})
 		case 6:
 			evs = append(evs, tickEvent{now})
+		case 7:
+			node := nodes[r.IntN(3)]
+			evs = append(evs, NodeIdentity{Node: node, Addrs: []netip.Addr{addrs[node]}, MACs: []net.HardwareAddr{macs[node]}})
 		}
 	}
 	return evs

@@ -170,7 +170,7 @@ func TestMonitorFlapping(t *testing.T) {
 
 func TestMonitorBadEvents(t *testing.T) {
 	m := NewMonitor(MonitorConfig{})
-	for _, e := range []Event{nil, InstanceConfigured{}, HolderChanged{}, LinkChanged{Peer: "d2"}, FenceOutcome{}} {
+	for _, e := range []Event{nil, InstanceConfigured{}, HolderChanged{}, NodeIdentity{}, LinkChanged{Peer: "d2"}, FenceOutcome{}} {
 		err := m.Step(e)
 		if !errors.Is(err, ErrBadEvent) {
 			t.Errorf("Step(%#v) = %v, want ErrBadEvent", e, err)
