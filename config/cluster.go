@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +26,8 @@ const (
 	DefaultSnapshotInterval  = 120 * time.Second
 	DefaultSnapshotThreshold = 8192
 	DefaultSnapshotRetain    = 2
+	DefaultWebhookTimeout    = 10 * time.Second
+	DefaultWebhookRetry      = 5
 )
 
 // Cluster is vigil's `cluster { }` block: the directors and how they talk.
@@ -42,6 +45,7 @@ type Cluster struct {
 	GossipKey         []byte         `json:"gossip_key,omitempty"` // 16, 24 or 32 bytes (base64 in the file)
 	APIToken          string         `json:"api_token,omitempty"`
 	FencePeer         *FenceHook     `json:"fence_peer,omitempty"`
+	Webhooks          []*Webhook     `json:"webhooks,omitempty"`
 	Datapath          string         `json:"datapath"`      // auto, ipvs or nftables
 	HealthQuorum      string         `json:"health_quorum"` // majority, leader or any
 	SnapshotInterval  Duration       `json:"snapshot_interval"`
@@ -71,6 +75,16 @@ type FenceHook struct {
 	Script   string   `json:"script"`
 	Timeout  Duration `json:"timeout"`
 	Required bool     `json:"required"` // takeover waits for the hook to succeed
+}
+
+// Webhook is a webhook block: every alert and state transition is POSTed
+// to URL as JSON, retried.
+type Webhook struct {
+	URL     string            `json:"url"`
+	Timeout Duration          `json:"timeout"` // one POST
+	Retry   int               `json:"retry"`   // attempts per notification
+	Headers map[string]string `json:"headers,omitempty"`
+	Pos     Pos               `json:"-"`
 }
 
 // Links returns the number of heartbeat links (addresses per node).
@@ -196,6 +210,18 @@ var clusterTable = table[Cluster]{
 		}
 		c.FencePeer = f
 	}},
+	"webhook": {fn: func(b *builder, n *Node, c *Cluster) {
+		if !b.block(n) || !b.nargs(n, 0, 0) {
+			return
+		}
+		w := &Webhook{Timeout: Duration(DefaultWebhookTimeout), Retry: DefaultWebhookRetry, Pos: n.Pos}
+		apply(b, webhookTable, n.Children, w, "webhook block")
+		if w.URL == "" {
+			b.errorf(n, "needs a url")
+			return
+		}
+		c.Webhooks = append(c.Webhooks, w)
+	}},
 	"datapath": {fn: func(b *builder, n *Node, c *Cluster) {
 		c.Datapath, _ = b.oneOf(n, "auto", "ipvs", "nftables")
 	}},
@@ -230,6 +256,45 @@ var fenceTable = table[FenceHook]{
 	"script":   {fn: func(b *builder, n *Node, f *FenceHook) { f.Script, _ = b.joined(n) }},
 	"timeout":  {fn: func(b *builder, n *Node, f *FenceHook) { f.Timeout, _ = b.flexDur(n, 3600) }},
 	"required": {fn: func(b *builder, n *Node, f *FenceHook) { f.Required, _ = b.flag(n) }},
+}
+
+var webhookTable = table[Webhook]{
+	"url": {fn: func(b *builder, n *Node, w *Webhook) {
+		s, ok := b.str(n)
+		if !ok {
+			return
+		}
+		if u, err := url.Parse(s); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			b.errorf(n, "%q is not an absolute http or https URL (e.g. https://alerts.example.com/vigil)", s)
+			return
+		}
+		w.URL = s
+	}},
+	"timeout": {fn: func(b *builder, n *Node, w *Webhook) {
+		if d, ok := b.flexDur(n, 3600); ok && d <= 0 {
+			b.errorf(n, "must be more than 0")
+		} else if ok {
+			w.Timeout = d
+		}
+	}},
+	"retry": {fn: func(b *builder, n *Node, w *Webhook) {
+		if v, ok := b.int1(n, 1, 100); ok {
+			w.Retry = v
+		}
+	}},
+	"header": {fn: func(b *builder, n *Node, w *Webhook) {
+		if !b.noBlock(n) || !b.nargs(n, 2, -1) {
+			return
+		}
+		if strings.ContainsAny(n.Args[0], " :\t") {
+			b.errorf(n, "%q is not a header name", n.Args[0])
+			return
+		}
+		if w.Headers == nil {
+			w.Headers = map[string]string{}
+		}
+		w.Headers[n.Args[0]] = strings.Join(n.Args[1:], " ")
+	}},
 }
 
 // flexDur reads seconds ("2", "0.2") or a Go duration ("200ms", "2s").

@@ -71,6 +71,12 @@
 //	        timeout DURATION       # default 10s
 //	        required BOOL          # takeover waits for success (default on)
 //	    }
+//	    webhook {                  # POST every alert and state transition as JSON (repeatable)
+//	        url URL                # required: an absolute http or https URL
+//	        timeout DURATION       # one POST (default 10s)
+//	        retry N                # attempts per notification, with backoff (default 5)
+//	        header NAME VALUE      # a request header, e.g. Authorization "Bearer T" (repeatable)
+//	    }
 //	    datapath auto|ipvs|nftables      # load-balancer datapath (default auto: ipvs if
 //	                                     #   the kernel has it, else nftables)
 //	    health_quorum majority|leader|any  # whose health verdicts count (default majority)

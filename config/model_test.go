@@ -431,6 +431,15 @@ func TestClusterKeywords(t *testing.T) {
         timeout 5
         required off
     }
+    webhook {
+        url https://alerts.example.com/vigil
+        timeout 2s
+        retry 3
+        header Authorization "Bearer t0k3n"
+    }
+    webhook {
+        url http://10.0.0.9:9000/
+    }
     datapath nftables
     health_quorum leader
     snapshot_interval 60
@@ -446,6 +455,15 @@ func TestClusterKeywords(t *testing.T) {
 	}
 	if f := cl.FencePeer; f == nil || f.Script != "/usr/local/bin/fence --peer" || f.Timeout.D() != 5*time.Second || f.Required {
 		t.Errorf("fence %+v", f)
+	}
+	if len(cl.Webhooks) != 2 {
+		t.Fatalf("webhooks %+v", cl.Webhooks)
+	}
+	if w := cl.Webhooks[0]; w.URL != "https://alerts.example.com/vigil" || w.Timeout.D() != 2*time.Second || w.Retry != 3 || w.Headers["Authorization"] != "Bearer t0k3n" {
+		t.Errorf("webhook %+v", w)
+	}
+	if w := cl.Webhooks[1]; w.URL != "http://10.0.0.9:9000/" || w.Timeout.D() != DefaultWebhookTimeout || w.Retry != DefaultWebhookRetry || w.Headers != nil {
+		t.Errorf("webhook defaults %+v", w)
 	}
 	if cl.Datapath != "nftables" || cl.HealthQuorum != "leader" || cl.SnapshotInterval.D() != time.Minute || cl.SnapshotThreshold != 100 || cl.SnapshotRetain != 5 {
 		t.Errorf("%+v", cl)

@@ -118,6 +118,13 @@ func TestValidationErrors(t *testing.T) {
 		{"cluster gossip key", "cluster {\n    name x\n    gossip_key abc\n}\n", "3:5", "gossip_key", "must be 16, 24 or 32 bytes in base64"},
 		{"cluster drift", "cluster {\n    name x\n    clock_drift 60%\n}\n", "3:5", "clock_drift", "is not a drift rate"},
 		{"cluster api_listen", "cluster {\n    name x\n    api_listen 7070\n}\n", "3:5", "api_listen", `"7070" is not HOST:PORT`},
+		{"webhook url", "cluster {\n    name x\n    webhook {\n        url ftp://example.com/x\n    }\n}\n", "4:9", "url", `"ftp://example.com/x" is not an absolute http or https URL`},
+		{"webhook relative url", "cluster {\n    name x\n    webhook {\n        url /alerts\n    }\n}\n", "4:9", "url", `"/alerts" is not an absolute http or https URL`},
+		{"webhook no url", "cluster {\n    name x\n    webhook {\n        retry 3\n    }\n}\n", "3:5", "webhook", "needs a url"},
+		{"webhook retry", "cluster {\n    name x\n    webhook {\n        url http://h/\n        retry 0\n    }\n}\n", "5:9", "retry", "0 out of range 1-100"},
+		{"webhook timeout", "cluster {\n    name x\n    webhook {\n        url http://h/\n        timeout 0\n    }\n}\n", "5:9", "timeout", "must be more than 0"},
+		{"webhook header", "cluster {\n    name x\n    webhook {\n        url http://h/\n        header X-Token\n    }\n}\n", "5:9", "header", "argument"},
+		{"webhook typo", "cluster {\n    name x\n    webhook {\n        ulr http://h/\n    }\n}\n", "4:9", "ulr", `did you mean "url"?`},
 		{"second cluster", "cluster {\n    name x\n    node a { address 10.0.0.1 }\n}\ncluster {\n    name y\n}\n", "5:1", "cluster", "second cluster block (first at t.conf:1:1)"},
 		// Node overrides.
 		{"override unknown node", "cluster {\n    name x\n    node d1 { address 10.0.0.1 }\n}\n" + inst("    node d2 { priority 99 }\n"),
