@@ -204,6 +204,10 @@ func New(cfg Config) (*Agent, error) {
 	if !ok || len(local) == 0 {
 		return nil, fmt.Errorf("agent: new: node %q is not among the peers %v", cfg.Node, slices.Sorted(maps.Keys(cfg.Peers)))
 	}
+	meta, err := encodeMeta(cfg.Report.MACs)
+	if err != nil {
+		return nil, fmt.Errorf("agent: new: %w", err)
+	}
 	a := &Agent{
 		cfg:     cfg,
 		log:     cfg.Logger.With("node", cfg.Node),
@@ -224,7 +228,6 @@ func New(cfg Config) (*Agent, error) {
 		myHealth:   map[string]healthReport{},
 		proposedH:  map[string]time.Time{},
 	}
-	var err error
 	if a.stores, err = openStores(cfg.DataDir); err != nil {
 		return nil, err
 	}
@@ -249,7 +252,7 @@ func New(cfg Config) (*Agent, error) {
 		a.stores.close()
 		return nil, err
 	}
-	if a.gossip, err = startGossip(cfg.Node, cfg.Peers, cfg.GossipPort, cfg.GossipKey, cfg.Gossip.orDefault(cfg.Raft.orDefault().Heartbeat/2), a.log.With("component", "gossip")); err != nil {
+	if a.gossip, err = startGossip(cfg.Node, cfg.Peers, cfg.GossipPort, cfg.GossipKey, meta, cfg.Gossip.orDefault(cfg.Raft.orDefault().Heartbeat/2), a.log.With("component", "gossip")); err != nil {
 		a.msgs.close()
 		a.stream.Close()
 		a.stores.close()

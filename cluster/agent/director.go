@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
 	"vigil/fencing"
+	"vigil/fencing/arpwatch"
 	"vigil/fencing/nftfence"
 	"vigil/health"
 	"vigil/lvs"
@@ -40,6 +42,7 @@ type Director struct {
 	fence *nftfence.Fence
 	hd    *health.Driver
 	track []func(context.Context) error // tracker loops
+	arp   []*arpwatch.Watcher
 }
 
 // OpenDirector opens the sockets a director needs and the agent. An
@@ -126,10 +129,13 @@ func OpenDirector(s *Setup, log *slog.Logger) (*Director, error) {
 	}
 	cfg.ValidateConfig = d.validateConfig
 	cfg.Logger = log
+	arpIfaces := arpInterfaces(s.Instances)
+	cfg.Report.MACs = slices.Concat(cfg.Report.MACs, localMACs(arpIfaces))
 	if d.Agent, err = New(cfg); err != nil {
 		d.Close()
 		return nil, err
 	}
+	d.openARPWatchers(arpIfaces)
 	if d.track, err = d.trackers(s.Trackers); err != nil {
 		d.Close()
 		return nil, err
@@ -269,6 +275,9 @@ func (d *Director) Run(ctx context.Context) error {
 	for _, l := range d.lsn {
 		run("listener", l.Run)
 	}
+	for _, w := range d.arp {
+		run("arpwatch", w.Run)
+	}
 	err := d.Agent.Run(ctx)
 	cancel()
 	wg.Wait()
@@ -306,6 +315,10 @@ func (d *Director) Close() {
 		c.Close()
 	}
 	d.vconn = nil
+	for _, w := range d.arp {
+		w.Close()
+	}
+	d.arp = nil
 	if d.ann != nil {
 		d.ann.Close()
 	}

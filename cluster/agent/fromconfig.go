@@ -157,8 +157,13 @@ func FromConfig(c *config.Config, node string) (*Setup, error) {
 		s.Instances = append(s.Instances, is)
 	}
 	s.Agent.Report.AdvertSrc = map[string]map[string]netip.Addr{}
+	s.Agent.Report.VIPs = map[string][]netip.Addr{}
 	for _, is := range s.Instances {
 		s.Agent.Report.AdvertSrc[is.Name] = is.AdvertSrc
+		s.Agent.Report.VIPs[is.Name] = is.Advert.Addrs
+	}
+	if s.Agent.Report.MACs, err = virtualMACs(mine.Instances); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -217,11 +222,14 @@ func instanceSetup(i *config.VRRPInstance) (InstanceSetup, error) {
 	return is, nil
 }
 
-// reportConfig takes keepalived's notify scripts (as node sees them), FIFO
-// and e-mail settings.
+// reportConfig takes keepalived's notify scripts (as node sees them), FIFO,
+// e-mail and webhook settings.
 func reportConfig(c, mine *config.Config) ReportConfig {
 	g := c.Global
 	rc := ReportConfig{Scripts: map[string]notify.Scripts{}, FIFO: g.VRRPNotifyFIFO}
+	for _, w := range c.Cluster.Webhooks {
+		rc.Webhooks = append(rc.Webhooks, WebhookSink{URL: w.URL, Timeout: time.Duration(w.Timeout), Attempts: w.Retry, Headers: w.Headers, RouterID: g.RouterID})
+	}
 	if rc.FIFO == "" {
 		rc.FIFO = g.NotifyFIFO
 	}

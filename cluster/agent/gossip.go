@@ -28,6 +28,7 @@ type gossip struct {
 	mu    sync.Mutex
 	alive []map[string]bool // per link: peer → alive
 	since map[string]time.Time
+	macs  map[string][]net.HardwareAddr // peer → MACs from its metadata
 
 	stop, done chan struct{} // the rejoin loop
 }
@@ -62,9 +63,11 @@ func (t GossipTiming) orDefault(heartbeat time.Duration) GossipTiming {
 }
 
 // startGossip joins one pool per link: link i binds the node's i-th
-// address on port+i and joins the peers' i-th addresses.
-func startGossip(me string, peers map[string][]string, port int, key []byte, t GossipTiming, lg *slog.Logger) (*gossip, error) {
-	g := &gossip{me: me, addrs: peers, port: port, log: lg, notify: make(chan struct{}, 1), since: map[string]time.Time{}}
+// address on port+i and joins the peers' i-th addresses. meta is this
+// node's metadata (see encodeMeta).
+func startGossip(me string, peers map[string][]string, port int, key, meta []byte, t GossipTiming, lg *slog.Logger) (*gossip, error) {
+	g := &gossip{me: me, addrs: peers, port: port, log: lg, notify: make(chan struct{}, 1), since: map[string]time.Time{},
+		macs: map[string][]net.HardwareAddr{}}
 	local := peers[me]
 	for i, addr := range local {
 		g.alive = append(g.alive, map[string]bool{})
@@ -79,6 +82,7 @@ func startGossip(me string, peers map[string][]string, port int, key []byte, t G
 		c.Label = fmt.Sprintf("vigil-link%d", i)
 		c.SecretKey = key
 		c.Events = &linkEvents{g: g, link: i}
+		c.Delegate = metaDelegate(meta)
 		c.Logger = log.New(io.Discard, "", 0)
 		c.DNSConfigPath = "/dev/null"
 		ml, err := memberlist.Create(c)
@@ -138,9 +142,57 @@ type linkEvents struct {
 	link int
 }
 
-func (e *linkEvents) NotifyJoin(n *memberlist.Node)   { e.g.set(e.link, n.Name, true) }
-func (e *linkEvents) NotifyLeave(n *memberlist.Node)  { e.g.set(e.link, n.Name, false) }
-func (e *linkEvents) NotifyUpdate(n *memberlist.Node) {}
+func (e *linkEvents) NotifyJoin(n *memberlist.Node) {
+	e.g.setMeta(n.Name, n.Meta)
+	e.g.set(e.link, n.Name, true)
+}
+func (e *linkEvents) NotifyLeave(n *memberlist.Node) { e.g.set(e.link, n.Name, false) }
+func (e *linkEvents) NotifyUpdate(n *memberlist.Node) {
+	if e.g.setMeta(n.Name, n.Meta) {
+		e.g.poke()
+	}
+}
+
+// metaDelegate is a memberlist Delegate that only announces this node's
+// metadata: gossip carries no messages or state of vigil's.
+type metaDelegate []byte
+
+func (d metaDelegate) NodeMeta(limit int) []byte {
+	if len(d) > limit {
+		return nil // encodeMeta keeps it within the limit
+	}
+	return d
+}
+func (metaDelegate) NotifyMsg([]byte)                           {}
+func (metaDelegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
+func (metaDelegate) LocalState(join bool) []byte                { return nil }
+func (metaDelegate) MergeRemoteState(buf []byte, join bool)     {}
+
+// setMeta records a peer's metadata and reports whether its MACs changed.
+func (g *gossip) setMeta(node string, meta []byte) bool {
+	if node == g.me {
+		return false
+	}
+	macs, err := decodeMeta(meta)
+	if err != nil {
+		g.log.Warn("ignoring a peer's gossip metadata", "peer", node, "err", err)
+		return false
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if fmt.Sprint(g.macs[node]) == fmt.Sprint(macs) {
+		return false
+	}
+	g.macs[node] = macs
+	return true
+}
+
+func (g *gossip) poke() {
+	select {
+	case g.notify <- struct{}{}:
+	default:
+	}
+}
 
 func (g *gossip) set(link int, node string, alive bool) {
 	if node == g.me {
@@ -155,10 +207,7 @@ func (g *gossip) set(link int, node string, alive bool) {
 	}
 	g.mu.Unlock()
 	g.log.Info("gossip", "link", link, "peer", node, "alive", alive, "peer_state", after)
-	select {
-	case g.notify <- struct{}{}:
-	default:
-	}
+	g.poke()
 }
 
 // stateLocked summarizes node's links: up, degraded or down.
@@ -184,6 +233,9 @@ type PeerLinks struct {
 	State string // up, degraded, down
 	Since time.Time
 	Links []bool // per link: alive
+	// MACs are the MACs the peer answers ARP with for the VIPs, as its
+	// gossip metadata announced them (nil until then).
+	MACs []net.HardwareAddr
 }
 
 func (g *gossip) peers(names []string) []PeerLinks {
@@ -194,7 +246,7 @@ func (g *gossip) peers(names []string) []PeerLinks {
 		if n == g.me {
 			continue
 		}
-		p := PeerLinks{Node: n, State: g.stateLocked(n), Since: g.since[n]}
+		p := PeerLinks{Node: n, State: g.stateLocked(n), Since: g.since[n], MACs: g.macs[n]}
 		for _, m := range g.alive {
 			p.Links = append(p.Links, m[n])
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -26,9 +27,28 @@ type ReportConfig struct {
 	FIFO string
 	// SMTP, when set, mails every alert (smtp_alert).
 	SMTP *notify.SMTPConfig
+	// Webhooks POST every alert and transition as JSON (cluster block
+	// webhook).
+	Webhooks []WebhookSink
 	// AdvertSrc is, per instance, each node's advert source address: the
 	// holder table of the rogue-advert detector.
 	AdvertSrc map[string]map[string]netip.Addr
+	// VIPs are each instance's VIPs, whose ARP claims are judged.
+	VIPs map[string][]netip.Addr
+	// MACs are the MACs this node answers ARP with for the VIPs (its
+	// instance interfaces', its VRRP virtual MACs): gossiped to the
+	// others, whose arp_conflict detector counts them as this node's.
+	MACs []net.HardwareAddr
+}
+
+// WebhookSink is one webhook: URL, the timeout of one POST, the attempts
+// per notification, extra request headers.
+type WebhookSink struct {
+	URL      string
+	Timeout  time.Duration
+	Attempts int
+	Headers  map[string]string
+	RouterID string
 }
 
 // reporter turns what the agent did into notify scripts, FIFO lines,
@@ -50,7 +70,8 @@ type reporter struct {
 	sf   map[string]*fencing.SelfFence // self-fencings waiting for notify_fault
 
 	src     map[string]map[string]netip.Addr
-	holders map[string]string // instance → holder last reported
+	ids     map[string]fencing.NodeIdentity // identity last fed, per node
+	holders map[string]string               // instance → holder last reported
 	links   map[[2]string]bool
 	quorum  *bool
 	ticked  time.Time
@@ -62,8 +83,8 @@ func newReporter(cfg ReportConfig, node string, instances []cluster.InstanceSpec
 		metrics: metrics.New(),
 		monitor: fencing.NewMonitor(fencing.MonitorConfig{Node: node}),
 		holders: map[string]string{}, links: map[[2]string]bool{},
-		src: cfg.AdvertSrc,
-		sf:  map[string]*fencing.SelfFence{},
+		src: cfg.AdvertSrc, ids: map[string]fencing.NodeIdentity{},
+		sf: map[string]*fencing.SelfFence{},
 	}
 	r.notifier = notify.NewNotifier(notify.NotifierConfig{Instances: cfg.Scripts, OnDone: r.notified, Logger: log.With("component", "notify")})
 	var sinks []notify.Sink
@@ -83,10 +104,22 @@ func newReporter(cfg ReportConfig, node string, instances []cluster.InstanceSpec
 		}
 		sinks = append(sinks, s)
 	}
-	r.dispatch = notify.NewDispatcher(notify.DispatcherConfig{Logger: log.With("component", "alerts")}, sinks...)
+	hooks, bound, err := webhooks(cfg.Webhooks, log)
+	if err != nil {
+		r.close()
+		return nil, err
+	}
+	sinks = append(sinks, hooks...)
+	r.dispatch = notify.NewDispatcher(notify.DispatcherConfig{SendTimeout: bound, Logger: log.With("component", "alerts")}, sinks...)
 	now := time.Now()
+	for _, id := range identities(cfg.AdvertSrc) {
+		if id.Node == node {
+			id.MACs = cfg.MACs
+		}
+		r.identify(id)
+	}
 	for _, s := range instances {
-		r.step(fencing.InstanceConfigured{Name: s.Name, VRID: s.VRID})
+		r.step(fencing.InstanceConfigured{Name: s.Name, VRID: s.VRID, VIPs: cfg.VIPs[s.Name]})
 		// keepalived enters BACKUP at start and runs notify_backup.
 		r.transition(now, s.Name, notify.StateBackup, s.Priority[node], 0)
 	}
@@ -163,6 +196,10 @@ func (r *reporter) raft(now time.Time, state string, term, commit uint64, leader
 
 func (r *reporter) peerLinks(now time.Time, peers []PeerLinks) {
 	for _, p := range peers {
+		if id := r.ids[p.Node]; fmt.Sprint(id.MACs) != fmt.Sprint(p.MACs) {
+			id.Node, id.MACs = p.Node, p.MACs
+			r.identify(id)
+		}
 		for i, up := range p.Links {
 			link := fmt.Sprintf("link%d", i)
 			k := [2]string{p.Node, link}

@@ -1,0 +1,113 @@
+package agent
+
+import (
+	"fmt"
+	"maps"
+	"net"
+	"net/netip"
+	"slices"
+
+	"vigil/config"
+	"vigil/fencing"
+	"vigil/fencing/arpwatch"
+	"vigil/vrrp"
+)
+
+// The ARP split-brain detector, wired: every director watches each
+// instance interface for ARP claims on the VIPs (fencing/arpwatch) and
+// feeds them to its alert monitor, which judges them against the holder's
+// MACs. A director's MACs reach the others in its gossip metadata
+// (nodemeta.go); its advert source addresses come from the configuration.
+
+// identities returns, per node, the advert source addresses of all its
+// instances (the rogue-advert detector's view of who is a director),
+// ordered by node.
+func identities(src map[string]map[string]netip.Addr) []fencing.NodeIdentity {
+	addrs := map[string][]netip.Addr{}
+	for _, inst := range slices.Sorted(maps.Keys(src)) {
+		for node, a := range src[inst] {
+			if _, ok := addrs[node]; !ok {
+				addrs[node] = nil
+			}
+			if a.IsValid() && !slices.Contains(addrs[node], a) {
+				addrs[node] = append(addrs[node], a)
+			}
+		}
+	}
+	var out []fencing.NodeIdentity
+	for _, n := range slices.Sorted(maps.Keys(addrs)) {
+		out = append(out, fencing.NodeIdentity{Node: n, Addrs: addrs[n]})
+	}
+	return out
+}
+
+// identify tells the monitor what identifies a director on the wire.
+func (r *reporter) identify(id fencing.NodeIdentity) {
+	r.ids[id.Node] = id
+	r.step(id)
+}
+
+// virtualMACs returns the VRRP virtual MACs of node's use_vmac instances
+// (vmac_addr when set, else 00:00:5e:00:01:VRID, or :02: for IPv6): the
+// MACs its VIPs answer ARP with.
+func virtualMACs(instances []*config.VRRPInstance) ([]net.HardwareAddr, error) {
+	var out []net.HardwareAddr
+	for _, i := range instances {
+		if !i.UseVMAC {
+			continue
+		}
+		if i.VMACAddr != "" {
+			m, err := net.ParseMAC(i.VMACAddr)
+			if err != nil {
+				return nil, fmt.Errorf("agent: instance %s: use_vmac %s: %w", i.Name, i.VMACAddr, err)
+			}
+			out = append(out, m)
+			continue
+		}
+		v6 := len(i.VirtualIPAddresses) > 0 && i.VirtualIPAddresses[0].Prefix.Addr().Is6()
+		out = append(out, vrrp.VirtualMAC(uint8(i.VirtualRouterID), v6))
+	}
+	return out, nil
+}
+
+// arpInterfaces returns, per interface the VIPs live on, those VIPs.
+func arpInterfaces(instances []InstanceSetup) map[string][]netip.Addr {
+	out := map[string][]netip.Addr{}
+	for _, is := range instances {
+		for _, h := range is.Addrs {
+			out[h.Iface] = append(out[h.Iface], h.Addr.Addr())
+		}
+	}
+	return out
+}
+
+// localMACs returns the MACs of the interfaces the VIPs live on, in the
+// network namespace of the calling thread; interfaces missing now are
+// skipped (their instances run without addresses anyway).
+func localMACs(ifaces map[string][]netip.Addr) []net.HardwareAddr {
+	var out []net.HardwareAddr
+	for _, name := range slices.Sorted(maps.Keys(ifaces)) {
+		if ifi, err := net.InterfaceByName(name); err == nil && len(ifi.HardwareAddr) == 6 {
+			out = append(out, ifi.HardwareAddr)
+		}
+	}
+	return out
+}
+
+// openARPWatchers opens one watcher per interface the VIPs live on; each
+// claim goes to the agent's monitor. An interface that cannot be watched
+// is logged and left: the other detectors still run.
+func (d *Director) openARPWatchers(ifaces map[string][]netip.Addr) {
+	for _, name := range slices.Sorted(maps.Keys(ifaces)) {
+		w, err := arpwatch.Open(arpwatch.Config{
+			Interface: name, VIPs: ifaces[name],
+			OnClaim: func(o fencing.ARPObservation) { d.Agent.Observe(o) },
+			Logger:  d.log.With("component", "arpwatch", "interface", name),
+		})
+		if err != nil {
+			d.log.Warn("no ARP split-brain detection on this interface", "interface", name, "err", err)
+			continue
+		}
+		d.arp = append(d.arp, w)
+	}
+}
