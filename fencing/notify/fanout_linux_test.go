@@ -45,7 +45,7 @@ func TestFanOutFromMonitor(t *testing.T) {
 	fifoLines := bufio.NewScanner(r)
 
 	smtpSrv := newSMTPServer(t, false)
-	mailer, err := NewSMTP(SMTPConfig{Server: smtpSrv.ln.Addr().String(), To: []string{"ops@example.com"}, RouterID: "lb1"})
+	mailer, err := NewSMTP(SMTPConfig{Server: smtpSrv.Addr(), To: []string{"ops@example.com"}, RouterID: "lb1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,8 +86,8 @@ func TestFanOutFromMonitor(t *testing.T) {
 	var subjects []string
 	for len(subjects) < 2 {
 		select {
-		case got := <-smtpSrv.got:
-			for _, l := range strings.Split(got.data, "\r\n") {
+		case got := <-smtpSrv.Got:
+			for _, l := range strings.Split(got.Data, "\r\n") {
 				if strings.HasPrefix(l, "Subject: ") {
 					subjects = append(subjects, strings.TrimPrefix(l, "Subject: "))
 				}

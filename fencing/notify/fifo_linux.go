@@ -18,7 +18,9 @@ func OpenFIFO(cfg FIFOConfig) (*FIFO, error) {
 	st, err := os.Stat(cfg.Path)
 	switch {
 	case errors.Is(err, os.ErrNotExist) && cfg.Create:
-		if err := syscall.Mkfifo(cfg.Path, 0o600); err != nil {
+		// Several directors on one host may share the path: one of them
+		// creating it first is no error.
+		if err := syscall.Mkfifo(cfg.Path, 0o600); err != nil && !errors.Is(err, os.ErrExist) {
 			return nil, fmt.Errorf("notify: fifo: create %s: %w", cfg.Path, err)
 		}
 	case err != nil:

@@ -201,3 +201,29 @@ func TestOpenFIFOErrors(t *testing.T) {
 		t.Fatal("empty path accepted")
 	}
 }
+
+// Directors sharing one notify_fifo path start at once: whichever creates
+// the pipe first, every one opens it.
+func TestOpenFIFOConcurrentCreate(t *testing.T) {
+	checkNoLeaks(t)
+	for round := 0; round < 20; round++ {
+		path := filepath.Join(t.TempDir(), "fifo")
+		errs := make(chan error, 8)
+		fifos := make(chan *FIFO, 8)
+		for range 8 {
+			go func() {
+				x, err := OpenFIFO(FIFOConfig{Path: path, Create: true})
+				errs <- err
+				fifos <- x
+			}()
+		}
+		for range 8 {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+			if x := <-fifos; x != nil {
+				x.Close()
+			}
+		}
+	}
+}

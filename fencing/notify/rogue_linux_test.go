@@ -171,7 +171,7 @@ func TestRogueKeepalivedAlerts(t *testing.T) {
 		}
 	}()
 	smtpSrv := newSMTPServer(t, false)
-	mailer, _ := NewSMTP(SMTPConfig{Server: smtpSrv.ln.Addr().String(), To: []string{"ops@example.com"}, RouterID: "lb1"})
+	mailer, _ := NewSMTP(SMTPConfig{Server: smtpSrv.Addr(), To: []string{"ops@example.com"}, RouterID: "lb1"})
 	recv := &hookReceiver{}
 	hookSrv := httptest.NewServer(recv)
 	defer hookSrv.Close()
@@ -273,8 +273,8 @@ func TestRogueKeepalivedAlerts(t *testing.T) {
 	waitFor(t, "the e-mail", 10*time.Second, func() bool {
 		for {
 			select {
-			case got := <-smtpSrv.got:
-				if strings.Contains(got.data, wantSubject+"\r\n") {
+			case got := <-smtpSrv.Got:
+				if strings.Contains(got.Data, wantSubject+"\r\n") {
 					return true
 				}
 			default:

@@ -1,124 +1,26 @@
 package notify
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"vigil/fencing"
+	"vigil/test/sinktest"
 )
 
-// received is what the test SMTP server received in one session.
-type received struct {
-	helo string
-	from string
-	rcpt []string
-	data string
-}
-
-// smtpServer is a minimal SMTP server (RFC 5321 subset: HELO, MAIL,
-// RCPT, DATA, QUIT; EHLO refused, so the client falls back to HELO as
-// keepalived speaks it).
-type smtpServer struct {
-	ln   net.Listener
-	got  chan received
-	wg   sync.WaitGroup
-	mute bool // accept and never answer
-}
-
-func newSMTPServer(t *testing.T, mute bool) *smtpServer {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &smtpServer{ln: ln, got: make(chan received, 16), mute: mute}
-	s.wg.Add(1)
-	go s.serve()
-	t.Cleanup(func() { ln.Close(); s.wg.Wait() })
-	return s
-}
-
-func (s *smtpServer) serve() {
-	defer s.wg.Done()
-	for {
-		c, err := s.ln.Accept()
-		if err != nil {
-			return
-		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(30 * time.Second))
-			if s.mute {
-				bufio.NewReader(c).ReadString(0)
-				return
-			}
-			s.session(c)
-		}()
-	}
-}
-
-func (s *smtpServer) session(c net.Conn) {
-	r := bufio.NewReader(c)
-	say := func(line string) { fmt.Fprintf(c, "%s\r\n", line) }
-	say("220 test.invalid SMTP ready")
-	var m received
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return
-		}
-		line = strings.TrimRight(line, "\r\n")
-		verb := strings.ToUpper(strings.SplitN(line, " ", 2)[0])
-		switch {
-		case verb == "EHLO":
-			say("502 command not implemented")
-		case verb == "HELO":
-			m.helo = strings.TrimSpace(line[4:])
-			say("250 test.invalid")
-		case strings.HasPrefix(strings.ToUpper(line), "MAIL FROM:"):
-			m.from = line[len("MAIL FROM:"):]
-			say("250 OK")
-		case strings.HasPrefix(strings.ToUpper(line), "RCPT TO:"):
-			m.rcpt = append(m.rcpt, line[len("RCPT TO:"):])
-			say("250 OK")
-		case verb == "DATA":
-			say("354 end with <CRLF>.<CRLF>")
-			var b strings.Builder
-			for {
-				l, err := r.ReadString('\n')
-				if err != nil {
-					return
-				}
-				if l == ".\r\n" {
-					break
-				}
-				b.WriteString(l)
-			}
-			m.data = b.String()
-			say("250 OK queued")
-			s.got <- m
-		case verb == "QUIT":
-			say("221 bye")
-			return
-		default:
-			say("502 command not implemented")
-		}
-	}
+// newSMTPServer serves SMTP on loopback until the test ends.
+func newSMTPServer(t *testing.T, mute bool) *sinktest.SMTPServer {
+	return sinktest.NewSMTPServer(t, nil, mute)
 }
 
 func TestSMTPDeliversAlert(t *testing.T) {
 	srv := newSMTPServer(t, false)
 	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
-	s, err := NewSMTP(SMTPConfig{Server: srv.ln.Addr().String(), From: "vigil@lb1.example", To: []string{"ops@example.com", "Oncall <oncall@example.com>"},
+	s, err := NewSMTP(SMTPConfig{Server: srv.Addr(), From: "vigil@lb1.example", To: []string{"ops@example.com", "Oncall <oncall@example.com>"},
 		RouterID: "lb1", ConnectTimeout: 5 * time.Second, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
@@ -128,13 +30,13 @@ func TestSMTPDeliversAlert(t *testing.T) {
 	if err := s.Send(context.Background(), Notification{Time: now, Alert: &a}); err != nil {
 		t.Fatal(err)
 	}
-	var m received
+	var m sinktest.Mail
 	select {
-	case m = <-srv.got:
+	case m = <-srv.Got:
 	case <-time.After(10 * time.Second):
 		t.Fatal("no mail")
 	}
-	if m.helo != "localhost" || m.from != "<vigil@lb1.example>" || strings.Join(m.rcpt, ",") != "<ops@example.com>,<oncall@example.com>" {
+	if m.Helo != "localhost" || m.From != "<vigil@lb1.example>" || strings.Join(m.Rcpt, ",") != "<ops@example.com>,<oncall@example.com>" {
 		t.Fatalf("envelope %+v", m)
 	}
 	want := "Date: Sat, 21 Nov 2026 12:00:00 +0000\r\n" +
@@ -147,8 +49,8 @@ func TestSMTPDeliversAlert(t *testing.T) {
 		"=> VRRP advert for VRID 51 from 10.0.0.99 <=\r\n\r\nseverity: critical\r\nsince: 2026-11-21T12:00:00Z\r\nepoch: 42\r\nobservations: 1\r\n" +
 		"dot: .leading dot\r\n" +
 		"priority: 254\r\nvrid: 51\r\n"
-	if m.data != want {
-		t.Fatalf("data\n%q\nwant\n%q", m.data, want)
+	if m.Data != want {
+		t.Fatalf("data\n%q\nwant\n%q", m.Data, want)
 	}
 }
 
@@ -167,7 +69,7 @@ func TestSMTPServerDownOrMute(t *testing.T) {
 	}
 
 	mute := newSMTPServer(t, true)
-	s, _ = NewSMTP(SMTPConfig{Server: mute.ln.Addr().String(), To: []string{"ops@example.com"}, ConnectTimeout: 200 * time.Millisecond})
+	s, _ = NewSMTP(SMTPConfig{Server: mute.Addr(), To: []string{"ops@example.com"}, ConnectTimeout: 200 * time.Millisecond})
 	err = s.Send(context.Background(), Notification{Transition: &Transition{Name: "VI_1", State: StateMaster}})
 	if err == nil || !strings.Contains(err.Error(), "timeout") {
 		t.Fatalf("mute server: %v", err)
