@@ -15,10 +15,11 @@ import (
 
 // Mail is what the SMTP server received in one session.
 type Mail struct {
-	Helo string
-	From string
-	Rcpt []string
-	Data string
+	Client string // the client's IP address
+	Helo   string
+	From   string
+	Rcpt   []string
+	Data   string
 }
 
 // SMTPServer is a minimal SMTP server (RFC 5321 subset: HELO, MAIL, RCPT,
@@ -76,7 +77,8 @@ func (s *SMTPServer) session(c net.Conn) {
 	r := bufio.NewReader(c)
 	say := func(line string) { fmt.Fprintf(c, "%s\r\n", line) }
 	say("220 test.invalid SMTP ready")
-	var m Mail
+	client, _, _ := net.SplitHostPort(c.RemoteAddr().String())
+	m := Mail{Client: client}
 	for {
 		line, err := r.ReadString('\n')
 		if err != nil {
@@ -115,7 +117,7 @@ func (s *SMTPServer) session(c net.Conn) {
 			case s.Got <- m:
 			default: // nobody reads any more: drop
 			}
-			m = Mail{Helo: m.Helo}
+			m = Mail{Client: client, Helo: m.Helo}
 		case verb == "QUIT":
 			say("221 bye")
 			return
