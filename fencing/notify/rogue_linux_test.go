@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"vigil/fencing"
+	"vigil/fencing/arpwatch"
 	"vigil/test/netns"
 )
 
@@ -96,7 +97,7 @@ func (s *wireSniffer) run() {
 }
 
 // parseFrame decodes an Ethernet frame carrying a VRRP advert (IPv4
-// protocol 112, RFC 5798 §5.1) or an ARP packet (RFC 826).
+// protocol 112, RFC 5798 §5.1) or an ARP claim (arpwatch.ParseClaim).
 func parseFrame(f []byte, at time.Time) fencing.Event {
 	if len(f) < 14 {
 		return nil
@@ -115,18 +116,10 @@ func parseFrame(f []byte, at time.Time) fencing.Event {
 		src, _ := netip.AddrFromSlice(ip[12:16])
 		return fencing.AdvertObservation{At: at, VRID: v[1], Priority: v[2], Src: src, Version: int(v[0] >> 4)}
 	case 0x0806:
-		a := f[14:]
-		if len(a) < 28 || binary.BigEndian.Uint16(a[0:2]) != 1 || a[4] != 6 || a[5] != 4 {
-			return nil
+		if o, ok := arpwatch.ParseClaim(f); ok {
+			o.At = at
+			return o
 		}
-		op := binary.BigEndian.Uint16(a[6:8])
-		sip, _ := netip.AddrFromSlice(a[14:18])
-		tip, _ := netip.AddrFromSlice(a[24:28])
-		garp := sip == tip
-		if op != 2 && !garp {
-			return nil // an ordinary request claims nothing
-		}
-		return fencing.ARPObservation{At: at, SenderIP: sip, SenderMAC: net.HardwareAddr(append([]byte(nil), a[8:14]...)), Gratuitous: garp}
 	}
 	return nil
 }
