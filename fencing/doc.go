@@ -20,8 +20,10 @@
 //   - SelfFence: the measurement of a self-fencing.
 //
 // Sub-packages: fencing/notify (keepalived-compatible notify scripts, the
-// notify FIFO, SMTP and webhook sinks, the non-blocking dispatcher) and
-// fencing/metrics (the Prometheus metrics of the agent).
+// notify FIFO, SMTP and webhook sinks, the non-blocking dispatcher),
+// fencing/arpwatch (the ARP claims on the VIPs seen on a LAN, for the
+// arp_conflict detector) and fencing/metrics (the Prometheus metrics of
+// the agent).
 //
 // The agent's driver for this package, in order:
 //

@@ -70,12 +70,19 @@ func virtualMACs(instances []*config.VRRPInstance) ([]net.HardwareAddr, error) {
 	return out, nil
 }
 
-// arpInterfaces returns, per interface the VIPs live on, those VIPs.
+// arpInterfaces returns the interfaces to watch, each with its VIPs: the
+// one each VIP lives on (a `dev` of its own, or the instance's) and the
+// instance's interface too, which sees the LAN's broadcasts even when the
+// VIP lives on a macvlan (use_vmac) on top of it.
 func arpInterfaces(instances []InstanceSetup) map[string][]netip.Addr {
 	out := map[string][]netip.Addr{}
 	for _, is := range instances {
 		for _, h := range is.Addrs {
-			out[h.Iface] = append(out[h.Iface], h.Addr.Addr())
+			for _, iface := range []string{h.Iface, is.Interface} {
+				if !slices.Contains(out[iface], h.Addr.Addr()) {
+					out[iface] = append(out[iface], h.Addr.Addr())
+				}
+			}
 		}
 	}
 	return out

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"vigil/config"
+	"vigil/vrrp/vip"
 )
 
 func TestIdentitiesFromAdvertSources(t *testing.T) {
@@ -103,4 +104,17 @@ func TestGossipCarriesMACs(t *testing.T) {
 		}
 	}
 	t.Fatalf("peers' MACs not learned: d1 sees %+v, d2 sees %+v", gs["d1"].peers([]string{"d2"}), gs["d2"].peers([]string{"d1"}))
+}
+
+func TestARPInterfaces(t *testing.T) {
+	hold := func(iface, addr string) vip.Hold {
+		return vip.Hold{Iface: iface, Addr: netip.MustParsePrefix(addr)}
+	}
+	got := arpInterfaces([]InstanceSetup{
+		{Interface: "eth0", Addrs: []vip.Hold{hold("eth0", "10.0.0.1/24"), hold("eth1", "10.1.0.1/24")}},
+		{Interface: "eth0", Addrs: []vip.Hold{hold("vrrp.52", "10.0.0.2/24")}},
+	})
+	if s := fmt.Sprint(got); s != "map[eth0:[10.0.0.1 10.1.0.1 10.0.0.2] eth1:[10.1.0.1] vrrp.52:[10.0.0.2]]" {
+		t.Fatalf("interfaces %s", s)
+	}
 }
