@@ -6,9 +6,11 @@ import (
 	"go/parser"
 	"go/token"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestCoreIsDeterministic enforces the core's contract on its own source:
@@ -74,5 +76,36 @@ func TestNewCoreRejects(t *testing.T) {
 		} else if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "cluster: new core:") {
 			t.Errorf("%s: error %q does not name the operation", name, err)
 		}
+	}
+}
+
+// TestSetInstancesRejects: a live change may change the ownership
+// parameters, never the set of instances; a refused change keeps the old
+// parameters.
+func TestSetInstancesRejects(t *testing.T) {
+	vi := InstanceSpec{Name: "vi", Priority: map[string]int{"a": 100}}
+	c, err := NewCore(Config{Node: "a", Timing: DefaultTiming(), Instances: []InstanceSpec{vi}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1, 0)
+	for name, specs := range map[string][]InstanceSpec{
+		"instance added":   {vi, {Name: "vj", Priority: map[string]int{"a": 1}}},
+		"instance removed": {},
+		"instance renamed": {{Name: "vk", Priority: vi.Priority}},
+		"negative delay":   {{Name: "vi", Priority: vi.Priority, PreemptDelay: -1}},
+	} {
+		if err := c.SetInstances(now, specs); err == nil || !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "cluster: set instances:") {
+			t.Errorf("%s: SetInstances = %v, want an ErrConfig naming the operation", name, err)
+		}
+	}
+	if got := c.leader.specs; len(got) != 1 || got[0].Name != "vi" || got[0].Priority["a"] != 100 {
+		t.Errorf("refused changes altered the specs: %+v", got)
+	}
+	if err := c.SetInstances(now, []InstanceSpec{{Name: "vi", Priority: map[string]int{"a": 50, "b": 60}, Nopreempt: true}}); err != nil {
+		t.Fatalf("a priority change: %v", err)
+	}
+	if got := c.leader.nodes; !slices.Equal(got, []string{"a", "b"}) {
+		t.Errorf("nodes after adding a priority for b = %v", got)
 	}
 }

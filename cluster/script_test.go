@@ -7,6 +7,7 @@ package cluster
 //
 //	core node=a nodes=a,b,c [barrier=N] [inc=N] [fence] [lease=1s renew=333ms retry=100ms slack=100ms drift=0.01 margin=10ms]
 //	instance NAME prio=a:100,b:150 [nopreempt] [delay=2s]
+//	set-instance NAME prio=... [nopreempt] [delay=2s]   a live change (SetInstances)
 //	at DURATION                   set the clock (relative to the origin) and Tick
 //	committed vi=a@5 vi2=b@7r report=b/vi:fault report=c/vi2:w-10 node=a:drained
 //	leader term=N | follower term=N | ready term=N
@@ -24,6 +25,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -157,7 +159,7 @@ func (e *scriptEnv) do(f []string) error {
 		}
 		e.core = c
 		fmt.Fprintf(&e.out, "  (move wait %v)\n", e.cfg.Timing.MoveWait())
-	case "instance":
+	case "instance", "set-instance":
 		s := InstanceSpec{Name: pos[0], Priority: map[string]int{}, Nopreempt: len(pos) > 1 && pos[1] == "nopreempt"}
 		for _, p := range strings.Split(m["prio"], ",") {
 			n, v, _ := strings.Cut(p, ":")
@@ -170,7 +172,22 @@ func (e *scriptEnv) do(f []string) error {
 			}
 			s.PreemptDelay = d
 		}
-		e.cfg.Instances = append(e.cfg.Instances, s)
+		if f[0] == "instance" {
+			e.cfg.Instances = append(e.cfg.Instances, s)
+			break
+		}
+		// set-instance: a live change of a running core's instance.
+		specs := slices.Clone(e.cfg.Instances)
+		for i := range specs {
+			if specs[i].Name == s.Name {
+				specs[i] = s
+			}
+		}
+		if err := e.core.SetInstances(e.now, specs); err != nil {
+			fmt.Fprintf(&e.out, "set-instance: %v\n", err)
+			break
+		}
+		e.cfg.Instances = specs
 	case "at":
 		d, err := e.dur(pos[0])
 		if err != nil {
