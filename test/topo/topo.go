@@ -110,24 +110,6 @@ func (th *Three) WaitAnswer(within, poll, timeout time.Duration, ok func(string)
 	return "", 0, fmt.Errorf("no acceptable director answered on the VIP within %v (last: %q)", within, th.Ask(timeout))
 }
 
-// Settle waits up to within until the same director has answered for
-// steady in a row, and reports whether it did.
-func (th *Three) Settle(within, steady time.Duration) bool {
-	deadline := time.Now().Add(within)
-	last, since := "", time.Now()
-	for time.Now().Before(deadline) {
-		got := th.Ask(100 * time.Millisecond)
-		if got != last || got == "" {
-			last, since = got, time.Now()
-		}
-		if got != "" && time.Since(since) > steady {
-			return true
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return false
-}
-
 // MACs maps each director's LAN hardware address to its name.
 func (th *Three) MACs() (map[string]string, error) {
 	macs := map[string]string{}

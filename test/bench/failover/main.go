@@ -112,7 +112,7 @@ func run(t *netns.Standalone, n int, out string) {
 		mem = append(mem, memRow{"vigil agent, director with 1,000 virtual servers", vigilWith1000(l, bin, filepath.Join(dir, "vigil-1000"))})
 	})
 	table := render(rows, transfers, applies, n)
-	table += renderMem(mem)
+	table += renderMem(mem) + healthTable(dir)
 	fmt.Print("\n" + table)
 	if out != "" {
 		if err := os.MkdirAll(filepath.Dir(out), 0o755); err == nil {
