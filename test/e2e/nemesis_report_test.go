@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"vigil/config"
 	"vigil/test/topo"
 )
 
@@ -21,7 +22,7 @@ func report(seed uint64, scheds []schedule, v, k result, advert string) string {
 	fmt.Fprintf(&b, "%s, %s, %d cores. %d schedules from seed %d (`make nemesis N=%d SEED=%d` replays them; one: `-nemesis.seed=S -nemesis.n=1`).\n",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), host, runtime.NumCPU(), len(scheds), seed, len(scheds), seed)
 	fmt.Fprintf(&b, "Three directors on a LAN and a heartbeat network, a client on the LAN asking who has the VIP over ARP every 50 ms.\n")
-	fmt.Fprintf(&b, "vigil: default timing (lease 1 s). keepalived: VRRP, priorities 100/99/98, advert_int %s s.\n\n", advert)
+	fmt.Fprintf(&b, "vigil: default timing (lease %v). keepalived: VRRP, priorities 100/99/98, advert_int %s s.\n\n", config.DefaultLease, advert)
 	cols := []result{v}
 	if len(k.outcomes) > 0 {
 		cols = append(cols, k)
@@ -107,6 +108,12 @@ func report(seed uint64, scheds []schedule, v, k result, advert string) string {
 			lost = "LOST (see the failure)"
 		}
 		return fmt.Sprintf("%d / %d; %s", acked, tried, lost)
+	})
+	row("drains, transfers acknowledged / tried", func(r result) string {
+		if r.label != "vigil" {
+			return "n/a"
+		}
+		return fmt.Sprintf("%d / %d, %d / %d", r.drains[1], r.drains[0], r.transfers[1], r.transfers[0])
 	})
 
 	fmt.Fprintf(&b, "\n## Schedules\n\n| # | seed | steps (fault, then the wait before the next) | %s |\n|---|---|---|", strings.Join(labels(cols), " | "))

@@ -23,12 +23,13 @@ const (
 	loss                  // 30% of the node's packets dropped, both ways
 	drain                 // vigil drain the VIP's holder; undrained at healing (vigil only)
 	change                // vigil config apply of a new virtual server through the node (vigil only)
+	transfer              // vigil transfer VI_1 [--to to] through the node; the pin is cleared at healing (vigil only)
 	numKinds
 )
 
 // faultKinds are the kinds drawn at random; every schedule also carries
 // one configuration change.
-var faultKinds = []kind{kill, isolate, cutLink, partition, deaf, mute, splitAll, pause, loss, drain}
+var faultKinds = []kind{kill, isolate, cutLink, partition, deaf, mute, splitAll, pause, loss, drain, transfer}
 
 // step is one step of a schedule, drawn from its seed. Steps are not
 // undone until the whole schedule ran: their faults overlap.
@@ -36,6 +37,7 @@ type step struct {
 	kind  kind
 	node  string
 	link  int           // cutLink: 0 the LAN, 1 the heartbeat network
+	to    string        // transfer: the target ("": the best other director)
 	hold  time.Duration // pause: how long the node is stopped
 	after time.Duration // wait before the next step
 }
@@ -72,6 +74,8 @@ func newSchedule(seed uint64) schedule {
 			st.link = r.IntN(2)
 		case pause:
 			st.hold = between(minHold, maxHold)
+		case transfer:
+			st.to = []string{"", "d1", "d2", "d3"}[r.IntN(4)]
 		}
 		st.after = between(minAfter, maxAfter)
 		s.steps = append(s.steps, st)
@@ -104,6 +108,11 @@ func (st step) String() string {
 		return "drain the holder"
 	case change:
 		return "config change via " + n
+	case transfer:
+		if st.to == "" {
+			return "transfer via " + n
+		}
+		return "transfer to " + st.to + " via " + n
 	}
 	return fmt.Sprintf("kind %d", int(st.kind))
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -13,8 +14,8 @@ import (
 
 // target is a system the nemesis runs its schedules against, on the
 // topology of topo.Three: vigil's agents, or three keepalived nodes. The
-// faults are the same for both; vigil's operations (drain, configuration
-// changes) are no-ops against keepalived, which has none.
+// faults are the same for both; vigil's operations (drain, transfer,
+// configuration changes) are no-ops against keepalived, which has none.
 type target struct {
 	label  string
 	t      *testing.T
@@ -25,6 +26,7 @@ type target struct {
 	ops    *opQueue   // vigil's operations, one at a time in the background
 	config *configLog // vigil's configuration changes and their outcomes
 	tables int        // nftables tables added so far (each fault gets its own)
+	stats  opStats    // vigil's drains and transfers
 }
 
 // do carries out st and returns how to undo it.
@@ -78,6 +80,11 @@ func (tg *target) do(st step) (heal func()) {
 			return noop
 		}
 		return tg.drainHolder()
+	case transfer:
+		if tg.vigil == nil {
+			return noop
+		}
+		return tg.transfer(n, st.to)
 	case change:
 		if tg.vigil == nil {
 			return noop
@@ -136,25 +143,72 @@ func (tg *target) nft(n, rules string) (heal func()) {
 }
 
 // drainHolder drains whichever director answers for the VIP, in the
-// background; healing undrains it, retrying until the cluster commits it.
+// background; healing undrains it.
 func (tg *target) drainHolder() (heal func()) {
 	h := tg.th.Ask(300 * time.Millisecond)
 	if h == "" {
 		return func() {}
 	}
-	tg.ops.do(func() { _, _ = tg.th.D[h].Host.Run(vigilBin, "drain", h, "-f", tg.vigil.conf) })
-	return func() {
-		tg.ops.do(func() {
-			for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-				for _, n := range names3 {
-					if _, err := tg.th.D[n].Host.Run(vigilBin, "undrain", h, "-f", tg.vigil.conf); err == nil {
-						return
-					}
-				}
-			}
-			tg.t.Errorf("nemesis: could not undrain %s within 30 s of healing\n%s", h, tg.d.Dump(3000))
-		})
+	tg.ops.do(func() { tg.stats.add(drain, tg.vigilRun(h, "drain", h)) })
+	return func() { tg.ops.do(func() { tg.untilDone("undrain", h) }) }
+}
+
+// transfer hands VI_1 over to to (or the best other director) through
+// director via's API, in the background; healing clears the pin. A
+// refusal (to cannot hold it now) is an answer, not a failure.
+func (tg *target) transfer(via, to string) (heal func()) {
+	args := []string{"transfer", "VI_1"}
+	if to != "" {
+		args = append(args, "--to", to)
 	}
+	tg.ops.do(func() { tg.stats.add(transfer, tg.vigilRun(via, args...)) })
+	return func() { tg.ops.do(func() { tg.untilDone("transfer", "VI_1", "--clear") }) }
+}
+
+// vigilRun runs the vigil command args in director n (with the cluster's
+// file for the token).
+func (tg *target) vigilRun(n string, args ...string) error {
+	_, err := tg.th.D[n].Host.Run(append(append([]string{vigilBin}, args...), "-f", tg.vigil.conf)...)
+	return err
+}
+
+// untilDone runs the vigil command args through any director until one
+// succeeds: after healing the cluster commits it within seconds.
+func (tg *target) untilDone(args ...string) {
+	var err error
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		for _, n := range names3 {
+			if err = tg.vigilRun(n, args...); err == nil {
+				return
+			}
+		}
+	}
+	tg.t.Errorf("nemesis: vigil %s did not succeed within 30 s of healing: %v\n%s", strings.Join(args, " "), err, tg.d.Dump(3000))
+}
+
+// opStats counts vigil's operations (drains, transfers) tried and
+// acknowledged.
+type opStats struct {
+	mu           sync.Mutex
+	tried, acked map[kind]int
+}
+
+func (s *opStats) add(k kind, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tried == nil {
+		s.tried, s.acked = map[kind]int{}, map[kind]int{}
+	}
+	s.tried[k]++
+	if err == nil {
+		s.acked[k]++
+	}
+}
+
+func (s *opStats) get(k kind) (tried, acked int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tried[k], s.acked[k]
 }
 
 // opQueue runs operations one at a time, in order, in the background, as

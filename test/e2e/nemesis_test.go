@@ -64,6 +64,8 @@ type result struct {
 	label    string
 	outcomes []outcome
 	failed   string // why the run stopped early (vigil: the schedule that failed)
+	// vigil's drains and transfers: tried, acknowledged
+	drains, transfers [2]int
 }
 
 // TestNemesis runs the schedules one after another on one cluster of
@@ -105,6 +107,10 @@ func nemesisVigil(t *testing.T, scheds []schedule, res *result) {
 	tg.obs = c.watchARP() // fails the test on any round two directors answer
 	c.waitAnswer(20*time.Second, func(string) bool { return true })
 	defer tg.attributeSplits(res)
+	defer func() {
+		res.drains[0], res.drains[1] = tg.stats.get(drain)
+		res.transfers[0], res.transfers[1] = tg.stats.get(transfer)
+	}()
 	for i, s := range scheds {
 		tried0, acked0 := tg.config.counts()
 		o := tg.play(s)
