@@ -9,8 +9,6 @@ import (
 	"vigil/test/topo"
 )
 
-const vip = "10.97.0.200"
-
 // lab is the topology of issue 3 (topo.Three: three directors on a LAN
 // and a heartbeat network, a client on the LAN), the same hosts the
 // end-to-end tests and the nemesis use, so vigil and keepalived are
