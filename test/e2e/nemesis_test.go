@@ -38,6 +38,9 @@ const healBound = 10 * time.Second
 
 var names3 = topo.Names
 
+// stamp is how the nemesis prints times, as the agents' logs do (UTC).
+const stamp = "15:04:05.000Z07:00"
+
 // nemesisBaseVS is the virtual server the nemesis's cluster starts with;
 // its configuration changes add more (configLog).
 const nemesisBaseVS = `virtual_server 10.99.49.100 80 {
@@ -53,6 +56,7 @@ const nemesisBaseVS = `virtual_server 10.99.49.100 80 {
 // outcome is what one schedule did to one system.
 type outcome struct {
 	start        time.Time
+	healed       time.Time
 	served       time.Duration // from healing until the VIP answered; < 0: not within healBound
 	by           string        // who answered
 	splits       []topo.Split  // two directors answering ARP, from this schedule's start to the next's
@@ -117,7 +121,9 @@ func nemesisVigil(t *testing.T, scheds []schedule, res *result) {
 		res.outcomes = append(res.outcomes, o)
 		replay := func(why string) {
 			res.failed = fmt.Sprintf("schedule %d (seed %d): %s", i+1, s.seed, why)
-			t.Fatalf("schedule %d (seed %d: -nemesis.seed=%d -nemesis.n=1 replays it): %s\nschedule: %s\n%s", i+1, s.seed, s.seed, why, s, c.fullLogs())
+			// The agents' logs follow (newCluster3's cleanup prints them).
+			t.Fatalf("schedule %d (seed %d; -nemesis.seed=%d -nemesis.n=%d replays the run up to it, -nemesis.n=1 it alone): %s\nschedule (started %s, healed %s): %s",
+				i+1, s.seed, scheds[0].seed, i+1, why, o.start.UTC().Format(stamp), o.healed.UTC().Format(stamp), s)
 		}
 		if o.served < 0 {
 			replay("the VIP was not served within " + healBound.String() + " of healing")
@@ -207,6 +213,7 @@ func (tg *target) play(s schedule) outcome {
 		heals[i]()
 	}
 	healed := time.Now()
+	o.healed = healed
 	for time.Since(healed) < healBound {
 		if got := tg.th.Ask(300 * time.Millisecond); got != "" {
 			o.served, o.by = time.Since(healed), got
