@@ -153,11 +153,11 @@ func TestClusterOnTwoLinks(t *testing.T) {
 		if got := c.ask(); got != "d1" {
 			t.Fatalf("refused drains moved the VIP to %q", got)
 		}
-		arpw.resetGap()
+		arpw.ResetGap()
 		d1.MustRun(vigilBin, "drain", "d1", "-f", c.conf)
 		got, _ := c.waitAnswer(takeover, func(n string) bool { return n != "d1" })
 		time.Sleep(300 * time.Millisecond)
-		t.Logf("drained d1: %s took the VIP; longest time nobody answered ARP: %v", got, arpw.gap())
+		t.Logf("drained d1: %s took the VIP; longest time nobody answered ARP: %v", got, arpw.Gap())
 		if !c.notifiedHas("d1", "INSTANCE VI_1 BACKUP 100") {
 			t.Errorf("drained d1 did not run notify BACKUP: %q", c.notified("d1"))
 		}
@@ -176,7 +176,7 @@ func TestClusterOnTwoLinks(t *testing.T) {
 				t.Errorf("vigil transfer %s: %v\n%s\nwant an error with %q", bad.args, err, out, bad.want)
 			}
 		}
-		arpw.resetGap()
+		arpw.ResetGap()
 		out := d2.MustRun(vigilBin, "transfer", "VI_1", "--to", "d3", "-f", c.conf)
 		if !strings.Contains(out, "held by d3") {
 			t.Fatalf("transfer to d3 printed %q", out)
@@ -185,7 +185,7 @@ func TestClusterOnTwoLinks(t *testing.T) {
 			t.Fatalf("after transfer to d3 the VIP answers from %q", got)
 		}
 		time.Sleep(300 * time.Millisecond)
-		t.Logf("transfer d1 → d3: longest time nobody answered ARP: %v", arpw.gap())
+		t.Logf("transfer d1 → d3: longest time nobody answered ARP: %v", arpw.Gap())
 		// d1 (priority 100) would preempt d3 (98); the pin keeps it on d3.
 		time.Sleep(2 * time.Second)
 		if got := c.ask(); got != "d3" {
@@ -210,7 +210,7 @@ func TestClusterOnTwoLinks(t *testing.T) {
 		// The dead d1's address may linger until its kernel lifetime
 		// ends, but its fence keeps it silent: only got answers ARP.
 		time.Sleep(200 * time.Millisecond)
-		if who := arpw.answering(); !slices.Equal(who, []string{got}) {
+		if who := arpw.Answering(); !slices.Equal(who, []string{got}) {
 			t.Errorf("after the takeover %v answer ARP for the VIP, want only %s", who, got)
 		}
 		c.start("d1") // rejoins from its data directory and takes the VIP back
@@ -256,7 +256,7 @@ func TestClusterOnTwoLinks(t *testing.T) {
 
 	t.Run("frozen holder loses the address", func(t *testing.T) {
 		d1 := c.d["d1"]
-		if err := d1.proc.Signal(syscall.SIGSTOP); err != nil {
+		if err := c.vigil.Signal("d1", syscall.SIGSTOP); err != nil {
 			t.Fatal(err)
 		}
 		// Frozen, d1 cannot remove the VIP: the kernel lifetime must.
@@ -268,7 +268,7 @@ func TestClusterOnTwoLinks(t *testing.T) {
 			t.Fatalf("frozen d1 still has the VIP after %v: the kernel lifetime did not expire it", takeover)
 		}
 		got, _ := c.waitAnswer(takeover, func(n string) bool { return n != "d1" })
-		if err := d1.proc.Signal(syscall.SIGCONT); err != nil {
+		if err := c.vigil.Signal("d1", syscall.SIGCONT); err != nil {
 			t.Fatal(err)
 		}
 		// Thawed, d1 must not put the VIP back on its stale lease; it may

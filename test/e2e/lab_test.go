@@ -3,16 +3,15 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"vigil/test/netns"
+	"vigil/test/topo"
 )
 
 // vigilBin is the vigil binary built once for the package by TestMain.
@@ -35,27 +34,29 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-const (
-	vip     = "10.99.0.200"
-	svcPort = 8080
-)
+// subnets of the e2e lab: directors 10.99.0.11-13 and 192.168.99.11-13.
+var subnets = topo.Subnets{LAN: "10.99.0", HB: "192.168.99"}
+
+const vip = "10.99.0.200"
 
 // director is one vigil agent in its own namespace, on two links.
 type director struct {
-	name  string
-	host  *netns.Host
-	lan   *netns.Iface // link 0, carries the VIP
-	hb    *netns.Iface // link 1, heartbeat only
-	proc  *netns.Proc
-	dir   string
+	name string
+	host *netns.Host
+	lan  *netns.Iface // link 0, carries the VIP
+	hb   *netns.Iface // link 1, heartbeat only
+	dir  string
+	// lanIP is its address on the LAN.
 	lanIP string
 }
 
 // cluster3 is three directors on a LAN (link 0) and a heartbeat network
-// (link 1), and a client on the LAN.
+// (link 1), and a client on the LAN (topo.Three), running vigil agents.
 type cluster3 struct {
 	t         *testing.T
 	lab       *netns.Lab
+	th        *topo.Three
+	vigil     *topo.Daemons
 	conf      string
 	dir       string
 	notifyLog string
@@ -111,9 +112,8 @@ func newCluster3With(t *testing.T, extra string) *cluster3 { return newCluster3O
 // extra to the configuration.
 func newCluster3Opts(t *testing.T, clusterExtra, extra string) *cluster3 {
 	lab := netns.New(t)
-	c := &cluster3{t: t, lab: lab, d: map[string]*director{}}
-	lan, hb := lab.Bridge("lan"), lab.Bridge("hb")
-	c.lan, c.hb = lan, hb
+	th := topo.New(t, lab, subnets)
+	c := &cluster3{t: t, lab: lab, th: th, d: map[string]*director{}, client: th.Client, lan: th.LAN, hb: th.HB}
 	dir := t.TempDir()
 	c.conf = filepath.Join(dir, "vigil.conf")
 	c.notifyLog = filepath.Join(dir, "notify.log")
@@ -134,73 +134,36 @@ func newCluster3Opts(t *testing.T, clusterExtra, extra string) *cluster3 {
 	if err := os.WriteFile(c.conf, []byte(conf+extra), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for i, n := range []string{"d1", "d2", "d3"} {
-		h := lab.Host(n)
-		d := &director{name: n, host: h, dir: filepath.Join(dir, n), lanIP: fmt.Sprintf("10.99.0.%d", 11+i)}
-		d.lan = h.Link(lan, "eth0", d.lanIP+"/24")
-		d.hb = h.Link(hb, "eth1", fmt.Sprintf("192.168.99.%d/24", 11+i))
-		serveName(t, h, n)
-		c.d[n] = d
+	for _, n := range names3 {
+		td := th.D[n]
+		c.d[n] = &director{name: n, host: td.Host, lan: td.LAN, hb: td.HB, dir: filepath.Join(dir, n), lanIP: td.LANIP}
 	}
+	c.vigil = topo.NewDaemons(th, "vigil", func(n string) []string {
+		return []string{vigilBin, "agent", "-f", c.conf, "--node", n, "--data-dir", c.d[n].dir, "--log-level", "info"}
+	})
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("agent logs:\n%s", c.fullLogs())
 		}
 	})
-	c.client = lab.Host("client")
-	c.client.Link(lan, "eth0", "10.99.0.100/24")
 	return c
 }
 
-// serveName answers every TCP connection on :8080 in h with the node's
-// name, so a client can tell which director the VIP led it to.
-func serveName(t *testing.T, h *netns.Host, name string) {
-	var ln net.Listener
-	if err := h.Do(func() (err error) {
-		ln, err = net.Listen("tcp", fmt.Sprintf(":%d", svcPort))
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			fmt.Fprintln(c, name)
-			c.Close()
-		}
-	}()
-}
-
 // start runs director name's agent, with extra arguments if given.
-func (c *cluster3) start(name string, extra ...string) {
-	d := c.d[name]
-	args := []string{vigilBin, "agent", "-f", c.conf, "--node", name, "--data-dir", d.dir, "--log-level", "info"}
-	d.proc = d.host.Start(append(args, extra...)...)
-}
+func (c *cluster3) start(name string, extra ...string) { c.vigil.Start(name, extra...) }
 
 // ask connects to the VIP from the client and returns the name of the
 // director that answered ("" if none answered).
-func (c *cluster3) ask() string {
-	got, _ := c.client.ReadLine(fmt.Sprintf("%s:%d", vip, svcPort), 300*time.Millisecond)
-	return got
-}
+func (c *cluster3) ask() string { return c.th.Ask(300 * time.Millisecond) }
 
 // waitAnswer polls the VIP until a director accepted by ok answers.
 func (c *cluster3) waitAnswer(within time.Duration, ok func(string) bool) (string, time.Duration) {
 	c.t.Helper()
-	start := time.Now()
-	for time.Since(start) < within {
-		if got := c.ask(); got != "" && ok(got) {
-			return got, time.Since(start)
-		}
-		time.Sleep(50 * time.Millisecond)
+	got, took, err := c.th.WaitAnswer(within, 50*time.Millisecond, 300*time.Millisecond, ok)
+	if err != nil {
+		c.t.Fatalf("%v\n%s", err, c.logs())
 	}
-	c.t.Fatalf("no acceptable director answered on the VIP within %v (last: %q)\n%s", within, c.ask(), c.logs())
-	return "", 0
+	return got, took
 }
 
 // hasVIP reports whether d has the VIP on any interface.
@@ -219,25 +182,13 @@ func (c *cluster3) holders() []string {
 	return hs
 }
 
-func (c *cluster3) logs() string {
-	var b strings.Builder
-	for _, n := range []string{"d1", "d2", "d3"} {
-		if p := c.d[n].proc; p != nil {
-			out := p.Output()
-			if len(out) > 3000 {
-				out = "..." + out[len(out)-3000:]
-			}
-			fmt.Fprintf(&b, "--- %s ---\n%s\n", n, out)
-		}
-	}
-	return b.String()
-}
+// logs is the tail of every running agent's output.
+func (c *cluster3) logs() string { return c.vigil.Dump(3000) }
 
 func (c *cluster3) kill(name string) {
-	if err := c.d[name].proc.Signal(syscall.SIGKILL); err != nil {
+	if err := c.vigil.Kill(name); err != nil {
 		c.t.Fatal(err)
 	}
-	_ = c.d[name].proc.Cmd.Wait()
 }
 
 // notified returns the notify lines of director name, as
@@ -277,15 +228,7 @@ func (c *cluster3) waitStatus(name string, within time.Duration, ok func(string)
 	return out
 }
 
-func (c *cluster3) fullLogs() string {
-	var b strings.Builder
-	for _, n := range []string{"d1", "d2", "d3"} {
-		if p := c.d[n].proc; p != nil {
-			fmt.Fprintf(&b, "--- %s ---\n%s\n", n, p.Output())
-		}
-	}
-	return b.String()
-}
+func (c *cluster3) fullLogs() string { return c.vigil.Dump(0) }
 
 func (c *cluster3) notifiedHas(name, line string) bool {
 	for _, l := range c.notified(name) {

@@ -64,7 +64,7 @@ func TestMiscDynamicWeightAgreed(t *testing.T) {
 	// Once d1's checker has seen 9, and for a while after (its report
 	// commits within milliseconds), the agreed weight is still 5 on every
 	// director, d1 included: the other two report 5.
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(c.d["d1"].proc.Output(), "weight=7"); time.Sleep(200 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(c.vigil.Proc("d1").Output(), "weight=7"); time.Sleep(200 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("d1's checker never saw weight 7:\n%s", c.logs())
 		}

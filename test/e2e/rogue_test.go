@@ -11,6 +11,7 @@ import (
 	"vigil/fencing"
 	"vigil/fencing/notify"
 	"vigil/test/netns"
+	"vigil/test/topo"
 )
 
 const rogueConf = `global_defs {
@@ -108,7 +109,5 @@ func startKeepalived(t *testing.T, c *cluster3, conf string) *netns.Proc {
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return rogue.Start("keepalived", "--dont-fork", "--log-console", "--no-syslog", "--vrrp",
-		"--use-file", path, "--pid", filepath.Join(dir, "k.pid"), "--vrrp_pid", filepath.Join(dir, "v.pid"),
-		"--checkers_pid", filepath.Join(dir, "c.pid"), "--bfd_pid", filepath.Join(dir, "b.pid"))
+	return rogue.Start(topo.KeepalivedArgv(path, filepath.Join(dir, "rogue"))...)
 }

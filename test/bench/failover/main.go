@@ -2,14 +2,15 @@
 // topology (three directors on a LAN and a heartbeat network, a client on
 // the LAN), how long a client is cut off from a VIP when its holder dies
 // (kill -9) under vigil and under keepalived, and how long a planned
-// vigil handover (vigil transfer) leaves the VIP unanswered. It prints one
+// vigil handover (vigil transfer) leaves the VIP unanswered; then resident
+// memory, and health checks per second per core (health.go). It prints one
 // table with medians, 99th percentiles and ratios, and writes it as
 // Markdown with the date and machine.
 //
 // It is `make bench`'s failover part; it needs root, the vigil sources
 // (it builds the binary) and keepalived.
 //
-//	go run ./test/bench/failover [-n 20] [-out bin/bench-failover.md]
+//	go run ./test/bench/failover [-n 20] [-health 60s] [-out bin/bench-failover.md]
 package main
 
 import (
@@ -112,7 +113,7 @@ func run(t *netns.Standalone, n int, out string) {
 		mem = append(mem, memRow{"vigil agent, director with 1,000 virtual servers", vigilWith1000(l, bin, filepath.Join(dir, "vigil-1000"))})
 	})
 	table := render(rows, transfers, applies, n)
-	table += renderMem(mem)
+	table += renderMem(mem) + healthTable(dir)
 	fmt.Print("\n" + table)
 	if out != "" {
 		if err := os.MkdirAll(filepath.Dir(out), 0o755); err == nil {

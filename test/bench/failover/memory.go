@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"vigil/test/netns"
+	"vigil/test/topo"
 )
 
 // rss is the resident memory of a process and its descendants, from
@@ -43,7 +44,7 @@ type memRow struct {
 // the cluster settled for 5 s.
 func idleRSS(s *procs) int64 {
 	time.Sleep(5 * time.Second)
-	return rss(s.p["d2"].Cmd.Process.Pid)
+	return rss(s.Proc("d2").Cmd.Process.Pid)
 }
 
 // vigilWith1000 starts vigil with 1,000 virtual servers of 2 real servers
@@ -59,9 +60,9 @@ func vigilWith1000(l *lab, bin, dir string) int64 {
 	}
 	v := &vigilSys{bin: bin, conf: filepath.Join(dir, "vigil.conf")}
 	writeFile(v.conf, b.String())
-	v.procs = procs{l: l, p: map[string]*netns.Proc{}, label: "vigil", argv: func(n string) []string {
+	v.procs = procs{topo.NewDaemons(l.Three, "vigil", func(n string) []string {
 		return []string{bin, "agent", "-f", v.conf, "--node", n, "--data-dir", filepath.Join(dir, n), "--log-level", "warn"}
-	}}
+	})}
 	for _, n := range names {
 		v.start(n)
 	}

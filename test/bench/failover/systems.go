@@ -2,50 +2,29 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
-	"github.com/mdlayher/arp"
-
 	"vigil/test/netns"
+	"vigil/test/topo"
 )
 
-// procs is a set of daemons, one per director, that can be killed and
-// started again.
-type procs struct {
-	l     *lab
-	p     map[string]*netns.Proc
-	argv  func(node string) []string
-	label string
-}
+// procs is a system's daemons, one per director (topo.Daemons), as the
+// trials drive them: a failure ends the benchmark.
+type procs struct{ *topo.Daemons }
 
-func (s *procs) start(n string) { s.p[n] = s.l.d[n].Start(s.argv(n)...) }
+func (s *procs) start(n string) { s.Start(n) }
 
 // dump is the tail of every daemon's output, for a failure message.
-func (s *procs) dump() string {
-	var b strings.Builder
-	for _, n := range names {
-		out := s.p[n].Output()
-		if len(out) > 1500 {
-			out = "..." + out[len(out)-1500:]
-		}
-		fmt.Fprintf(&b, "--- %s on %s ---\n%s\n", s.label, n, out)
-	}
-	return b.String()
-}
+func (s *procs) dump() string { return s.Dump(1500) }
 
 func (s *procs) kill(n string) {
-	if err := s.p[n].Signal(syscall.SIGKILL); err != nil {
-		panic(netns.Failure{Msg: fmt.Sprintf("kill %s on %s: %v", s.label, n, err)})
+	if err := s.Kill(n); err != nil {
+		panic(netns.Failure{Msg: err.Error()})
 	}
-	_ = s.p[n].Cmd.Wait()
 }
 
 const vigilConf = `global_defs {
@@ -140,9 +119,9 @@ func startVigil(l *lab, bin, dir, timing string) *vigilSys {
 	v := &vigilSys{bin: bin, conf: filepath.Join(dir, "vigil.conf")}
 	v.timing = timing
 	writeFile(v.conf, v.text(1))
-	v.procs = procs{l: l, p: map[string]*netns.Proc{}, label: "vigil", argv: func(n string) []string {
+	v.procs = procs{topo.NewDaemons(l.Three, "vigil", func(n string) []string {
 		return []string{bin, "agent", "-f", v.conf, "--node", n, "--data-dir", filepath.Join(dir, n), "--log-level", "warn"}
-	}}
+	})}
 	for _, n := range names {
 		v.start(n)
 	}
@@ -151,7 +130,8 @@ func startVigil(l *lab, bin, dir, timing string) *vigilSys {
 
 // transfers hands the VIP over k times with vigil transfer (to the best
 // other director) and measures the longest time no director answered ARP
-// for the VIP around each handover; then it clears the pin.
+// for the VIP around each handover (probed every 20 ms); then it clears
+// the pin.
 func (v *vigilSys) transfers(l *lab, k int) []time.Duration {
 	var out []time.Duration
 	for i := range k {
@@ -159,7 +139,10 @@ func (v *vigilSys) transfers(l *lab, k int) []time.Duration {
 		if err != nil {
 			panic(netns.Failure{Msg: "before transfer: " + err.Error()})
 		}
-		g := startARPGap(l)
+		g, err := topo.Observe(l.Three, 20*time.Millisecond, nil)
+		if err != nil {
+			panic(netns.Failure{Msg: err.Error()})
+		}
 		res, err := l.d[holder].Run(v.bin, "transfer", "VI_1", "-f", v.conf)
 		if err != nil {
 			panic(netns.Failure{Msg: fmt.Sprintf("transfer from %s: %v\n%s", holder, err, res)})
@@ -168,7 +151,8 @@ func (v *vigilSys) transfers(l *lab, k int) []time.Duration {
 			panic(netns.Failure{Msg: "after transfer: " + err.Error()})
 		}
 		time.Sleep(300 * time.Millisecond)
-		gap := g.stop()
+		gap := g.Gap()
+		g.Close()
 		out = append(out, gap)
 		fmt.Printf("  transfer %2d: from %s (%s), longest time nobody answered ARP %v\n", i+1, holder, strings.TrimSpace(res), gap.Round(time.Millisecond))
 		settle(l)
@@ -183,106 +167,13 @@ func (v *vigilSys) transfers(l *lab, k int) []time.Duration {
 type keepalivedSys struct{ procs }
 
 func startKeepalived(l *lab, dir string, version int, advert string) *keepalivedSys {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	d, err := topo.Keepalived(l.Three, dir, version, advert)
+	if err != nil {
 		panic(netns.Failure{Msg: err.Error()})
 	}
-	k := &keepalivedSys{}
-	starts := map[string]int{}
-	for i, n := range names {
-		conf := fmt.Sprintf(`global_defs {
-    router_id %s
-    vrrp_version %d
-}
-vrrp_instance VI_1 {
-    state BACKUP
-    interface eth0
-    virtual_router_id 51
-    priority %d
-    advert_int %s
-    virtual_ipaddress {
-        10.97.0.200/24
-    }
-}
-`, n, version, 100-i, advert)
-		writeFile(filepath.Join(dir, n+".conf"), conf)
-	}
-	k.procs = procs{l: l, p: map[string]*netns.Proc{}, label: "keepalived", argv: func(n string) []string {
-		// Fresh pid files on every start: a killed keepalived's VRRP child
-		// may linger as a zombie where PID 1 does not reap, and keepalived
-		// would then refuse to start ("daemon is already running").
-		starts[n]++
-		pid := func(s string) string { return filepath.Join(dir, fmt.Sprintf("%s.%d.%s.pid", n, starts[n], s)) }
-		return []string{"keepalived", "--dont-fork", "--log-console", "--no-syslog", "--vrrp",
-			"--use-file", filepath.Join(dir, n+".conf"), "--pid", pid("main"), "--vrrp_pid", pid("vrrp"),
-			"--checkers_pid", pid("checkers"), "--bfd_pid", pid("bfd")}
-	}}
+	k := &keepalivedSys{procs{d}}
 	for _, n := range names {
 		k.start(n)
 	}
 	return k
-}
-
-// arpGap probes ARP for the VIP from the client every 20 ms and keeps the
-// longest run of unanswered probes.
-type arpGap struct {
-	done   chan struct{}
-	result chan time.Duration
-}
-
-func startARPGap(l *lab) *arpGap {
-	g := &arpGap{done: make(chan struct{}), result: make(chan time.Duration, 1)}
-	var c *arp.Client
-	if err := l.client.Do(func() error {
-		ifi, err := net.InterfaceByName("eth0")
-		if err != nil {
-			return err
-		}
-		c, err = arp.Dial(ifi)
-		return err
-	}); err != nil {
-		panic(netns.Failure{Msg: "ARP probe: " + err.Error()})
-	}
-	target := netip.MustParseAddr(vip)
-	go func() {
-		defer c.Close()
-		var longest time.Duration
-		var from time.Time
-		for {
-			select {
-			case <-g.done:
-				g.result <- longest
-				return
-			default:
-			}
-			_ = c.Request(target)
-			answered := false
-			_ = c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
-			for {
-				p, _, err := c.Read()
-				if err != nil {
-					if !errors.Is(err, os.ErrDeadlineExceeded) && !strings.Contains(err.Error(), "timeout") {
-						time.Sleep(5 * time.Millisecond)
-					}
-					break
-				}
-				if p.Operation == arp.OperationReply && p.SenderIP == target {
-					answered = true
-				}
-			}
-			now := time.Now()
-			switch {
-			case !answered && from.IsZero():
-				from = now
-			case answered && !from.IsZero():
-				longest = max(longest, now.Sub(from))
-				from = time.Time{}
-			}
-		}
-	}()
-	return g
-}
-
-func (g *arpGap) stop() time.Duration {
-	close(g.done)
-	return <-g.result
 }

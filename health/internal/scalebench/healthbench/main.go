@@ -3,11 +3,15 @@
 // against listeners in a child process, and prints the CPU and memory the
 // checking process used. Targets: under one core and under 200 MB resident.
 //
-//	go run ./health/internal/scalebench/healthbench [-checks 10000] [-duration 60s]
+//	go run ./health/internal/scalebench/healthbench [-checks 10000] [-duration 60s] [-json]
+//
+// With -json it prints the scalebench.Report as one JSON object instead
+// (make bench's table reads it).
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -28,6 +32,7 @@ func main() {
 	timeout := flag.Duration("timeout", 3*time.Second, "connect_timeout")
 	dur := flag.Duration("duration", time.Minute, "how long to measure")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	asJSON := flag.Bool("json", false, "print the report as JSON")
 	flag.Parse()
 	if *serve > 0 {
 		if err := scalebench.Serve(*serve, os.Stdin, os.Stdout); err != nil {
@@ -68,6 +73,12 @@ func main() {
 		Settle: *loop * 2, Duration: *dur}, srv.Addrs)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "healthbench:", err)
+		return
+	}
+	if *asJSON {
+		if err := json.NewEncoder(os.Stdout).Encode(r); err != nil {
+			fmt.Fprintln(os.Stderr, "healthbench:", err)
+		}
 		return
 	}
 	fmt.Println(r)
