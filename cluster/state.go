@@ -72,7 +72,10 @@ const (
 	OpHealth
 	// OpConfig replaces the cluster's configuration with Text (the whole
 	// keepalived.conf, includes expanded). Its version is the entry's
-	// index. The same text again changes nothing.
+	// index. The same text again changes nothing. With Initial set it only
+	// sets the first configuration: once the cluster has one, it changes
+	// nothing (a leader that has not replayed the log yet may believe
+	// there is none, and must not overwrite an acknowledged change).
 	OpConfig
 	// OpTransfer pins Instance to Node ("" clears the pin): the leader hands
 	// the instance over to Node in a planned move (the holder releases,
@@ -114,6 +117,7 @@ type Command struct {
 	Up       bool   `json:"up,omitempty"`
 	Dynamic  bool   `json:"dynamic,omitempty"`
 	Text     string `json:"text,omitempty"`
+	Initial  bool   `json:"initial,omitempty"`
 }
 
 func (c Command) String() string {
@@ -132,6 +136,9 @@ func (c Command) String() string {
 		}
 		return fmt.Sprintf("health %s sees %s up %t", c.Node, c.Server, c.Up)
 	case OpConfig:
+		if c.Initial {
+			return fmt.Sprintf("initial config (%d bytes)", len(c.Text))
+		}
 		return fmt.Sprintf("config (%d bytes)", len(c.Text))
 	case OpTransfer:
 		return fmt.Sprintf("transfer %s to %q", c.Instance, c.Node)
@@ -279,7 +286,7 @@ func (s *State) Apply(index uint64, c Command) (bool, error) {
 		if c.Text == "" {
 			return false, fmt.Errorf("cluster: apply %v: %w: empty configuration", c, ErrBadCommand)
 		}
-		if s.Config.Text == c.Text {
+		if s.Config.Text == c.Text || (c.Initial && s.Config.Version != 0) {
 			return false, nil
 		}
 		s.Config = ConfigEntry{Version: index, Text: c.Text}

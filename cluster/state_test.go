@@ -243,7 +243,8 @@ func TestApplyHealthWeight(t *testing.T) {
 }
 
 // TestApplyConfig: the configuration's version is the index that set it;
-// the same text again changes nothing; an empty one is refused.
+// the same text again changes nothing; an empty one is refused; an initial
+// one only sets the first.
 func TestApplyConfig(t *testing.T) {
 	s := NewState()
 	if _, err := s.Apply(1, Command{Op: OpConfig}); !errors.Is(err, ErrBadCommand) {
@@ -257,6 +258,14 @@ func TestApplyConfig(t *testing.T) {
 	}
 	if ch, _ := s.Apply(4, Command{Op: OpConfig, Text: "b"}); !ch || s.Config != (ConfigEntry{4, "b"}) {
 		t.Fatalf("new text: %+v", s.Config)
+	}
+	// A leader that has not replayed the log proposes its own file as the
+	// initial configuration: it must not replace an existing one.
+	if ch, _ := s.Apply(5, Command{Op: OpConfig, Text: "stale", Initial: true}); ch || s.Config != (ConfigEntry{4, "b"}) {
+		t.Fatalf("an initial config replaced the cluster's: %+v", s.Config)
+	}
+	if ch, _ := NewState().Apply(1, Command{Op: OpConfig, Text: "x", Initial: true}); !ch {
+		t.Fatal("an initial config was refused on an empty state")
 	}
 	if c := s.Clone(); c.Config != s.Config {
 		t.Fatal("Clone lost the configuration")

@@ -411,6 +411,13 @@ func (a *Agent) feedLeadership(ctx context.Context, now time.Time) {
 	a.status.RaftState, a.status.Term, a.status.Leader = a.raft.State().String(), term, string(id)
 	a.leaderID = string(id)
 	a.mu.Unlock()
+	if leader != wasLeader {
+		// Heartbeat failures are the leader's replication observations,
+		// counted per term: after a change of leadership no "resumed"
+		// follows a failure seen before it, so a stale one would keep a
+		// live peer unreachable for good. Start afresh.
+		clear(a.raftFailed)
+	}
 	a.core.Step(now, cluster.Leadership{Leader: leader, Term: term})
 	a.report.raft(now, a.raft.State().String(), term, a.raft.CommitIndex(), id != "", len(a.cfg.Peers))
 	if leader && !wasLeader {

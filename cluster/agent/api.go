@@ -143,7 +143,7 @@ func (a *Agent) ClusterStatus() ClusterStatus {
 		}
 		cs.Alerts = append(cs.Alerts, AlertStatus{Kind: string(al.Kind), Since: al.Since, Evidence: ev})
 	}
-	for _, spec := range a.cfg.Instances {
+	for _, spec := range a.instances() {
 		as := st.State.Instances[spec.Name]
 		is := InstanceStatus{Name: spec.Name, VRID: spec.VRID, Epoch: as.Epoch, Pinned: as.Pinned}
 		if as.Live() {

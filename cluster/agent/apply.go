@@ -3,7 +3,9 @@ package agent
 import (
 	"fmt"
 	"reflect"
+	"time"
 
+	"vigil/cluster"
 	"vigil/config"
 	"vigil/health"
 )
@@ -55,6 +57,9 @@ func (d *Director) applyConfig(text string) error {
 	if err := liveChange(cur, next); err != nil {
 		return err
 	}
+	if err := d.applyInstances(cur, next); err != nil {
+		return err
+	}
 	if d.lb != nil {
 		d.lb.SetVirtualServers(next.VirtualServers)
 	}
@@ -73,14 +78,57 @@ func (d *Director) applyConfig(text string) error {
 // liveChange refuses what a running director cannot change yet.
 func liveChange(cur, next *Setup) error {
 	switch {
-	case !reflect.DeepEqual(cur.Agent.Instances, next.Agent.Instances) || !reflect.DeepEqual(cur.Instances, next.Instances):
-		return fmt.Errorf("vrrp_instance changes %w yet: restart the directors one by one with the new file", ErrNotLive)
+	case !sameInstances(cur, next):
+		return fmt.Errorf("vrrp_instance changes other than priority, nopreempt and preempt_delay %w yet: restart the directors one by one with the new file", ErrNotLive)
 	case !reflect.DeepEqual(cur.Trackers, next.Trackers):
 		return fmt.Errorf("tracker changes (vrrp_script, track_file, track_interface) %w yet: restart the directors one by one", ErrNotLive)
 	case (cur.VirtualServers == nil) != (next.VirtualServers == nil) || cur.Datapath != next.Datapath:
 		return fmt.Errorf("adding the first or removing the last virtual_server, or changing the datapath, %w yet: restart the directors one by one", ErrNotLive)
 	case !reflect.DeepEqual(cur.GARP, next.GARP) || !reflect.DeepEqual(cur.Agent.Report, next.Agent.Report):
 		return fmt.Errorf("gratuitous ARP timing and notification changes %w yet: restart the directors one by one", ErrNotLive)
+	}
+	return nil
+}
+
+// sameInstances reports whether the instances differ at most in what
+// applies live: priorities, nopreempt and preempt_delay.
+func sameInstances(cur, next *Setup) bool {
+	if len(cur.Instances) != len(next.Instances) || len(cur.Agent.Instances) != len(next.Agent.Instances) {
+		return false
+	}
+	for i := range cur.Instances {
+		a, b := cur.Instances[i], next.Instances[i]
+		a.Advert.Priority, b.Advert.Priority = 0, 0
+		if !reflect.DeepEqual(a, b) {
+			return false
+		}
+	}
+	for i := range cur.Agent.Instances {
+		a, b := cur.Agent.Instances[i], next.Agent.Instances[i]
+		if a.Name != b.Name || a.VRID != b.VRID {
+			return false
+		}
+	}
+	return true
+}
+
+// applyInstances applies a live change of the instances' ownership
+// parameters: the core decides again with them, and a held instance
+// advertises its new priority.
+func (d *Director) applyInstances(cur, next *Setup) error {
+	if reflect.DeepEqual(cur.Agent.Instances, next.Agent.Instances) && reflect.DeepEqual(cur.Instances, next.Instances) {
+		return nil
+	}
+	if err := d.Agent.setInstances(next.Agent.Instances); err != nil {
+		return err
+	}
+	if d.wire == nil {
+		return nil
+	}
+	for _, in := range next.Instances {
+		if err := d.wire.SetPriority(in.Name, in.Advert.Priority); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -118,5 +166,26 @@ func (d *Director) reconcileHealth(cur, next []HealthServer) error {
 			return fmt.Errorf("agent: real server %s: %w", s.ID(), err)
 		}
 	}
+	return nil
+}
+
+// instances returns the instances' current ownership parameters (they
+// change with a live configuration change).
+func (a *Agent) instances() []cluster.InstanceSpec {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.cfg.Instances
+}
+
+// setInstances applies a live change of the instances' priorities,
+// nopreempt and preempt_delay. It runs on the loop (from OnConfig), where
+// the core lives.
+func (a *Agent) setInstances(specs []cluster.InstanceSpec) error {
+	if err := a.core.SetInstances(time.Now(), specs); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	a.cfg.Instances = specs
+	a.mu.Unlock()
 	return nil
 }

@@ -67,7 +67,7 @@ func (a *Agent) committedConfig(ctx context.Context, now time.Time, st *cluster.
 	if v == 0 {
 		if a.cfg.ConfigText != "" && a.raft.State() == raft.Leader && now.Sub(a.proposedC) >= a.cfg.Timing.Retry {
 			a.proposedC = now
-			a.propose(ctx, cluster.Command{Op: cluster.OpConfig, Text: a.cfg.ConfigText})
+			a.propose(ctx, cluster.Command{Op: cluster.OpConfig, Text: a.cfg.ConfigText, Initial: true})
 		}
 		return nil
 	}

@@ -37,6 +37,7 @@ type Director struct {
 	vconn []*vrrp.Conn
 	lsn   []*vrrp.Listener
 	wires []*WireInstance
+	wire  *Wire // the Executor
 	lb    *Balancer
 	dp    lvs.Datapath
 	fence *nftfence.Fence
@@ -114,7 +115,8 @@ func OpenDirector(s *Setup, log *slog.Logger) (*Director, error) {
 		fence = d.fence
 		cfg.Timing.KernelSlack = nftfence.KernelSlack
 	}
-	cfg.Executor = NewWire(d.mgr, d.ann, fence, d.wires, log)
+	d.wire = NewWire(d.mgr, d.ann, fence, d.wires, log)
+	cfg.Executor = d.wire
 	if d.lb != nil {
 		cfg.OnVerdicts = d.lb.SetHealth
 	}

@@ -236,14 +236,14 @@ func (a *Agent) releaseAll(reason string) {
 	if len(held) > 0 {
 		a.log.Warn("releases not acknowledged before shutdown; the cluster waits out the leases", "instances", len(held))
 	}
-	for _, s := range a.cfg.Instances {
+	for _, s := range a.instances() {
 		a.report.transition(time.Now(), s.Name, notify.StateStop, a.priority(s.Name), 0)
 	}
 }
 
 // priority is this node's configured priority for instance.
 func (a *Agent) priority(instance string) int {
-	for _, s := range a.cfg.Instances {
+	for _, s := range a.instances() {
 		if s.Name == instance {
 			return s.Priority[a.cfg.Node]
 		}

@@ -211,7 +211,7 @@ func (a *Agent) proposeReport(ctx context.Context, now time.Time, st *cluster.St
 	}
 	want := t.reports(a.tracks)
 	settled := true
-	for _, spec := range a.cfg.Instances {
+	for _, spec := range a.instances() {
 		w := want[spec.Name]
 		if st.Nodes[a.cfg.Node].Instances[spec.Name] == w {
 			continue

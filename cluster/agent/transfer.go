@@ -104,7 +104,7 @@ func (a *Agent) await(ctx context.Context, done func(*cluster.State) bool) (*clu
 }
 
 func (a *Agent) spec(name string) (cluster.InstanceSpec, bool) {
-	for _, s := range a.cfg.Instances {
+	for _, s := range a.instances() {
 		if s.Name == name {
 			return s, true
 		}
@@ -114,7 +114,7 @@ func (a *Agent) spec(name string) (cluster.InstanceSpec, bool) {
 
 func (a *Agent) instanceNames() []string {
 	var out []string
-	for _, s := range a.cfg.Instances {
+	for _, s := range a.instances() {
 		out = append(out, s.Name)
 	}
 	return out

@@ -178,3 +178,23 @@ func (w *Wire) instanceOK(i *WireInstance) bool {
 	}
 	return true
 }
+
+// SetPriority changes the priority instance advertises (a live
+// configuration change): a held instance's adverts carry it at once. Call
+// it from the agent's loop, as Hold and Release are.
+func (w *Wire) SetPriority(instance string, priority uint8) error {
+	i, ok := w.inst[instance]
+	if !ok {
+		return fmt.Errorf("agent: set priority of %s: no such instance", instance)
+	}
+	i.Advert.Priority = priority
+	w.mu.Lock()
+	_, held := w.until[instance]
+	w.mu.Unlock()
+	if held && i.Sender != nil {
+		if err := i.Sender.Hold(i.Advert); err != nil {
+			return fmt.Errorf("agent: set priority of %s: %w", instance, err)
+		}
+	}
+	return nil
+}

@@ -19,10 +19,13 @@ cluster-wide: FILE is validated here first (as 'vigil config check'), sent
 to the local agent, validated again there, written to the cluster's log, and
 every director applies it. An invalid FILE changes nothing and the errors
 name file, line and keyword. Today a running director applies changes to
-virtual servers, real servers, weights and health checkers live; a change
-to the cluster block is refused (a cluster keeps its name and nodes), and a
-change to a vrrp_instance or tracker is refused with what to do (restart
-the directors one by one with the new file).
+virtual servers, real servers, weights, health checkers, and a
+vrrp_instance's priority (node overrides included), nopreempt and
+preempt_delay live (the leader decides again at once: a director that is
+now better preempts, in a planned handover); a change to the cluster block
+is refused (a cluster keeps its name and nodes), and any other change to a
+vrrp_instance or tracker is refused with what to do (restart the directors
+one by one with the new file).
 
 diff shows how FILE differs from the cluster's configuration (- the
 cluster's, + FILE's), in normalized syntax.

@@ -124,7 +124,19 @@ func TestHealthVerdictsAgreed(t *testing.T) {
 		// Bad input changes nothing and names file, line and keyword.
 		refused(write("typo.conf", strings.Replace(string(orig), "lvs_sched mh", "lvs_shed mh", 1)), "typo.conf:")
 		refused(write("rename.conf", strings.Replace(string(orig), "name e2e", "name other", 1)), "cluster: ")
-		refused(write("prio.conf", strings.Replace(string(orig), "node d3 { priority 98 }", "node d3 { priority 97 }", 1)), "vrrp_instance")
+		refused(write("vrid.conf", strings.Replace(string(orig), "virtual_router_id 51", "virtual_router_id 52", 1)), "vrrp_instance")
+
+		// A priority change applies live: d3 at 150 preempts d1 and
+		// advertises 150; back at 98, d1 (100) preempts it again.
+		d1.MustRun(vigilBin, "config", "apply", write("prio.conf", strings.Replace(string(orig), "node d3 { priority 98 }", "node d3 { priority 150 }", 1)))
+		if got, _ := c.waitAnswer(takeover, func(n string) bool { return n == "d3" }); got != "d3" {
+			t.Fatalf("after raising d3's priority the VIP answers from %q", got)
+		}
+		if prio := advertPriority(t, c, c.d["d3"].lanIP); prio != "150" {
+			t.Errorf("d3 advertises priority %q after the live change, want 150", prio)
+		}
+		d1.MustRun(vigilBin, "config", "apply", c.conf)
+		c.waitAnswer(takeover, func(n string) bool { return n == "d1" })
 
 		// Removing a real server applies live on every director.
 		i := strings.Index(string(orig), "    real_server 192.168.99.22 9000 {")
@@ -146,6 +158,22 @@ func TestHealthVerdictsAgreed(t *testing.T) {
 			t.Errorf("d3 does not run the applied configuration:\n%s", out)
 		}
 	})
+}
+
+// advertPriority captures one VRRP advert from src on the client's side of
+// the LAN and returns the priority tshark decodes in it.
+func advertPriority(t *testing.T, c *cluster3, src string) string {
+	t.Helper()
+	out, err := c.client.Run("timeout", "10", "tshark", "-i", "any", "-c", "1", "-f", "ip proto 112 and src host "+src,
+		"-T", "fields", "-e", "vrrp.prio")
+	if err != nil {
+		t.Fatalf("capture an advert from %s: %v\n%s", src, err, out)
+	}
+	f := strings.Fields(out)
+	if len(f) == 0 {
+		t.Fatalf("no advert from %s decoded:\n%s", src, out)
+	}
+	return f[len(f)-1]
 }
 
 func inTablesAddr(c *cluster3, n, addr string) bool {
