@@ -137,6 +137,7 @@ type Agent struct {
 	gossip *gossip
 	core   *cluster.Core
 	report *reporter
+	peers  *peerTable // the cluster block's nodes (cfg.Peers, then live changes)
 
 	raftFailed  map[string]bool      // peers whose Raft heartbeats fail
 	fedReach    map[string]bool      // reachability last fed to the core
@@ -210,6 +211,7 @@ func New(cfg Config) (*Agent, error) {
 	}
 	a := &Agent{
 		cfg:     cfg,
+		peers:   newPeerTable(cfg.Peers),
 		log:     cfg.Logger.With("node", cfg.Node),
 		fsm:     newFSM(),
 		results: make(chan cluster.Event, 16),
@@ -243,16 +245,16 @@ func New(cfg Config) (*Agent, error) {
 			return nil, err
 		}
 	}
-	if a.stream, err = listenLinks(local, cfg.RaftPort, cfg.Peers, 300*time.Millisecond, srvTLS, cliTLS); err != nil {
+	if a.stream, err = listenLinks(local, cfg.RaftPort, a.peers, 300*time.Millisecond, srvTLS, cliTLS); err != nil {
 		a.stores.close()
 		return nil, err
 	}
-	if a.msgs, err = newMessenger(cfg.Cluster, cfg.Node, local, cfg.MessagePort, cfg.Peers, cfg.GossipKey, a.log); err != nil {
+	if a.msgs, err = newMessenger(cfg.Cluster, cfg.Node, local, cfg.MessagePort, a.peers, cfg.GossipKey, a.log); err != nil {
 		a.stream.Close()
 		a.stores.close()
 		return nil, err
 	}
-	if a.gossip, err = startGossip(cfg.Node, cfg.Peers, cfg.GossipPort, cfg.GossipKey, meta, cfg.Gossip.orDefault(cfg.Raft.orDefault().Heartbeat/2), a.log.With("component", "gossip")); err != nil {
+	if a.gossip, err = startGossip(cfg.Node, a.peers, cfg.GossipPort, cfg.GossipKey, meta, cfg.Gossip.orDefault(cfg.Raft.orDefault().Heartbeat/2), a.log.With("component", "gossip")); err != nil {
 		a.msgs.close()
 		a.stream.Close()
 		a.stores.close()
@@ -345,7 +347,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		case <-a.gossip.notify:
 			now := time.Now()
 			a.feedReach(now, false)
-			a.report.peerLinks(now, a.gossip.peers(sortedNodes(a.cfg.Peers)))
+			a.report.peerLinks(now, a.gossip.peers(a.peers.names()))
 		case m := <-a.msgs.in:
 			a.deliver(m)
 		case r := <-a.trackIn:
@@ -419,7 +421,7 @@ func (a *Agent) feedLeadership(ctx context.Context, now time.Time) {
 		clear(a.raftFailed)
 	}
 	a.core.Step(now, cluster.Leadership{Leader: leader, Term: term})
-	a.report.raft(now, a.raft.State().String(), term, a.raft.CommitIndex(), id != "", len(a.cfg.Peers))
+	a.report.raft(now, a.raft.State().String(), term, a.raft.CommitIndex(), id != "", len(a.peers.names()))
 	if leader && !wasLeader {
 		a.feedReach(now, true)
 		a.async(ctx, func() cluster.Event {
@@ -455,7 +457,7 @@ func (a *Agent) feedLeadership(ctx context.Context, now time.Time) {
 // just rejoined after a partition could be judged unreachable on a stale
 // Raft heartbeat failure, moved, and fenced while it serves.
 func (a *Agent) feedReach(now time.Time, all bool) {
-	for _, p := range a.gossip.peers(sortedNodes(a.cfg.Peers)) {
+	for _, p := range a.gossip.peers(a.peers.names()) {
 		heard := now.Sub(a.heard[p.Node]) < 2*a.cfg.Timing.Renew
 		up := heard || (p.State != LinkDown && !a.raftFailed[p.Node])
 		if prev, ok := a.fedReach[p.Node]; all || !ok || prev != up {
@@ -491,7 +493,7 @@ func (a *Agent) steer(ctx context.Context, now time.Time) {
 			busy[as.Holder] = true
 		}
 	}
-	for _, n := range sortedNodes(a.cfg.Peers) {
+	for _, n := range a.peers.names() {
 		if n == a.cfg.Node || busy[n] || !a.fedReach[n] {
 			continue
 		}

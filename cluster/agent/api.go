@@ -90,12 +90,12 @@ func (a *Agent) ClusterStatus() ClusterStatus {
 		Nodes:       []NodeStatus{}, Instances: []InstanceStatus{}, Services: []ServiceStatus{}, Alerts: []AlertStatus{},
 	}
 	links := map[string]PeerLinks{}
-	for _, p := range a.gossip.peers(sortedNodes(a.cfg.Peers)) {
+	for _, p := range a.gossip.peers(a.peers.names()) {
 		links[p.Node] = p
 	}
-	for _, n := range sortedNodes(a.cfg.Peers) {
+	for _, n := range a.peers.names() {
 		ns := NodeStatus{Name: n, Drained: st.State.Nodes[n].Drained}
-		for i, addr := range a.cfg.Peers[n] {
+		for i, addr := range a.peerAddrs(n) {
 			ls := LinkStatus{Name: fmt.Sprintf("link%d", i), Address: addr, State: "self"}
 			if n != a.cfg.Node {
 				ls.State = LinkDown

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"fmt"
+	"net/netip"
 	"reflect"
 	"time"
 
@@ -31,6 +32,9 @@ func (d *Director) validateConfig(text string) error {
 	if err != nil {
 		return err
 	}
+	if err := d.Agent.leavingVoters(next.Agent.Peers); err != nil {
+		return err
+	}
 	return liveChange(cur, next)
 }
 
@@ -57,6 +61,7 @@ func (d *Director) applyConfig(text string) error {
 	if err := liveChange(cur, next); err != nil {
 		return err
 	}
+	d.Agent.setPeers(next.Agent.Peers, next.Agent.Report.AdvertSrc)
 	if err := d.applyInstances(cur, next); err != nil {
 		return err
 	}
@@ -84,10 +89,27 @@ func liveChange(cur, next *Setup) error {
 		return fmt.Errorf("tracker changes (vrrp_script, track_file, track_interface) %w yet: restart the directors one by one", ErrNotLive)
 	case (cur.VirtualServers == nil) != (next.VirtualServers == nil) || cur.Datapath != next.Datapath:
 		return fmt.Errorf("adding the first or removing the last virtual_server, or changing the datapath, %w yet: restart the directors one by one", ErrNotLive)
-	case !reflect.DeepEqual(cur.GARP, next.GARP) || !reflect.DeepEqual(cur.Agent.Report, next.Agent.Report):
+	case !sameClusterTiming(cur.Agent, next.Agent) || !reflect.DeepEqual(cur.Fence, next.Fence):
+		return fmt.Errorf("lease, heartbeat, clock_drift, port, TLS, gossip_key and fence_peer changes %w yet: restart the directors one by one", ErrNotLive)
+	case !reflect.DeepEqual(cur.GARP, next.GARP) || !sameReport(cur.Agent.Report, next.Agent.Report):
 		return fmt.Errorf("gratuitous ARP timing and notification changes %w yet: restart the directors one by one", ErrNotLive)
 	}
 	return nil
+}
+
+// sameReport compares the notification settings, leaving out the advert
+// sources (they follow the cluster block's nodes, which change live).
+func sameReport(a, b ReportConfig) bool {
+	a.AdvertSrc, b.AdvertSrc = nil, nil
+	return reflect.DeepEqual(a, b)
+}
+
+// sameClusterTiming compares what the agent takes from the cluster block
+// only at start: timing, ports, TLS, the gossip key.
+func sameClusterTiming(a, b Config) bool {
+	return a.Timing == b.Timing && a.Raft == b.Raft && a.RaftPort == b.RaftPort && a.MessagePort == b.MessagePort &&
+		a.GossipPort == b.GossipPort && string(a.GossipKey) == string(b.GossipKey) && reflect.DeepEqual(a.TLS, b.TLS) &&
+		a.Gossip == b.Gossip
 }
 
 // sameInstances reports whether the instances differ at most in what
@@ -99,6 +121,7 @@ func sameInstances(cur, next *Setup) bool {
 	for i := range cur.Instances {
 		a, b := cur.Instances[i], next.Instances[i]
 		a.Advert.Priority, b.Advert.Priority = 0, 0
+		a.AdvertSrc, b.AdvertSrc = nil, nil // nodes come and go live
 		if !reflect.DeepEqual(a, b) {
 			return false
 		}
@@ -188,4 +211,17 @@ func (a *Agent) setInstances(specs []cluster.InstanceSpec) error {
 	a.cfg.Instances = specs
 	a.mu.Unlock()
 	return nil
+}
+
+// advertSrc is node's advert source address for instance under the
+// running configuration (nodes join the cluster block live).
+func (d *Director) advertSrc(instance, node string) netip.Addr {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, is := range d.setup.Instances {
+		if is.Name == instance {
+			return is.AdvertSrc[node]
+		}
+	}
+	return netip.Addr{}
 }

@@ -118,3 +118,17 @@ func (d *Director) openARPWatchers(ifaces map[string][]netip.Addr) {
 		d.arp = append(d.arp, w)
 	}
 }
+
+// setSources replaces the advert source table (a live configuration
+// change that added or removed a node), keeping the MACs gossip taught.
+func (r *reporter) setSources(src map[string]map[string]netip.Addr) {
+	r.src = src
+	for _, id := range identities(src) {
+		if old, ok := r.ids[id.Node]; ok {
+			id.MACs = old.MACs
+		}
+		if fmt.Sprint(r.ids[id.Node]) != fmt.Sprint(id) {
+			r.identify(id)
+		}
+	}
+}

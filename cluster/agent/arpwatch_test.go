@@ -90,7 +90,7 @@ func TestGossipCarriesMACs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		g, err := startGossip(n, peers, port, nil, meta, GossipTiming{}.orDefault(100*time.Millisecond), slog.New(slog.DiscardHandler))
+		g, err := startGossip(n, newPeerTable(peers), port, nil, meta, GossipTiming{}.orDefault(100*time.Millisecond), slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -26,8 +26,10 @@ var ErrIdentity = errors.New("the cluster block differs from the cluster's")
 var ErrNotLive = errors.New("cannot be applied to a running director")
 
 // IdentityDiff says how two configurations' cluster blocks differ in what
-// makes a cluster itself (name, nodes, their addresses in link order), or
-// "" when they agree.
+// makes a cluster itself, or "" when they agree: the name, and the
+// addresses (in link order) and link count of every node both have.
+// Nodes may be added to or removed from the cluster block (a removed node
+// must first leave the Raft configuration: see Director.validateConfig).
 func IdentityDiff(running, next *config.Config) string {
 	a, b := running.Cluster, next.Cluster
 	switch {
@@ -35,27 +37,16 @@ func IdentityDiff(running, next *config.Config) string {
 		return "one of them has no cluster block"
 	case a.Name != b.Name:
 		return fmt.Sprintf("cluster name %q, not %q", b.Name, a.Name)
-	case len(a.Nodes) != len(b.Nodes):
-		return fmt.Sprintf("%d nodes, not %d (change membership one node at a time with a rolling restart)", len(b.Nodes), len(a.Nodes))
+	case a.Links() != b.Links():
+		return fmt.Sprintf("%d heartbeat links, not %d", b.Links(), a.Links())
 	}
-	for i, n := range a.Nodes {
+	for _, n := range a.Nodes {
 		m := b.NodeByName(n.Name)
-		if m == nil {
-			return fmt.Sprintf("node %s is missing (nodes are %s)", n.Name, nodeNames(b))
-		}
-		if !slices.Equal(n.Addresses, m.Addresses) {
-			return fmt.Sprintf("node %s has addresses %v, not %v", n.Name, m.Addresses, a.Nodes[i].Addresses)
+		if m != nil && !slices.Equal(n.Addresses, m.Addresses) {
+			return fmt.Sprintf("node %s has addresses %v, not %v (remove the node with vigil members remove, then add it back with its new addresses)", n.Name, m.Addresses, n.Addresses)
 		}
 	}
 	return ""
-}
-
-func nodeNames(c *config.Cluster) []string {
-	var out []string
-	for _, n := range c.Nodes {
-		out = append(out, n.Name)
-	}
-	return out
 }
 
 // committedConfig follows the replicated configuration: the leader

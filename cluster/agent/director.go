@@ -229,7 +229,7 @@ func (d *Director) listen(is InstanceSetup, c *vrrp.Conn) (*vrrp.Listener, error
 			}
 			w := vrrp.Watch{Local: local}
 			if h := d.Agent.Holder(is.Name); h != "" {
-				w.Holder = is.AdvertSrc[h]
+				w.Holder = d.advertSrc(is.Name, h)
 			}
 			return w, true
 		},

@@ -33,8 +33,8 @@ var errNotCommitted = errors.New("not committed: the cluster has no quorum reach
 // leader moves its VIPs away in planned handovers (the holder releases,
 // then the next takes over), and gives it none until undrained.
 func (a *Agent) Drain(ctx context.Context, node string, drained bool) (DrainResult, error) {
-	if _, ok := a.cfg.Peers[node]; !ok {
-		return DrainResult{}, fmt.Errorf("node %q is not a cluster member (members: %v)", node, sortedNodes(a.cfg.Peers))
+	if _, ok := a.peers.addrs(node); !ok {
+		return DrainResult{}, fmt.Errorf("node %q is not a cluster member (members: %v)", node, a.peers.names())
 	}
 	st, err := a.write(ctx, cluster.Command{Op: cluster.OpDrain, Node: node, Drained: drained},
 		func(st *cluster.State) bool { return st.Nodes[node].Drained == drained })
@@ -74,8 +74,8 @@ func (a *Agent) handleDrain(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, APIError{Error: "body must be JSON {\"node\": NAME, \"drained\": true|false}: " + err.Error(), Field: "body"})
 		return
 	}
-	if !slices.Contains(sortedNodes(a.cfg.Peers), req.Node) {
-		writeJSON(w, http.StatusBadRequest, APIError{Error: fmt.Sprintf("node %q is not a cluster member (members: %v)", req.Node, sortedNodes(a.cfg.Peers)), Field: "node"})
+	if !slices.Contains(a.peers.names(), req.Node) {
+		writeJSON(w, http.StatusBadRequest, APIError{Error: fmt.Sprintf("node %q is not a cluster member (members: %v)", req.Node, a.peers.names()), Field: "node"})
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)

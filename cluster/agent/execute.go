@@ -91,7 +91,7 @@ func (a *Agent) do(ctx context.Context, act cluster.Action) {
 		if leader := a.leader(); leader != "" {
 			a.sendTo(leader, m)
 		} else {
-			for _, n := range sortedNodes(a.cfg.Peers) {
+			for _, n := range a.peers.names() {
 				a.sendTo(n, m)
 			}
 		}

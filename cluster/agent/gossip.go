@@ -19,7 +19,7 @@ import (
 // only is "degraded" and moves nothing.
 type gossip struct {
 	me     string
-	addrs  map[string][]string // node → address per link
+	addrs  *peerTable // node → address per link
 	port   int
 	lists  []*memberlist.Memberlist
 	log    *slog.Logger
@@ -65,10 +65,10 @@ func (t GossipTiming) orDefault(heartbeat time.Duration) GossipTiming {
 // startGossip joins one pool per link: link i binds the node's i-th
 // address on port+i and joins the peers' i-th addresses. meta is this
 // node's metadata (see encodeMeta).
-func startGossip(me string, peers map[string][]string, port int, key, meta []byte, t GossipTiming, lg *slog.Logger) (*gossip, error) {
+func startGossip(me string, peers *peerTable, port int, key, meta []byte, t GossipTiming, lg *slog.Logger) (*gossip, error) {
 	g := &gossip{me: me, addrs: peers, port: port, log: lg, notify: make(chan struct{}, 1), since: map[string]time.Time{},
 		macs: map[string][]net.HardwareAddr{}}
-	local := peers[me]
+	local, _ := peers.addrs(me)
 	for i, addr := range local {
 		g.alive = append(g.alive, map[string]bool{})
 		c := memberlist.DefaultLANConfig()
@@ -92,7 +92,7 @@ func startGossip(me string, peers map[string][]string, port int, key, meta []byt
 		}
 		g.lists = append(g.lists, ml)
 		var join []string
-		for n, as := range peers {
+		for n, as := range peers.all() {
 			if n != me && i < len(as) {
 				join = append(join, net.JoinHostPort(as[i], fmt.Sprint(port+i)))
 			}
@@ -124,7 +124,7 @@ func (g *gossip) rejoin(period time.Duration) {
 		for i, ml := range g.lists {
 			var join []string
 			g.mu.Lock()
-			for n, as := range g.addrs {
+			for n, as := range g.addrs.all() {
 				if n != g.me && i < len(as) && !g.alive[i][n] {
 					join = append(join, net.JoinHostPort(as[i], fmt.Sprint(g.port+i)))
 				}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"maps"
-	"slices"
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
@@ -46,10 +44,6 @@ var hclogLevels = map[string]slog.Level{
 	"[INFO]":  slog.LevelInfo,
 	"[WARN]":  slog.LevelWarn,
 	"[ERROR]": slog.LevelError,
-}
-
-func sortedNodes(peers map[string][]string) []string {
-	return slices.Sorted(maps.Keys(peers))
 }
 
 var _ io.Writer = hclogWriter{}

@@ -234,7 +234,7 @@ func (a *Agent) committedHealth(ctx context.Context, now time.Time, st *cluster.
 	if len(servers) == 0 && len(a.verdicts) == 0 {
 		return
 	}
-	nodes := sortedNodes(a.cfg.Peers)
+	nodes := a.peers.names()
 	v := Verdicts(a.cfg.HealthQuorum, st, servers, nodes, a.leader(), a.verdicts)
 	w := Weights(a.cfg.HealthQuorum, st, servers, nodes, a.leader(), a.weights)
 	if !maps.Equal(v, a.verdicts) || !maps.Equal(w, a.weights) {

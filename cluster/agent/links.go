@@ -18,9 +18,9 @@ import (
 // of every local link.
 type linkStream struct {
 	port     int
-	peers    map[string][]string // node name → address per link
-	perLink  time.Duration       // dial timeout of one link
-	srvTLS   *tls.Config         // nil: plain TCP
+	peers    *peerTable    // node name → address per link
+	perLink  time.Duration // dial timeout of one link
+	srvTLS   *tls.Config   // nil: plain TCP
 	cliTLS   *tls.Config
 	lns      []net.Listener
 	conns    chan net.Conn
@@ -32,7 +32,7 @@ type linkStream struct {
 
 // listenLinks listens on port on each local link address.
 // srvTLS and cliTLS, when set, make every connection mutual TLS.
-func listenLinks(local []string, port int, peers map[string][]string, perLink time.Duration, srvTLS, cliTLS *tls.Config) (*linkStream, error) {
+func listenLinks(local []string, port int, peers *peerTable, perLink time.Duration, srvTLS, cliTLS *tls.Config) (*linkStream, error) {
 	s := &linkStream{port: port, peers: peers, perLink: perLink, srvTLS: srvTLS, cliTLS: cliTLS, conns: make(chan net.Conn), done: make(chan struct{})}
 	for _, a := range local {
 		ln, err := net.Listen("tcp", net.JoinHostPort(a, fmt.Sprint(port)))
@@ -105,7 +105,7 @@ func (s *linkStream) Addr() net.Addr {
 // Dial connects to node address (a node name) over the first link that
 // answers, in link order.
 func (s *linkStream) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	addrs, ok := s.peers[string(address)]
+	addrs, ok := s.peers.addrs(string(address))
 	if !ok {
 		return nil, fmt.Errorf("agent: dial %s: not a cluster member", address)
 	}

@@ -28,14 +28,14 @@ func (a *Agent) Members() ([]Member, error) {
 		return nil, err
 	}
 	links := map[string]string{}
-	for _, p := range a.gossip.peers(sortedNodes(a.cfg.Peers)) {
+	for _, p := range a.gossip.peers(a.peers.names()) {
 		links[p.Node] = p.State
 	}
 	leader := a.leader()
 	var out []Member
 	for _, s := range f.Configuration().Servers {
 		name := string(s.ID)
-		m := Member{Name: name, Leader: name == leader, Addresses: a.cfg.Peers[name]}
+		m := Member{Name: name, Leader: name == leader, Addresses: a.peerAddrs(name)}
 		switch s.Suffrage {
 		case raft.Voter:
 			m.Suffrage = "voter"
@@ -85,8 +85,8 @@ func (a *Agent) ChangeMembers(ctx context.Context, req MembersRequest) (MembersR
 	if req.Op != "add" && req.Op != "remove" {
 		return MembersResult{}, errField{"op", fmt.Sprintf("op %q: use add or remove", req.Op)}
 	}
-	if _, ok := a.cfg.Peers[req.Node]; !ok {
-		return MembersResult{}, errField{"node", fmt.Sprintf("node %q is not in the cluster block (nodes: %v); add it there on every director first", req.Node, sortedNodes(a.cfg.Peers))}
+	if _, ok := a.peers.addrs(req.Node); !ok {
+		return MembersResult{}, errField{"node", fmt.Sprintf("node %q is not in the cluster block (nodes: %v); add it there on every director first", req.Node, a.peers.names())}
 	}
 	want := req.Op == "add"
 	if !want {
@@ -126,7 +126,7 @@ func (a *Agent) changeMembership(req MembersRequest) {
 	if a.raft.State() != raft.Leader {
 		return
 	}
-	if _, ok := a.cfg.Peers[req.Node]; !ok {
+	if _, ok := a.peers.addrs(req.Node); !ok {
 		a.log.Warn("dropping a membership change for a node outside the cluster block", "node", req.Node)
 		return
 	}
@@ -155,4 +155,19 @@ func (a *Agent) handleChangeMembers(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	res, err := a.ChangeMembers(ctx, req)
 	writeResult(w, res, err)
+}
+
+// leavingVoters refuses a cluster block that drops a node still in the
+// Raft configuration: remove it with vigil members remove first.
+func (a *Agent) leavingVoters(peers map[string][]string) error {
+	ms, err := a.Members()
+	if err != nil {
+		return fmt.Errorf("read the Raft configuration: %w", err)
+	}
+	for _, m := range ms {
+		if _, ok := peers[m.Name]; !ok {
+			return fmt.Errorf("%w: node %s is missing from the cluster block but is a Raft %s: run vigil drain %s and vigil members remove %s first", ErrIdentity, m.Name, m.Suffrage, m.Name, m.Name)
+		}
+	}
+	return nil
 }

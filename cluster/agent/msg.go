@@ -49,7 +49,7 @@ type messenger struct {
 	cluster string
 	me      string
 	port    int
-	peers   map[string][]string
+	peers   *peerTable
 	conns   []*net.UDPConn
 	in      chan message
 	log     *slog.Logger
@@ -58,7 +58,7 @@ type messenger struct {
 
 // key, when set, authenticates every message (HMAC-SHA256); messages
 // without a valid MAC are dropped.
-func newMessenger(clusterName, me string, local []string, port int, peers map[string][]string, key []byte, log *slog.Logger) (*messenger, error) {
+func newMessenger(clusterName, me string, local []string, port int, peers *peerTable, key []byte, log *slog.Logger) (*messenger, error) {
 	m := &messenger{key: key, cluster: clusterName, me: me, port: port, peers: peers, in: make(chan message, 256), log: log}
 	for _, a := range local {
 		ua, err := net.ResolveUDPAddr("udp", net.JoinHostPort(a, fmt.Sprint(port)))
@@ -104,7 +104,7 @@ func (m *messenger) read(c *net.UDPConn) {
 			m.log.Warn("dropping lease message from another cluster", "from", from, "cluster", msg.Cluster)
 			continue
 		}
-		if _, ok := m.peers[msg.From]; !ok {
+		if _, ok := m.peers.addrs(msg.From); !ok {
 			m.log.Warn("dropping lease message from a non-member", "from", from, "node", msg.From)
 			continue
 		}
@@ -126,7 +126,7 @@ func (m *messenger) send(node string, msg message) {
 		m.log.Error("encode lease message", "err", err)
 		return
 	}
-	addrs := m.peers[node]
+	addrs, _ := m.peers.addrs(node)
 	for i, a := range addrs {
 		if i >= len(m.conns) {
 			break

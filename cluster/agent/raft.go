@@ -125,7 +125,7 @@ func (a *Agent) startRaft() (*raft.Raft, error) {
 	}
 	if !has && !a.cfg.Join {
 		var conf raft.Configuration
-		for _, n := range sortedNodes(a.cfg.Peers) {
+		for _, n := range a.peers.names() {
 			conf.Servers = append(conf.Servers, raft.Server{ID: raft.ServerID(n), Address: raft.ServerAddress(n), Suffrage: raft.Voter})
 		}
 		if err := raft.BootstrapCluster(rc, a.stores.log, a.stores.log, a.stores.snaps, trans, conf); err != nil {

@@ -73,7 +73,7 @@ func TestLinkStreamTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := listenLinks(peers["d1"], port, peers, time.Second, srv, nil)
+	ln, err := listenLinks(peers["d1"], port, newPeerTable(peers), time.Second, srv, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestLinkStreamTLS(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		s := &linkStream{port: port, peers: peers, perLink: time.Second, cliTLS: cli}
+		s := &linkStream{port: port, peers: newPeerTable(peers), perLink: time.Second, cliTLS: cli}
 		c, err := s.Dial("d1", 2*time.Second)
 		if err != nil {
 			return err
@@ -124,7 +124,7 @@ func TestLinkStreamTLS(t *testing.T) {
 	// d1's listener presenting a certificate for d2: a client dialing d1
 	// must refuse it.
 	srv2, _, _ := clientServerTLS(good["d2"])
-	ln2, err := listenLinks([]string{"127.0.0.3"}, port, map[string][]string{"d1": {"127.0.0.3"}}, time.Second, srv2, nil)
+	ln2, err := listenLinks([]string{"127.0.0.3"}, port, newPeerTable(map[string][]string{"d1": {"127.0.0.3"}}), time.Second, srv2, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestLinkStreamTLS(t *testing.T) {
 		}
 	}()
 	_, cli, _ := clientServerTLS(good["d2"])
-	s := &linkStream{port: port, peers: map[string][]string{"d1": {"127.0.0.3"}}, perLink: time.Second, cliTLS: cli}
+	s := &linkStream{port: port, peers: newPeerTable(map[string][]string{"d1": {"127.0.0.3"}}), perLink: time.Second, cliTLS: cli}
 	if _, err := s.Dial("d1", 2*time.Second); err == nil || !strings.Contains(err.Error(), "d1") {
 		t.Fatalf("a server whose certificate names d2 passed as d1: %v", err)
 	}

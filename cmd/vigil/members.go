@@ -19,16 +19,19 @@ list shows the Raft members as the local agent sees them: name, suffrage
 and whether it is reachable on at least one link.
 
 add makes NODE a voting member. NODE must be a node of the cluster block
-(every director needs its addresses). To bring in a new or rebuilt
-director: start it with 'vigil agent --join' and an empty data directory
-(it then waits instead of bootstrapping a cluster of its own), run
-'vigil members add NODE' on any member, and 'vigil undrain NODE' if it was
-drained before.
+(every director needs its addresses). To grow the cluster by a new
+director: add 'node NAME { address ... }' (and its priorities) to the
+file and 'vigil config apply' it (every director learns the addresses
+live), start the new director with 'vigil agent --join' and an empty data
+directory (it then waits instead of bootstrapping a cluster of its own),
+and run 'vigil members add NAME' on any member. A rebuilt director that
+was removed comes back the same way (then 'vigil undrain NAME').
 
 remove takes NODE out of the Raft configuration, so the quorum is counted
 without it (a director that is gone for good). NODE must be drained first
 ('vigil drain NODE') and hold no VIP; it stays drained, so a removed
-director that still runs is never given a VIP.
+director that still runs is never given a VIP. Once removed, it may leave
+the cluster block too (a config apply that drops a voter is refused).
 
 Both return once the change shows in the local agent's Raft configuration
 and print the members. They are forwarded to the leader from any member.

@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+	"vigil/test/topo"
 )
 
 // TestMembersRemoveAdd takes a director out of the Raft configuration
@@ -18,15 +20,7 @@ func TestMembersRemoveAdd(t *testing.T) {
 	}
 	c.waitAnswer(20*time.Second, func(n string) bool { return n == "d1" })
 	d2 := c.d["d2"].host
-	voters := func(out string) []string {
-		var vs []string
-		for _, l := range strings.Split(out, "\n") {
-			if f := strings.Fields(l); len(f) > 1 && f[1] == "voter" {
-				vs = append(vs, f[0])
-			}
-		}
-		return vs
-	}
+	voters := voterNames
 
 	for _, bad := range []struct{ args, want string }{
 		{"remove d3", "node: node d3 is not drained: run vigil drain d3 first"},
@@ -67,4 +61,82 @@ func TestMembersRemoveAdd(t *testing.T) {
 		t.Fatalf("transfer to the re-added d3 printed %q", out)
 	}
 	c.waitAnswer(takeover, func(n string) bool { return n == "d3" })
+}
+
+// voterNames are the voters in the output of vigil members.
+func voterNames(out string) []string {
+	var vs []string
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 1 && f[1] == "voter" {
+			vs = append(vs, f[0])
+		}
+	}
+	return vs
+}
+
+// TestMembersNewNode grows the cluster by a director it never had: the
+// cluster block gains d4 through vigil config apply (every director learns
+// its addresses live), d4 starts with --join, vigil members add d4 makes it
+// a voter, and it can take the VIP. A cluster block that drops a voter is
+// refused.
+func TestMembersNewNode(t *testing.T) {
+	c := newCluster3(t)
+	for _, n := range []string{"d1", "d2", "d3"} {
+		c.start(n)
+	}
+	c.waitAnswer(20*time.Second, func(n string) bool { return n == "d1" })
+	d2 := c.d["d2"].host
+	orig, err := os.ReadFile(c.conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, text string) string {
+		p := filepath.Join(c.dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+
+	// Dropping d3 from the cluster block while it is a voter is refused.
+	drop := strings.Replace(string(orig), "    node d3 { address 10.99.0.13 192.168.99.13 }\n", "", 1)
+	drop = write("drop.conf", strings.Replace(drop, "    node d3 { priority 98 }\n", "", 1))
+	if out, err := d2.Run(vigilBin, "config", "apply", drop); err == nil || !strings.Contains(out, "node d3 is missing from the cluster block but is a Raft voter") {
+		t.Errorf("config apply without d3: %v\n%s", err, out)
+	}
+
+	grown := strings.Replace(string(orig), "    node d3 { address 10.99.0.13 192.168.99.13 }\n",
+		"    node d3 { address 10.99.0.13 192.168.99.13 }\n    node d4 { address 10.99.0.14 192.168.99.14 }\n", 1)
+	grown = strings.Replace(grown, "    node d3 { priority 98 }\n", "    node d3 { priority 98 }\n    node d4 { priority 97 }\n", 1)
+	c.conf = write("grown.conf", grown)
+	d2.MustRun(vigilBin, "config", "apply", c.conf)
+
+	h := c.lab.Host("d4")
+	d4 := &director{name: "d4", host: h, dir: filepath.Join(c.dir, "d4"), lanIP: "10.99.0.14"}
+	d4.lan = h.Link(c.lan, "eth0", "10.99.0.14/24")
+	d4.hb = h.Link(c.hb, "eth1", "192.168.99.14/24")
+	c.d["d4"] = d4
+	c.th.D["d4"] = &topo.Director{Name: "d4", Host: h, LAN: d4.lan, HB: d4.hb, LANIP: "10.99.0.14", HBIP: "192.168.99.14"}
+	c.start("d4", "--join")
+	out := d2.MustRun(vigilBin, "members", "add", "d4", "-f", c.conf)
+	voters := voterNames(out)
+	if strings.Join(voters, " ") != "d1 d2 d3 d4" {
+		t.Fatalf("after adding d4 the voters are %v:\n%s", voters, out)
+	}
+	if out := h.MustRun(vigilBin, "transfer", "VI_1", "--to", "d4", "-f", c.conf); !strings.Contains(out, "held by d4") {
+		t.Fatalf("transfer to the new d4 printed %q", out)
+	}
+	for deadline := time.Now().Add(5 * time.Second); !d4.hasVIP(); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("d4 holds VI_1 but has no VIP address\n%s", c.vigil.Proc("d4").Output())
+		}
+	}
+	if hs := c.holders(); len(hs) != 0 {
+		t.Errorf("with d4 holding the VIP, %v have it too", hs)
+	}
+	// d4's own adverts are not a rogue's: every director knows its source.
+	time.Sleep(2 * time.Second)
+	if st := c.d["d1"].host.MustRun(vigilBin, "status", "--json"); strings.Contains(st, "rogue_advert") {
+		t.Errorf("d4's adverts raised rogue_advert on d1:\n%s", st)
+	}
 }
