@@ -22,8 +22,11 @@ func TestDialUnimplemented(t *testing.T) {
 }
 
 func TestVMACUnimplemented(t *testing.T) {
-	if _, err := AddVMAC("eth0", "vrrp.51", 51, false); !errors.Is(err, errUnimplemented) {
+	if _, err := AddVMAC(VMAC{Parent: "eth0", Name: "vrrp.51", VRID: 51}); !errors.Is(err, errUnimplemented) {
 		t.Errorf("AddVMAC = %v, want errUnimplemented", err)
+	}
+	if _, err := PrepareVMACParent("eth0"); !errors.Is(err, errUnimplemented) {
+		t.Errorf("PrepareVMACParent = %v, want errUnimplemented", err)
 	}
 	if err := DelVMAC("vrrp.51"); !errors.Is(err, errUnimplemented) {
 		t.Errorf("DelVMAC = %v, want errUnimplemented", err)

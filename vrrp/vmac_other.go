@@ -5,7 +5,10 @@ package vrrp
 import "net"
 
 // AddVMAC is implemented on Linux only.
-func AddVMAC(parent, name string, vrid uint8, ipv6 bool) (*net.Interface, error) {
+func AddVMAC(v VMAC) (*net.Interface, error) { return nil, errUnimplemented }
+
+// PrepareVMACParent is implemented on Linux only.
+func PrepareVMACParent(parent string) (restore func() error, err error) {
 	return nil, errUnimplemented
 }
 
