@@ -2,7 +2,10 @@
 
 package vip
 
-import "net/netip"
+import (
+	"context"
+	"net/netip"
+)
 
 // SenderOptions are the LinkSender's optional settings (unused off Linux).
 type SenderOptions struct {
@@ -27,3 +30,8 @@ func (s *LinkSender) Send(tg Target) error {
 
 // Close does nothing.
 func (s *LinkSender) Close() error { return nil }
+
+// Probe fails with ErrUnimplemented.
+func (s *LinkSender) Probe(ctx context.Context, iface string, addrs []netip.Addr, t ProbeTiming) ([]Claim, error) {
+	return nil, opErr("probe", iface, netip.Prefix{}, ErrUnimplemented)
+}
