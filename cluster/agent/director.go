@@ -26,35 +26,46 @@ import (
 // pieces its Wire drives, opened in the network namespace of the calling
 // thread.
 type Director struct {
-	Agent *Agent
-	mu    sync.Mutex // guards setup: applied in the loop, validated by the API
-	setup *Setup
-	log   *slog.Logger
-	conn  *vip.NetlinkConn
-	link  *vip.LinkSender
-	mgr   *vip.Manager
-	ann   *vip.Announcer
-	vconn []*vrrp.Conn
-	lsn   []*vrrp.Listener
-	wires []*WireInstance
-	wire  *Wire // the Executor
-	lb    *Balancer
-	dp    lvs.Datapath
-	fence *nftfence.Fence
-	hd    *health.Driver
-	track []func(context.Context) error // tracker loops
-	arp   []*arpwatch.Watcher
+	Agent   *Agent
+	mu      sync.Mutex // guards setup: applied in the loop, validated by the API
+	setup   *Setup
+	log     *slog.Logger
+	conn    *vip.NetlinkConn
+	link    *vip.LinkSender
+	mgr     *vip.Manager
+	ann     *vip.Announcer
+	vconn   []*vrrp.Conn
+	lsn     []*vrrp.Listener
+	wires   []*WireInstance
+	wire    *Wire // the Executor
+	lb      *Balancer
+	dp      lvs.Datapath
+	vmacs   []string                // use_vmac interfaces made, removed by Close
+	parents map[string]func() error // their parents' ARP settings to restore
+	listen  []listenOn              // the instances' listeners, opened with the agent
+	fence   *nftfence.Fence
+	hd      *health.Driver
+	track   []func(context.Context) error // tracker loops
+	arp     []*arpwatch.Watcher
+}
+
+// listenOn is an instance's listener socket.
+type listenOn struct {
+	is InstanceSetup
+	c  *vrrp.Conn
 }
 
 // OpenDirector opens the sockets a director needs and the agent. An
-// instance whose interface cannot be opened is logged and runs without
-// adverts; its addresses then fail on every Hold, which the agent logs,
-// and the other instances are unaffected.
+// instance that cannot run on this node (an interface missing, a use_vmac
+// interface that cannot be made) is logged and refuses every take with
+// the reason (openInstance); one whose VIPs another host has is refused
+// while that host answers (conflictGuard). Either way the other instances
+// are unaffected.
 func OpenDirector(s *Setup, log *slog.Logger) (*Director, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &Director{setup: s, log: log}
+	d := &Director{setup: s, log: log, parents: map[string]func() error{}}
 	var err error
 	if d.conn, err = vip.NewNetlinkConn(); err != nil {
 		return nil, fmt.Errorf("agent: open netlink: %w", err)
@@ -68,19 +79,15 @@ func OpenDirector(s *Setup, log *slog.Logger) (*Director, error) {
 		return nil, fmt.Errorf("agent: announcer: %w", err)
 	}
 	for _, is := range s.Instances {
-		w := &WireInstance{Name: is.Name, Addrs: is.Addrs, Advert: is.Advert}
-		c, err := vrrp.Dial(vrrp.DialConfig{Interface: is.Interface, IPv6: is.IPv6, Src: is.Src, NoMulticast: is.Dsts[0] != vrrp.GroupV4 && is.Dsts[0] != vrrp.GroupV6})
+		w, c, err := d.openInstance(is)
 		if err != nil {
-			log.Error("instance runs without VRRP adverts", "instance", is.Name, "interface", is.Interface, "err", err)
-		} else {
-			d.vconn = append(d.vconn, c)
-			w.Sender, err = vrrp.NewSender(c, vrrp.SenderConfig{Src: c.Src(), Dsts: is.Dsts, Options: is.Options, Logger: log.With("instance", is.Name)})
-			if err != nil {
-				d.Close()
-				return nil, fmt.Errorf("agent: instance %s: advert sender: %w", is.Name, err)
-			}
+			d.Close()
+			return nil, err
 		}
 		d.wires = append(d.wires, w)
+		if c != nil {
+			d.listen = append(d.listen, listenOn{is, c})
+		}
 	}
 	if len(s.VirtualServers) > 0 {
 		var kind datapath.Kind
@@ -100,10 +107,17 @@ func OpenDirector(s *Setup, log *slog.Logger) (*Director, error) {
 		d.Close()
 		return nil, fmt.Errorf("agent: remove VIP addresses left by a previous run: %w", err)
 	}
+	// Who else has our VIPs: probed now, before anything can be granted.
+	guard := newConflictGuard(d.link, func(ev fencing.Event) { d.Agent.Observe(ev) }, log.With("component", "conflicts"))
+	targets := probeTargets(s.Instances, d.wires)
+	guard.startup(context.Background(), targets)
+	vetTakes(guard, targets, d.wires)
 	cfg := s.Agent
 	var vips []netip.Addr
 	for _, o := range Owned(d.wires) {
-		vips = append(vips, o.Addr)
+		if !slices.Contains(vips, o.Addr) { // on a VMAC and its parent
+			vips = append(vips, o.Addr)
+		}
 	}
 	var fence Fence
 	if d.fence, err = nftfence.New(vips); err != nil {
@@ -146,11 +160,8 @@ func OpenDirector(s *Setup, log *slog.Logger) (*Director, error) {
 		d.Close()
 		return nil, err
 	}
-	for i, is := range s.Instances {
-		if d.wires[i].Sender == nil {
-			continue
-		}
-		l, err := d.listen(is, d.vconn[len(d.lsn)])
+	for _, lo := range d.listen {
+		l, err := d.listener(lo.is, lo.c)
 		if err != nil {
 			d.Close()
 			return nil, err
@@ -216,10 +227,10 @@ func (d *Director) startHealth(servers []HealthServer) (*health.Driver, error) {
 	return hd, nil
 }
 
-// listen watches the instance's interface for adverts of its VRID that do
+// listener watches the instance's interface for adverts of its VRID that do
 // not come from the replicated holder: a rogue router or a leftover
 // keepalived. Each goes to the alert monitor.
-func (d *Director) listen(is InstanceSetup, c *vrrp.Conn) (*vrrp.Listener, error) {
+func (d *Director) listener(is InstanceSetup, c *vrrp.Conn) (*vrrp.Listener, error) {
 	local := vrrp.Local{Version: is.Advert.Version, AuthType: is.Advert.AuthType, AuthData: is.Advert.AuthData, Interval: is.Advert.Interval}
 	return vrrp.NewListener(c, vrrp.ListenerConfig{
 		Options: is.Options,
@@ -332,6 +343,20 @@ func (d *Director) Close() {
 		d.conn.Close()
 		d.conn = nil
 	}
+	// The VMACs go last: Run released their VIPs and sent the priority-0
+	// adverts from them before.
+	for _, name := range d.vmacs {
+		if err := vrrp.DelVMAC(name); err != nil {
+			d.log.Warn("use_vmac interface not removed", "vmac", name, "err", err)
+		}
+	}
+	d.vmacs = nil
+	for parent, restore := range d.parents {
+		if err := restore(); err != nil {
+			d.log.Warn("ARP settings of a use_vmac parent not restored", "iface", parent, "err", err)
+		}
+	}
+	d.parents = map[string]func() error{}
 }
 
 // onlyMissingInterfaces reports whether every error joined in err is a

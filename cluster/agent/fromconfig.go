@@ -51,6 +51,21 @@ type InstanceSetup struct {
 	// AdvertSrc is each node's advert source address for this instance,
 	// so the listener can tell the holder's adverts from a rogue's.
 	AdvertSrc map[string]netip.Addr
+	// VMAC is the instance's use_vmac interface; nil without use_vmac.
+	VMAC *VMACSetup
+}
+
+// VMACSetup is an instance's use_vmac (keepalived's semantics): a macvlan
+// with the virtual router MAC on the instance's interface, made at
+// startup and removed at shutdown on every director. The VIPs that name
+// no other interface (dev) go on it while the instance is held, and the
+// gratuitous ARPs for them leave from it; so do the adverts, unless
+// XmitBase.
+type VMACSetup struct {
+	vrrp.VMAC
+	// XmitBase sends the adverts from the instance's interface instead
+	// (vmac_xmit_base; keepalived forces it with unicast peers).
+	XmitBase bool
 }
 
 // FromConfig derives node's setup from a validated configuration. The
@@ -156,6 +171,9 @@ func FromConfig(c *config.Config, node string) (*Setup, error) {
 		}
 		s.Instances = append(s.Instances, is)
 	}
+	if err := nameVMACs(s.Instances); err != nil {
+		return nil, err
+	}
 	s.Agent.Report.AdvertSrc = map[string]map[string]netip.Addr{}
 	s.Agent.Report.VIPs = map[string][]netip.Addr{}
 	for _, is := range s.Instances {
@@ -219,7 +237,60 @@ func instanceSetup(i *config.VRRPInstance) (InstanceSetup, error) {
 		is.Dsts = []netip.Addr{vrrp.GroupV4}
 	}
 	slices.SortFunc(is.Dsts, netip.Addr.Compare)
+	if i.UseVMAC {
+		v := &VMACSetup{
+			VMAC:     vrrp.VMAC{Parent: i.Interface, Name: i.VMACName, VRID: is.Advert.VRID, IPv6: is.IPv6},
+			XmitBase: i.VMACXmitBase || len(i.UnicastPeers) > 0,
+		}
+		if i.VMACAddr != "" {
+			mac, err := vrrp.ParseVMACAddr(i.VMACAddr, v.VRID)
+			if err != nil {
+				return is, fmt.Errorf("agent: instance %s: %w", i.Name, err)
+			}
+			v.MAC = mac
+		}
+		is.VMAC = v
+	}
 	return is, nil
+}
+
+// nameVMACs gives every VMAC without a configured name keepalived's:
+// vrrp.VRID, or for an IPv6 instance whose VRID an IPv4 one already uses,
+// vrrp6.VRID; it then puts each instance's VIPs that name no other
+// interface on its VMAC. Two instances may not share a VMAC.
+func nameVMACs(instances []InstanceSetup) error {
+	used := map[string]string{}
+	for _, is := range instances {
+		if is.VMAC != nil && is.VMAC.Name != "" {
+			if other, ok := used[is.VMAC.Name]; ok {
+				return fmt.Errorf("agent: instances %s and %s both use_vmac %s", other, is.Name, is.VMAC.Name)
+			}
+			used[is.VMAC.Name] = is.Name
+		}
+	}
+	for idx := range instances {
+		is := &instances[idx]
+		v := is.VMAC
+		if v == nil {
+			continue
+		}
+		if v.Name == "" {
+			v.Name = vrrp.DefaultVMACName(v.VRID)
+			if _, taken := used[v.Name]; taken && v.IPv6 {
+				v.Name = fmt.Sprintf("vrrp6.%d", v.VRID)
+			}
+			if other, taken := used[v.Name]; taken {
+				return fmt.Errorf("agent: instances %s and %s both use_vmac %s: name one of them (use_vmac NAME)", other, is.Name, v.Name)
+			}
+			used[v.Name] = is.Name
+		}
+		for i, h := range is.Addrs {
+			if h.Iface == is.Interface {
+				is.Addrs[i].Iface = v.Name
+			}
+		}
+	}
+	return nil
 }
 
 // reportConfig takes keepalived's notify scripts (as node sees them), FIFO,

@@ -23,6 +23,13 @@ type WireInstance struct {
 	// VRRP peers, or a test).
 	Advert vrrp.Advert
 	Sender *vrrp.Sender
+	// Vet, when set, is asked before the instance is taken (not on
+	// renewals): an error refuses the take, and Hold returns it. It runs
+	// on the agent's loop and may block for a probe's duration.
+	Vet func() error
+	// Base is the instance's interface when its VIPs are on a VMAC: a VIP
+	// found there (left by a run without use_vmac) is removed too.
+	Base string
 }
 
 // Wire is the Executor of a real director: addresses through the VIP
@@ -72,6 +79,9 @@ func Owned(instances []*WireInstance) []vip.Owned {
 	for _, i := range instances {
 		for _, h := range i.Addrs {
 			out = append(out, vip.Owned{Iface: h.Iface, Addr: h.Addr.Addr()})
+			if i.Base != "" && h.Iface != i.Base {
+				out = append(out, vip.Owned{Iface: i.Base, Addr: h.Addr.Addr()})
+			}
 		}
 	}
 	return out
@@ -85,6 +95,13 @@ func (w *Wire) Hold(instance string, epoch uint64, until time.Time) error {
 	}
 	w.mu.Lock()
 	_, was := w.until[instance]
+	w.mu.Unlock()
+	if !was && i.Vet != nil {
+		if err := i.Vet(); err != nil {
+			return fmt.Errorf("agent: hold %s epoch %d: not taken: %w", instance, epoch, err)
+		}
+	}
+	w.mu.Lock()
 	w.until[instance] = until
 	holds := w.holdsLocked()
 	w.mu.Unlock()
@@ -96,6 +113,18 @@ func (w *Wire) Hold(instance string, epoch uint64, until time.Time) error {
 		// Errors are per address: the others are applied. Report, and
 		// announce only if this instance's own addresses failed nothing.
 		if !w.instanceOK(i) {
+			if !was {
+				// A take that failed is not held: take back whatever of
+				// it went on, so the next Hold starts afresh (burst,
+				// adverts) and the instance is all or nothing.
+				w.mu.Lock()
+				delete(w.until, instance)
+				holds = w.holdsLocked()
+				w.mu.Unlock()
+				if rerr := errors.Join(w.mgr.Set(holds), w.setFence(holds)); rerr != nil {
+					w.log.Warn("taking back a failed take", "instance", instance, "err", rerr)
+				}
+			}
 			return fmt.Errorf("agent: hold %s epoch %d: %w", instance, epoch, err)
 		}
 		w.log.Warn("some addresses failed", "err", err)

@@ -1,0 +1,170 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"vigil/fencing"
+	"vigil/vrrp/vip"
+)
+
+// ErrAddressInUse wraps the refusal to take an instance one of whose VIPs
+// another host has (it answered an ARP probe).
+var ErrAddressInUse = errors.New("address in use by another host")
+
+// Prober finds the other hosts that have some of addrs on a link;
+// vip.LinkSender implements it.
+type Prober interface {
+	Probe(ctx context.Context, iface string, addrs []netip.Addr, t vip.ProbeTiming) ([]vip.Claim, error)
+}
+
+// probeTarget is what of an instance is probed: its IPv4 VIPs, on the link
+// they are announced on (for a VMAC, its parent: a backup must never send
+// with the virtual MAC, or switches would learn it on the wrong port).
+type probeTarget struct {
+	Instance string
+	Iface    string
+	Addrs    []netip.Addr
+}
+
+func (t probeTarget) key() string { return t.Instance + " " + t.Iface }
+
+// conflictGuard keeps a director from taking a VIP that another host has
+// (RFC 5227's duplicate address detection, cut to what a failover can
+// afford). Policy:
+//
+//  1. At startup, before the agent runs, every instance's IPv4 VIPs are
+//     probed (vip.DefaultProbeTiming: 200 ms), one round per link. Nothing
+//     waits on it: no director is granted anything before the cluster has
+//     a leader.
+//  2. An address answered for at startup is only suspect: the answer may
+//     come from another director holding it (this one restarted), whose
+//     MAC this node does not know. A suspect instance is probed again when
+//     this node is about to take it: the cluster grants an instance only
+//     once its previous holder has released it or is fenced, so an answer
+//     then comes from a host that is not one of ours. An instance nobody
+//     answered for is taken at once: no probe delays a failover.
+//  3. Answered again, the instance is not taken (keepalived would take it
+//     regardless and fight the other host over the address): the take
+//     fails with ErrAddressInUse naming the VIP and the MAC, which is
+//     logged, and every claim goes to the alert monitor as an ARP
+//     observation (arp_conflict). The other instances run on. The lease
+//     goes on, and every renewal tries the take again, probing at most
+//     once per recheck, so the instance is taken once the other host has
+//     let go of the address.
+//  4. A probe that fails (a socket error) lets the take go ahead: this
+//     check must never be what keeps a VIP down.
+//
+// IPv6 VIPs are not probed. A conflictGuard is safe for concurrent use.
+type conflictGuard struct {
+	probe   Prober
+	timing  vip.ProbeTiming
+	recheck time.Duration
+	now     func() time.Time
+	observe func(fencing.Event)
+	log     *slog.Logger
+
+	mu      sync.Mutex
+	suspect map[string]bool      // targets answered for at startup or at the last probe
+	last    map[string]time.Time // target → time of its last take probe
+	lastErr map[string]error     // target → what that probe found
+}
+
+// defaultRecheck is how often a refused instance is probed again.
+const defaultRecheck = 5 * time.Second
+
+func newConflictGuard(p Prober, observe func(fencing.Event), log *slog.Logger) *conflictGuard {
+	return &conflictGuard{
+		probe: p, timing: vip.DefaultProbeTiming, recheck: defaultRecheck, now: time.Now, observe: observe, log: log,
+		suspect: map[string]bool{}, last: map[string]time.Time{}, lastErr: map[string]error{},
+	}
+}
+
+// startup probes every target, one round per link, and marks the
+// instances whose VIPs something answered for as suspect (step 1).
+func (g *conflictGuard) startup(ctx context.Context, targets []probeTarget) {
+	var links []string
+	byLink := map[string][]netip.Addr{}
+	for _, t := range targets {
+		if _, ok := byLink[t.Iface]; !ok {
+			links = append(links, t.Iface)
+		}
+		byLink[t.Iface] = append(byLink[t.Iface], t.Addrs...)
+	}
+	for _, link := range links {
+		claims, err := g.probe.Probe(ctx, link, byLink[link], g.timing)
+		if err != nil {
+			g.log.Warn("could not probe the VIPs for other hosts having them", "iface", link, "err", err)
+		}
+		for _, t := range targets {
+			if t.Iface != link {
+				continue
+			}
+			for _, c := range claimsFor(claims, t.Addrs) {
+				g.log.Warn("VIP answered for at startup: by another director holding it, or by another host; it is probed again before this node takes it",
+					"instance", t.Instance, "vip", c.Addr, "mac", c.MAC.String(), "iface", c.Iface)
+				g.mu.Lock()
+				g.suspect[t.key()] = true
+				g.mu.Unlock()
+			}
+		}
+	}
+}
+
+// vet is Wire's Vet for t: nil lets the take go ahead (steps 2-4).
+func (g *conflictGuard) vet(t probeTarget) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.suspect[t.key()] {
+		return nil
+	}
+	now := g.now()
+	if last, ok := g.last[t.key()]; ok && now.Sub(last) < g.recheck {
+		return g.lastErr[t.key()]
+	}
+	g.last[t.key()] = now
+	claims, err := g.probe.Probe(context.Background(), t.Iface, t.Addrs, g.timing)
+	if err != nil {
+		g.log.Warn("could not probe the VIPs before taking the instance; taking it", "instance", t.Instance, "err", err)
+		g.lastErr[t.key()] = nil
+		return nil
+	}
+	claims = claimsFor(claims, t.Addrs)
+	if len(claims) == 0 {
+		g.log.Info("no other host has the instance's VIPs: taking it", "instance", t.Instance)
+		delete(g.suspect, t.key())
+		delete(g.last, t.key())
+		delete(g.lastErr, t.key())
+		return nil
+	}
+	var who []string
+	for _, c := range claims {
+		who = append(who, c.String())
+		g.observe(fencing.ARPObservation{At: now, Iface: c.Iface, SenderIP: c.Addr, SenderMAC: c.MAC})
+	}
+	err = fmt.Errorf("instance %s: %w: %s (not one of our directors: the cluster granted this node the instance, so its previous holder let go); not taking it while that host answers",
+		t.Instance, ErrAddressInUse, strings.Join(who, ", "))
+	g.log.Error("VIP owned by another host", "instance", t.Instance, "err", err)
+	g.lastErr[t.key()] = err
+	return err
+}
+
+// claimsFor keeps the claims of addrs.
+func claimsFor(claims []vip.Claim, addrs []netip.Addr) []vip.Claim {
+	var out []vip.Claim
+	for _, c := range claims {
+		for _, a := range addrs {
+			if c.Addr == a.Unmap() {
+				out = append(out, c)
+				break
+			}
+		}
+	}
+	return out
+}

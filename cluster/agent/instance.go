@@ -1,0 +1,191 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+
+	"vigil/vrrp"
+)
+
+// ErrNoInterface wraps the refusal to take an instance an interface of
+// which does not exist on this node.
+var ErrNoInterface = errors.New("interface does not exist on this node")
+
+// openInstance prepares what instance is needs on this node, in order:
+//
+//  1. its interfaces are checked: the instance's and every VIP's (dev);
+//  2. its VMAC (use_vmac) is made, and its parent's ARP settings set;
+//  3. its VRRP sockets are opened: one on the instance's interface, in
+//     the VRRP group, for the listener (and for the adverts with
+//     vmac_xmit_base or without a VMAC), and for the adverts of a VMAC a
+//     send-only one on it, which joins no group (an IGMP or MLD report
+//     from a backup's VMAC would teach switches the virtual MAC on the
+//     wrong port) and sends from the instance's interface's address.
+//
+// An instance that cannot run here (an interface missing, a VMAC that
+// cannot be made) is logged now and gets a Vet that refuses every take
+// with the reason; the other instances are not affected. It returns the
+// wire instance and the listener's socket (nil: no listener).
+func (d *Director) openInstance(is InstanceSetup) (*WireInstance, *vrrp.Conn, error) {
+	w := &WireInstance{Name: is.Name, Addrs: is.Addrs, Advert: is.Advert}
+	refuse := func(err error) (*WireInstance, *vrrp.Conn, error) {
+		d.log.Error("instance cannot run on this node: it will not take its VIPs; the other instances run on", "instance", is.Name, "err", err)
+		w.Vet = func() error { return err }
+		return w, nil, nil
+	}
+	if err := interfacesExist(is); err != nil {
+		return refuse(fmt.Errorf("instance %s: %w", is.Name, err))
+	}
+	if is.VMAC != nil {
+		w.Base = is.Interface
+		if err := d.addVMAC(is); err != nil {
+			return refuse(fmt.Errorf("instance %s: use_vmac: %w", is.Name, err))
+		}
+	}
+	noGroup := is.Dsts[0] != vrrp.GroupV4 && is.Dsts[0] != vrrp.GroupV6
+	c, err := vrrp.Dial(vrrp.DialConfig{Interface: is.Interface, IPv6: is.IPv6, Src: is.Src, NoMulticast: noGroup})
+	if err != nil {
+		d.log.Error("instance runs without VRRP adverts", "instance", is.Name, "interface", is.Interface, "err", err)
+		return w, nil, nil
+	}
+	d.vconn = append(d.vconn, c)
+	send := c
+	if is.VMAC != nil && !is.VMAC.XmitBase {
+		if send, err = vrrp.Dial(vrrp.DialConfig{Interface: is.VMAC.Name, IPv6: is.IPv6, Src: c.Src(), NoMulticast: true}); err != nil {
+			d.log.Error("instance runs without VRRP adverts", "instance", is.Name, "interface", is.VMAC.Name, "err", err)
+			return w, c, nil
+		}
+		d.vconn = append(d.vconn, send)
+	}
+	w.Sender, err = vrrp.NewSender(send, vrrp.SenderConfig{Src: send.Src(), Dsts: is.Dsts, Options: is.Options, Logger: d.log.With("instance", is.Name)})
+	if err != nil {
+		return nil, nil, fmt.Errorf("agent: instance %s: advert sender: %w", is.Name, err)
+	}
+	return w, c, nil
+}
+
+// interfacesExist checks the instance's interface and the interfaces its
+// VIPs name (a VMAC is made later, on the instance's interface).
+func interfacesExist(is InstanceSetup) error {
+	names := []string{is.Interface}
+	for _, h := range is.Addrs {
+		if is.VMAC == nil || h.Iface != is.VMAC.Name {
+			names = append(names, h.Iface)
+		}
+	}
+	for _, n := range names {
+		if _, err := net.InterfaceByName(n); err != nil {
+			return fmt.Errorf("%s: %w", n, ErrNoInterface)
+		}
+	}
+	return nil
+}
+
+// addVMAC makes the instance's VMAC and, once per parent, sets the
+// parent's ARP settings; Close undoes both. An IPv6 VMAC that sends the
+// adverts gets the parent's link-local address (or the configured
+// source), as keepalived's does.
+func (d *Director) addVMAC(is InstanceSetup) error {
+	v := is.VMAC.VMAC
+	if v.IPv6 && !is.VMAC.XmitBase {
+		src := is.Src
+		if !src.IsValid() {
+			var err error
+			if src, err = linkLocal(is.Interface); err != nil {
+				return err
+			}
+		}
+		v.LinkLocal = src
+	}
+	if _, ok := d.parents[v.Parent]; !ok {
+		restore, err := vrrp.PrepareVMACParent(v.Parent)
+		if err != nil {
+			return err
+		}
+		d.parents[v.Parent] = restore
+	}
+	if _, err := vrrp.AddVMAC(v); err != nil {
+		return err
+	}
+	d.vmacs = append(d.vmacs, v.Name)
+	d.log.Info("use_vmac interface up", "instance", is.Name, "vmac", v.Name, "mac", v.Addr().String(), "parent", v.Parent, "adverts_from", map[bool]string{true: v.Parent, false: v.Name}[is.VMAC.XmitBase])
+	return nil
+}
+
+// linkLocal is the IPv6 link-local address of iface.
+func linkLocal(iface string) (netip.Addr, error) {
+	ifi, err := net.InterfaceByName(iface)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	addrs, err := ifi.Addrs()
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			if ip, ok := netip.AddrFromSlice(n.IP); ok && ip.Is6() && ip.IsLinkLocalUnicast() {
+				return ip, nil
+			}
+		}
+	}
+	return netip.Addr{}, fmt.Errorf("%s has no IPv6 link-local address to send the adverts from", iface)
+}
+
+// probeTargets is what the conflict guard probes of each instance that can
+// run here: its IPv4 VIPs, on the interface they are announced on (the
+// VMAC's parent for a VMAC).
+func probeTargets(setups []InstanceSetup, wires []*WireInstance) []probeTarget {
+	var out []probeTarget
+	for i, is := range setups {
+		if wires[i].Vet != nil {
+			continue // cannot run here at all
+		}
+		byIface := map[string]int{}
+		for _, h := range is.Addrs {
+			a := h.Addr.Addr().Unmap()
+			if !a.Is4() {
+				continue
+			}
+			iface := h.Iface
+			if is.VMAC != nil && iface == is.VMAC.Name {
+				iface = is.Interface
+			}
+			k, ok := byIface[iface]
+			if !ok {
+				k = len(out)
+				byIface[iface] = k
+				out = append(out, probeTarget{Instance: is.Name, Iface: iface})
+			}
+			out[k].Addrs = append(out[k].Addrs, a)
+		}
+	}
+	return out
+}
+
+// vetTakes gives every instance that can run here its conflict check.
+func vetTakes(g *conflictGuard, targets []probeTarget, wires []*WireInstance) {
+	for _, w := range wires {
+		if w.Vet != nil {
+			continue
+		}
+		var mine []probeTarget
+		for _, t := range targets {
+			if t.Instance == w.Name {
+				mine = append(mine, t)
+			}
+		}
+		if len(mine) == 0 {
+			continue
+		}
+		w.Vet = func() error {
+			var errs []error
+			for _, t := range mine {
+				errs = append(errs, g.vet(t))
+			}
+			return errors.Join(errs...)
+		}
+	}
+}
