@@ -97,10 +97,21 @@ func setupVMAC(l netlink.Link, v VMAC) error {
 	return nil
 }
 
-// PrepareVMACParent sets arp_ignore=1 and arp_filter=1 on the parent of
-// VMACs, as keepalived does, so that the parent does not answer ARP for
-// the VIPs on its VMACs with its own MAC. restore puts the previous values
-// back (call it once the last VMAC on parent is gone).
+// PrepareVMACParent sets the ARP settings of the parent of VMACs so that
+// it never tells anyone a VIP on a VMAC is at its own MAC:
+//
+//   - arp_ignore=1 and arp_filter=1, as keepalived sets them: the parent
+//     does not answer ARP requests for the VIPs;
+//   - arp_announce=2, which keepalived leaves alone: replies from a VIP
+//     leave through the parent (its route), and with the default the
+//     ARP request for the client would carry the VIP as sender address
+//     and the parent's MAC, and the client would update its entry for
+//     the VIP to the holder's own MAC, undoing the VMAC until the next
+//     gratuitous ARP (measured in test/e2e TestVMAC). With 2 the request
+//     carries the parent's own address.
+//
+// restore puts the previous values back (call it once the last VMAC on
+// parent is gone).
 func PrepareVMACParent(parent string) (restore func() error, err error) {
 	var undo []func() error
 	restore = func() error {
@@ -110,12 +121,13 @@ func PrepareVMACParent(parent string) (restore func() error, err error) {
 		}
 		return errors.Join(errs...)
 	}
-	for _, key := range []string{"arp_ignore", "arp_filter"} {
-		old, err := setConf("ipv4", parent, key, "1")
+	for _, kv := range [][2]string{{"arp_ignore", "1"}, {"arp_filter", "1"}, {"arp_announce", "2"}} {
+		key, val := kv[0], kv[1]
+		old, err := setConf("ipv4", parent, key, val)
 		if err != nil {
 			return nil, errors.Join(fmt.Errorf("vrrp: prepare vmac parent: %w", err), restore())
 		}
-		if old != "1" {
+		if old != val {
 			undo = append(undo, func() error {
 				_, err := setConf("ipv4", parent, key, old)
 				return err

@@ -60,14 +60,14 @@ func TestVMAC(t *testing.T) {
 		}
 	}
 
-	// The parent answers ARP for its own addresses only while a VMAC is
-	// on it, and gets its settings back after.
+	// The parent neither answers ARP for a VMAC's VIPs nor names them as
+	// its own while a VMAC is on it, and gets its settings back after.
 	var restore func() error
 	if err := do(func() (err error) { restore, err = vrrp.PrepareVMACParent("eth0"); return err }); err != nil {
 		t.Fatal(err)
 	}
-	if a, f := sysctl(t, l, "ipv4/conf/eth0/arp_ignore"), sysctl(t, l, "ipv4/conf/eth0/arp_filter"); a != "1" || f != "1" {
-		t.Errorf("parent arp_ignore %s arp_filter %s, want 1 1", a, f)
+	if got := parentARP(t, l); got != "1 1 2" {
+		t.Errorf("parent arp_ignore, arp_filter, arp_announce: %s, want 1 1 2", got)
 	}
 
 	// Adverts on the vmac, from the parent's address (keepalived does the
@@ -105,8 +105,8 @@ func TestVMAC(t *testing.T) {
 	if err := do(restore); err != nil {
 		t.Fatal(err)
 	}
-	if a, f := sysctl(t, l, "ipv4/conf/eth0/arp_ignore"), sysctl(t, l, "ipv4/conf/eth0/arp_filter"); a != "0" || f != "0" {
-		t.Errorf("parent arp_ignore %s arp_filter %s after restore, want 0 0", a, f)
+	if got := parentARP(t, l); got != "0 0 0" {
+		t.Errorf("parent arp_ignore, arp_filter, arp_announce after restore: %s, want 0 0 0", got)
 	}
 }
 
@@ -145,6 +145,16 @@ func sendSeen(t *testing.T, l *vrrpLab, conn *vrrp.Conn, src, dst netip.Addr, fi
 	if !strings.Contains(ts.Output(), want) {
 		t.Errorf("tshark saw:\n%s\nwant a line %q", ts.Output(), want)
 	}
+}
+
+// parentARP is eth0's arp_ignore, arp_filter and arp_announce.
+func parentARP(t *testing.T, l *vrrpLab) string {
+	t.Helper()
+	var v []string
+	for _, k := range []string{"arp_ignore", "arp_filter", "arp_announce"} {
+		v = append(v, sysctl(t, l, "ipv4/conf/eth0/"+k))
+	}
+	return strings.Join(v, " ")
 }
 
 // sysctl reads /proc/sys/net/KEY in the vigil host.

@@ -154,12 +154,21 @@ func (c *cluster3) start(name string, extra ...string) { c.vigil.Start(name, ext
 
 // ask connects to the VIP from the client and returns the name of the
 // director that answered ("" if none answered).
-func (c *cluster3) ask() string { return c.th.Ask(300 * time.Millisecond) }
+func (c *cluster3) ask() string { return c.askAt(vip) }
+
+// askAt is ask for another address.
+func (c *cluster3) askAt(addr string) string { return c.th.AskAt(addr, 300*time.Millisecond) }
 
 // waitAnswer polls the VIP until a director accepted by ok answers.
 func (c *cluster3) waitAnswer(within time.Duration, ok func(string) bool) (string, time.Duration) {
 	c.t.Helper()
-	got, took, err := c.th.WaitAnswer(within, 50*time.Millisecond, 300*time.Millisecond, ok)
+	return c.waitAnswerAt(vip, within, ok)
+}
+
+// waitAnswerAt is waitAnswer for another address.
+func (c *cluster3) waitAnswerAt(addr string, within time.Duration, ok func(string) bool) (string, time.Duration) {
+	c.t.Helper()
+	got, took, err := c.th.WaitAnswerAt(addr, within, 50*time.Millisecond, 300*time.Millisecond, ok)
 	if err != nil {
 		c.t.Fatalf("%v\n%s", err, c.logs())
 	}

@@ -92,22 +92,30 @@ func serveName(t netns.T, h *netns.Host, name string) {
 
 // Ask opens a new TCP connection from the client to the VIP and returns
 // the name of the director that answered ("" if none did within timeout).
-func (th *Three) Ask(timeout time.Duration) string {
-	got, _ := th.Client.ReadLine(fmt.Sprintf("%s:%d", th.Net.VIP(), ServicePort), timeout)
+func (th *Three) Ask(timeout time.Duration) string { return th.AskAt(th.Net.VIP(), timeout) }
+
+// AskAt is Ask for another address (another instance's VIP).
+func (th *Three) AskAt(addr string, timeout time.Duration) string {
+	got, _ := th.Client.ReadLine(fmt.Sprintf("%s:%d", addr, ServicePort), timeout)
 	return got
 }
 
 // WaitAnswer asks every poll until ok accepts the answering director, and
 // returns it and how long that took.
 func (th *Three) WaitAnswer(within, poll, timeout time.Duration, ok func(string) bool) (string, time.Duration, error) {
+	return th.WaitAnswerAt(th.Net.VIP(), within, poll, timeout, ok)
+}
+
+// WaitAnswerAt is WaitAnswer for another address.
+func (th *Three) WaitAnswerAt(addr string, within, poll, timeout time.Duration, ok func(string) bool) (string, time.Duration, error) {
 	start := time.Now()
 	for time.Since(start) < within {
-		if got := th.Ask(timeout); got != "" && ok(got) {
+		if got := th.AskAt(addr, timeout); got != "" && ok(got) {
 			return got, time.Since(start), nil
 		}
 		time.Sleep(poll)
 	}
-	return "", 0, fmt.Errorf("no acceptable director answered on the VIP within %v (last: %q)", within, th.Ask(timeout))
+	return "", 0, fmt.Errorf("nothing acceptable answered on %s within %v (last: %q)", addr, within, th.AskAt(addr, timeout))
 }
 
 // MACs maps each director's LAN hardware address to its name.
