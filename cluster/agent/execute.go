@@ -3,6 +3,8 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -39,7 +41,11 @@ func (a *Agent) do(ctx context.Context, act cluster.Action) {
 			return
 		}
 		if err := a.cfg.Executor.Hold(x.Instance, x.Epoch, x.Until); err != nil {
-			a.log.Error("hold failed", "instance", x.Instance, "epoch", x.Epoch, "err", err)
+			lvl := slog.LevelError
+			if errors.Is(err, errStillRefused) {
+				lvl = slog.LevelDebug // said before; retried on every renewal
+			}
+			a.log.Log(ctx, lvl, "hold failed", "instance", x.Instance, "epoch", x.Epoch, "err", err)
 			return
 		}
 		a.mu.Lock()

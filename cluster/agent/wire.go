@@ -47,9 +47,14 @@ type Wire struct {
 	inst  map[string]*WireInstance
 	log   *slog.Logger
 
-	mu    sync.Mutex
-	until map[string]time.Time // held instances → lease end
+	mu      sync.Mutex
+	until   map[string]time.Time // held instances → lease end
+	refused map[string]string    // instances whose take Vet refuses → why, as last said
 }
+
+// errStillRefused marks a refusal said before in the same words: the
+// agent logs it quietly (a refused instance is retried on every renewal).
+var errStillRefused = errors.New("still refused")
 
 // Fence is the kernel-level self-fence (fencing/nftfence): the node
 // answers for a VIP only while it is in the fence's held set, each until
@@ -65,7 +70,7 @@ func NewWire(mgr *vip.Manager, ann *vip.Announcer, fence Fence, instances []*Wir
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	w := &Wire{mgr: mgr, ann: ann, fence: fence, inst: map[string]*WireInstance{}, until: map[string]time.Time{}, log: log}
+	w := &Wire{mgr: mgr, ann: ann, fence: fence, inst: map[string]*WireInstance{}, until: map[string]time.Time{}, refused: map[string]string{}, log: log}
 	for _, i := range instances {
 		w.inst[i.Name] = i
 	}
@@ -98,10 +103,19 @@ func (w *Wire) Hold(instance string, epoch uint64, until time.Time) error {
 	w.mu.Unlock()
 	if !was && i.Vet != nil {
 		if err := i.Vet(); err != nil {
-			return fmt.Errorf("agent: hold %s epoch %d: not taken: %w", instance, epoch, err)
+			w.mu.Lock()
+			again := w.refused[instance] == err.Error()
+			w.refused[instance] = err.Error()
+			w.mu.Unlock()
+			err = fmt.Errorf("agent: hold %s epoch %d: not taken: %w", instance, epoch, err)
+			if again {
+				err = fmt.Errorf("%w: %w", errStillRefused, err)
+			}
+			return err
 		}
 	}
 	w.mu.Lock()
+	delete(w.refused, instance)
 	w.until[instance] = until
 	holds := w.holdsLocked()
 	w.mu.Unlock()
@@ -112,7 +126,13 @@ func (w *Wire) Hold(instance string, epoch uint64, until time.Time) error {
 	if err := w.mgr.Set(holds); err != nil {
 		// Errors are per address: the others are applied. Report, and
 		// announce only if this instance's own addresses failed nothing.
-		if !w.instanceOK(i) {
+		// A renewal fails only for a malformed hold: a kernel error there
+		// (an interface gone for a moment) is retried by every pass.
+		failed := err
+		if was {
+			failed = nil
+		}
+		if !w.instanceOK(i, failed) {
 			if !was {
 				// A take that failed is not held: take back whatever of
 				// it went on, so the next Hold starts afresh (burst,
@@ -194,18 +214,46 @@ func (w *Wire) holdsLocked() []vip.Hold {
 	return out
 }
 
-// instanceOK reports whether every address of i is held after the pass.
-func (w *Wire) instanceOK(i *WireInstance) bool {
+// instanceOK reports whether every address of i is held after the pass
+// whose error is err: none was refused as a hold, none failed in the
+// kernel (a missing interface, say).
+func (w *Wire) instanceOK(i *WireInstance, err error) bool {
 	held := map[netip.Addr]bool{}
 	for _, h := range w.mgr.Held() {
 		held[h.Addr.Addr()] = true
 	}
+	failed := failedAddrs(err)
 	for _, h := range i.Addrs {
-		if !held[h.Addr.Addr()] {
+		if !held[h.Addr.Addr()] || failed[h.Addr.Addr()] {
 			return false
 		}
 	}
 	return true
+}
+
+// failedAddrs collects the addresses of the vip.OpErrors joined in err.
+func failedAddrs(err error) map[netip.Addr]bool {
+	out := map[netip.Addr]bool{}
+	var walk func(error)
+	walk = func(err error) {
+		if oe, ok := err.(*vip.OpError); ok && oe.Addr.IsValid() {
+			out[oe.Addr.Addr()] = true
+		}
+		switch e := err.(type) {
+		case interface{ Unwrap() []error }:
+			for _, x := range e.Unwrap() {
+				walk(x)
+			}
+		case interface{ Unwrap() error }:
+			if x := e.Unwrap(); x != nil {
+				walk(x)
+			}
+		}
+	}
+	if err != nil {
+		walk(err)
+	}
+	return out
 }
 
 // SetPriority changes the priority instance advertises (a live

@@ -1,0 +1,107 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// conflictConf adds to the cluster's VI_1 an instance whose VIP another
+// host has (VI_2) and one whose VIP names an interface no director has
+// (VI_3).
+const conflictConf = `vrrp_instance VI_2 {
+    interface eth0
+    virtual_router_id 52
+    priority 100
+    node d2 { priority 99 }
+    node d3 { priority 98 }
+    advert_int 1
+    virtual_ipaddress {
+        10.99.0.230/24
+    }
+}
+vrrp_instance VI_3 {
+    interface eth0
+    virtual_router_id 53
+    priority 100
+    advert_int 1
+    virtual_ipaddress {
+        10.99.0.240/24 dev eth9
+    }
+}
+`
+
+const taken = "10.99.0.230"
+
+// TestBadInstancesLeaveOthersRunning: issue 4's bad input. A host that is
+// not a director has VI_2's VIP before the cluster starts: the director
+// granted VI_2 probes it, finds the host, does not take the VIP and logs a
+// clear error naming the instance and the host's MAC; the client keeps
+// reaching that host. VI_3's VIP is on an interface that does not exist:
+// every director logs so for VI_3 and never takes it. VI_1 runs
+// throughout. When the other host lets go of the address, VI_2 is taken.
+func TestBadInstancesLeaveOthersRunning(t *testing.T) {
+	c := newCluster3With(t, conflictConf)
+	other := c.lab.Host("other")
+	otherIf := other.Link(c.lan, "eth0", "10.99.0.66/24", taken+"/24")
+	serveName(t, other, "other")
+	otherMAC, err := otherIf.MAC()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"d1", "d2", "d3"} {
+		c.start(n)
+	}
+	c.waitAnswer(20*time.Second, func(n string) bool { return n == "d1" })
+
+	refused := c.waitLog("d1", 10*time.Second, func(l string) bool {
+		return strings.Contains(l, "VIP owned by another host") && strings.Contains(l, "instance=VI_2")
+	})
+	if !strings.Contains(refused, taken+" is at "+otherMAC) {
+		t.Errorf("d1's refusal does not name %s at the other host's MAC %s:\n%s", taken, otherMAC, refused)
+	}
+	for _, n := range []string{"d1", "d2", "d3"} {
+		if !strings.Contains(c.d[n].proc.Output(), `msg="VIP answered for at startup`) {
+			t.Errorf("%s did not report at startup that %s is answered for", n, taken)
+		}
+		missing := c.waitLog(n, 5*time.Second, func(l string) bool {
+			return strings.Contains(l, "instance cannot run on this node") && strings.Contains(l, "instance=VI_3")
+		})
+		if !strings.Contains(missing, "eth9") {
+			t.Errorf("%s's error for VI_3 does not name eth9:\n%s", n, missing)
+		}
+		if out := c.d[n].host.MustRun("ip", "-o", "-4", "addr", "show"); strings.Contains(out, " "+taken+"/") || strings.Contains(out, " 10.99.0.240/") {
+			t.Errorf("%s has a VIP it must not take:\n%s", n, out)
+		}
+	}
+	if got := c.askAt(taken); got != "other" {
+		t.Errorf("%s answered by %q, want still the host that has it", taken, got)
+	}
+	if mac := neighMAC(t, c.client, taken); mac != otherMAC {
+		t.Errorf("client resolves %s to %s, want the other host's %s", taken, mac, otherMAC)
+	}
+	if got := c.ask(); got != "d1" {
+		t.Errorf("VI_1 answered by %q, want d1: the other instances run on", got)
+	}
+
+	other.MustRun("ip", "addr", "del", taken+"/24", "dev", "eth0")
+	got, took := c.waitAnswerAt(taken, 20*time.Second, func(n string) bool { return n == "d1" })
+	t.Logf("%s answered on %s %v after the other host let go of it", got, taken, took.Round(time.Millisecond))
+	if !strings.Contains(c.d["d1"].proc.Output(), "no other host has the instance's VIPs: taking it") {
+		t.Errorf("d1 took VI_2 without saying the conflict is over")
+	}
+}
+
+// waitLog waits until a line of director n's log satisfies ok and returns it.
+func (c *cluster3) waitLog(n string, within time.Duration, ok func(string) bool) string {
+	c.t.Helper()
+	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		for _, l := range strings.Split(c.d[n].proc.Output(), "\n") {
+			if ok(l) {
+				return l
+			}
+		}
+	}
+	c.t.Fatalf("%s logged no expected line within %v\n%s", n, within, c.logs())
+	return ""
+}
