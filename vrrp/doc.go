@@ -3,6 +3,10 @@
 // Sender and a Listener built on a small PacketConn interface, and a Linux
 // raw-socket implementation of that interface.
 //
+// AddVMAC, PrepareVMACParent and DelVMAC manage keepalived's use_vmac
+// interfaces (see VMAC): a macvlan per instance with the virtual router
+// MAC, on which the holder's adverts and VIPs go.
+//
 // The package never decides who holds a virtual router: the cluster does.
 // The Sender only announces what it is told to hold, and the Listener only
 // reports adverts it did not expect (the split-brain monitor).
