@@ -9,27 +9,7 @@ import (
 // conflictConf adds to the cluster's VI_1 an instance whose VIP another
 // host has (VI_2) and one whose VIP names an interface no director has
 // (VI_3).
-const conflictConf = `vrrp_instance VI_2 {
-    interface eth0
-    virtual_router_id 52
-    priority 100
-    node d2 { priority 99 }
-    node d3 { priority 98 }
-    advert_int 1
-    virtual_ipaddress {
-        10.99.0.230/24
-    }
-}
-vrrp_instance VI_3 {
-    interface eth0
-    virtual_router_id 53
-    priority 100
-    advert_int 1
-    virtual_ipaddress {
-        10.99.0.240/24 dev eth9
-    }
-}
-`
+var conflictConf = instanceConf("VI_2", 52, "", "10.99.0.230/24") + instanceConf("VI_3", 53, "", "10.99.0.240/24 dev eth9")
 
 const taken = "10.99.0.230"
 

@@ -14,32 +14,26 @@ import (
 
 // vmacConf adds two use_vmac instances to the cluster's VI_1: VI_2 sends
 // its adverts from its VMAC, VI_3 (vmac_xmit_base) from eth0.
-const vmacConf = `vrrp_instance VI_2 {
+var vmacConf = instanceConf("VI_2", 52, "use_vmac", "10.99.0.210/24") +
+	instanceConf("VI_3", 53, "use_vmac\n    vmac_xmit_base", "10.99.0.220/24")
+
+// instanceConf is a vrrp_instance on eth0 preferring d1, then d2, then
+// d3, with the lines extra and the VIPs.
+func instanceConf(name string, vrid int, extra string, vips ...string) string {
+	return fmt.Sprintf(`vrrp_instance %s {
     interface eth0
-    virtual_router_id 52
+    virtual_router_id %d
     priority 100
     node d2 { priority 99 }
     node d3 { priority 98 }
     advert_int 1
-    use_vmac
+    %s
     virtual_ipaddress {
-        10.99.0.210/24
+        %s
     }
 }
-vrrp_instance VI_3 {
-    interface eth0
-    virtual_router_id 53
-    priority 100
-    node d2 { priority 99 }
-    node d3 { priority 98 }
-    advert_int 1
-    use_vmac
-    vmac_xmit_base
-    virtual_ipaddress {
-        10.99.0.220/24
-    }
+`, name, vrid, extra, strings.Join(vips, "\n        "))
 }
-`
 
 const (
 	vip2     = "10.99.0.210"

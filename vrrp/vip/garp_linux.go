@@ -32,7 +32,12 @@ func GARPFrame(mac net.HardwareAddr, vip netip.Addr, reply bool) ([]byte, error)
 	if reply {
 		op, tha = arp.OperationReply, ethernet.Broadcast
 	}
-	p, err := arp.NewPacket(op, mac, vip, tha, vip)
+	return arpFrame(op, mac, vip, tha, vip)
+}
+
+// arpFrame encodes an ARP packet in a broadcast Ethernet frame from mac.
+func arpFrame(op arp.Operation, mac net.HardwareAddr, sip netip.Addr, tha net.HardwareAddr, tip netip.Addr) ([]byte, error) {
+	p, err := arp.NewPacket(op, mac, sip, tha, tip)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}

@@ -7,15 +7,18 @@ import (
 	"testing"
 )
 
+// arpHeader is the start of every ARP frame from testMAC, broadcast.
+var arpHeader = concat(
+	[]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, // dst broadcast
+	[]byte{0x02, 0x00, 0x00, 0x00, 0x00, 0x01}, // src the interface
+	[]byte{0x08, 0x06},                         // type ARP
+	[]byte{0x00, 0x01},                         // hardware type Ethernet
+	[]byte{0x08, 0x00},                         // protocol IPv4
+	[]byte{6, 4},                               // sizes
+)
+
 func TestGARPFrameGolden(t *testing.T) {
-	header := concat(
-		[]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, // dst broadcast
-		[]byte{0x02, 0x00, 0x00, 0x00, 0x00, 0x01}, // src the interface
-		[]byte{0x08, 0x06},                         // type ARP
-		[]byte{0x00, 0x01},                         // hardware type Ethernet
-		[]byte{0x08, 0x00},                         // protocol IPv4
-		[]byte{6, 4},                               // sizes
-	)
+	header := arpHeader
 	padding := make([]byte, 18) // to the 60-byte Ethernet minimum
 	for _, tc := range []struct {
 		reply bool
@@ -53,13 +56,7 @@ func TestGARPFrameGolden(t *testing.T) {
 }
 
 func TestProbeFrameGolden(t *testing.T) {
-	want := concat(
-		[]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, // dst broadcast
-		[]byte{0x02, 0x00, 0x00, 0x00, 0x00, 0x01}, // src the interface
-		[]byte{0x08, 0x06},                         // type ARP
-		[]byte{0x00, 0x01},                         // hardware type Ethernet
-		[]byte{0x08, 0x00},                         // protocol IPv4
-		[]byte{6, 4},                               // sizes
+	want := concat(arpHeader,
 		[]byte{0x00, 0x01},                         // request (RFC 5227 §2.1.1 ARP Probe)
 		[]byte{0x02, 0x00, 0x00, 0x00, 0x00, 0x01}, // sender MAC
 		[]byte{0, 0, 0, 0},                         // sender IP: 0.0.0.0, nobody learns from it

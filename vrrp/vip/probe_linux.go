@@ -30,16 +30,7 @@ func ProbeFrame(mac net.HardwareAddr, addr netip.Addr) ([]byte, error) {
 	if !addr.Is4() {
 		return nil, fmt.Errorf("%w: an ARP probe needs an IPv4 address, got %s", ErrInvalid, addr)
 	}
-	p, err := arp.NewPacket(arp.OperationRequest, mac, netip.IPv4Unspecified(), net.HardwareAddr{0, 0, 0, 0, 0, 0}, addr)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
-	pb, err := p.MarshalBinary()
-	if err != nil {
-		return nil, err
-	}
-	f := ethernet.Frame{Destination: ethernet.Broadcast, Source: mac, EtherType: ethernet.EtherTypeARP, Payload: pb}
-	return f.MarshalBinary()
+	return arpFrame(arp.OperationRequest, mac, netip.IPv4Unspecified(), net.HardwareAddr{0, 0, 0, 0, 0, 0}, addr)
 }
 
 // claimOf says who an Ethernet frame claims has an address: the sender of
