@@ -43,6 +43,7 @@ type Director struct {
 	vmacs   []string                // use_vmac interfaces made, removed by Close
 	parents map[string]func() error // their parents' ARP settings to restore
 	listen  []listenOn              // the instances' listeners, opened with the agent
+	missing map[string]string       // instances that cannot run here → the interface missing
 	fence   *nftfence.Fence
 	hd      *health.Driver
 	track   []func(context.Context) error // tracker loops
@@ -65,7 +66,7 @@ func OpenDirector(s *Setup, log *slog.Logger) (*Director, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &Director{setup: s, log: log, parents: map[string]func() error{}}
+	d := &Director{setup: s, log: log, parents: map[string]func() error{}, missing: map[string]string{}}
 	var err error
 	if d.conn, err = vip.NewNetlinkConn(); err != nil {
 		return nil, fmt.Errorf("agent: open netlink: %w", err)
@@ -147,12 +148,13 @@ func OpenDirector(s *Setup, log *slog.Logger) (*Director, error) {
 	cfg.Logger = log
 	arpIfaces := arpInterfaces(s.Instances)
 	cfg.Report.MACs = slices.Concat(cfg.Report.MACs, localMACs(arpIfaces))
+	cfg.Trackers = trackMissing(cfg.Trackers, d.missing)
 	if d.Agent, err = New(cfg); err != nil {
 		d.Close()
 		return nil, err
 	}
 	d.openARPWatchers(arpIfaces)
-	if d.track, err = d.trackers(s.Trackers); err != nil {
+	if d.track, err = d.trackers(cfg.Trackers); err != nil {
 		d.Close()
 		return nil, err
 	}

@@ -3,9 +3,12 @@ package agent
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
+	"slices"
 
+	"vigil/health"
 	"vigil/vrrp"
 )
 
@@ -26,7 +29,8 @@ var ErrNoInterface = errors.New("interface does not exist on this node")
 //
 // An instance that cannot run here (an interface missing, a VMAC that
 // cannot be made) is logged now and gets a Vet that refuses every take
-// with the reason; the other instances are not affected. It returns the
+// with the reason; for a missing interface the node also reports a fault
+// for the instance (trackMissing). The other instances are not affected. It returns the
 // wire instance and the listener's socket (nil: no listener).
 func (d *Director) openInstance(is InstanceSetup) (*WireInstance, *vrrp.Conn, error) {
 	w := &WireInstance{Name: is.Name, Addrs: is.Addrs, Advert: is.Advert}
@@ -35,8 +39,9 @@ func (d *Director) openInstance(is InstanceSetup) (*WireInstance, *vrrp.Conn, er
 		w.Vet = func() error { return err }
 		return w, nil, nil
 	}
-	if err := interfacesExist(is); err != nil {
-		return refuse(fmt.Errorf("instance %s: %w", is.Name, err))
+	if n := missingInterface(is); n != "" {
+		d.missing[is.Name] = n
+		return refuse(fmt.Errorf("instance %s: %s: %w (this node reports a fault for the instance, so that a director that has it takes it)", is.Name, n, ErrNoInterface))
 	}
 	if is.VMAC != nil {
 		w.Base = is.Interface
@@ -66,9 +71,10 @@ func (d *Director) openInstance(is InstanceSetup) (*WireInstance, *vrrp.Conn, er
 	return w, c, nil
 }
 
-// interfacesExist checks the instance's interface and the interfaces its
-// VIPs name (a VMAC is made later, on the instance's interface).
-func interfacesExist(is InstanceSetup) error {
+// missingInterface is the first of the instance's interface and the
+// interfaces its VIPs name (a VMAC is made later, on the instance's
+// interface) that does not exist here, or "".
+func missingInterface(is InstanceSetup) string {
 	names := []string{is.Interface}
 	for _, h := range is.Addrs {
 		if is.VMAC == nil || h.Iface != is.VMAC.Name {
@@ -77,10 +83,37 @@ func interfacesExist(is InstanceSetup) error {
 	}
 	for _, n := range names {
 		if _, err := net.InterfaceByName(n); err != nil {
-			return fmt.Errorf("%s: %w", n, ErrNoInterface)
+			return n
 		}
 	}
-	return nil
+	return ""
+}
+
+// trackMissing returns t with every instance that cannot run here for
+// want of an interface tracking that interface with weight 0: keepalived's
+// FAULT for an instance whose interface is gone. The link tracker reports
+// a missing interface as down, so this node reports a fault for the
+// instance alone and the cluster gives it to a director that has the
+// interface. t itself is not changed (the setup's trackers are what a
+// configuration apply compares with).
+func trackMissing(t Trackers, missing map[string]string) Trackers {
+	if len(missing) == 0 {
+		return t
+	}
+	refs := make(map[string][]TrackRef, len(t.Refs)+len(missing))
+	for inst, r := range t.Refs {
+		refs[inst] = r
+	}
+	links := slices.Clone(t.Links)
+	for _, inst := range slices.Sorted(maps.Keys(missing)) {
+		iface := missing[inst]
+		refs[inst] = append(slices.Clone(refs[inst]), TrackRef{Kind: TrackLink, Name: iface})
+		if !slices.ContainsFunc(links, func(l health.LinkTrack) bool { return l.Name == iface }) {
+			links = append(links, health.LinkTrack{Name: iface})
+		}
+	}
+	t.Refs, t.Links = refs, links
+	return t
 }
 
 // addVMAC makes the instance's VMAC and, once per parent, sets the

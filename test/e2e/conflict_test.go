@@ -7,8 +7,7 @@ import (
 )
 
 // conflictConf adds to the cluster's VI_1 an instance whose VIP another
-// host has (VI_2) and one whose VIP names an interface no director has
-// (VI_3).
+// host has (VI_2) and one whose VIP names an interface only d2 has (VI_3).
 var conflictConf = instanceConf("VI_2", 52, "", "10.99.0.230/24") + instanceConf("VI_3", 53, "", "10.99.0.240/24 dev eth9")
 
 const taken = "10.99.0.230"
@@ -17,9 +16,10 @@ const taken = "10.99.0.230"
 // not a director has VI_2's VIP before the cluster starts: the director
 // granted VI_2 probes it, finds the host, does not take the VIP and logs a
 // clear error naming the instance and the host's MAC; the client keeps
-// reaching that host. VI_3's VIP is on an interface that does not exist:
-// every director logs so for VI_3 and never takes it. VI_1 runs
-// throughout. When the other host lets go of the address, VI_2 is taken.
+// reaching that host. VI_3's VIP is on eth9, which only d2 has: d1 and d3
+// log that VI_3 cannot run there and report a fault for it alone, so d2
+// takes it although d1 has the higher priority. VI_1 runs on d1
+// throughout. When the other host lets go of VI_2's address, d1 takes it.
 func TestBadInstancesLeaveOthersRunning(t *testing.T) {
 	c := newCluster3With(t, conflictConf)
 	other := c.lab.Host("other")
@@ -29,6 +29,9 @@ func TestBadInstancesLeaveOthersRunning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.d["d2"].host.MustRun("ip", "link", "add", "eth9", "type", "veth", "peer", "name", "eth9p")
+	c.d["d2"].host.MustRun("ip", "link", "set", "eth9p", "up")
+	c.d["d2"].host.MustRun("ip", "link", "set", "eth9", "up")
 	for _, n := range []string{"d1", "d2", "d3"} {
 		c.start(n)
 	}
@@ -44,14 +47,26 @@ func TestBadInstancesLeaveOthersRunning(t *testing.T) {
 		if !strings.Contains(c.d[n].proc.Output(), `msg="VIP answered for at startup`) {
 			t.Errorf("%s did not report at startup that %s is answered for", n, taken)
 		}
+		if out := c.d[n].host.MustRun("ip", "-o", "-4", "addr", "show"); strings.Contains(out, " "+taken+"/") {
+			t.Errorf("%s has %s, which another host has:\n%s", n, taken, out)
+		}
+	}
+	for _, n := range []string{"d1", "d3"} {
 		missing := c.waitLog(n, 5*time.Second, func(l string) bool {
 			return strings.Contains(l, "instance cannot run on this node") && strings.Contains(l, "instance=VI_3")
 		})
 		if !strings.Contains(missing, "eth9") {
 			t.Errorf("%s's error for VI_3 does not name eth9:\n%s", n, missing)
 		}
-		if out := c.d[n].host.MustRun("ip", "-o", "-4", "addr", "show"); strings.Contains(out, " "+taken+"/") || strings.Contains(out, " 10.99.0.240/") {
-			t.Errorf("%s has a VIP it must not take:\n%s", n, out)
+	}
+	for deadline := time.Now().Add(15 * time.Second); !c.d["d2"].hasAddr("eth9", "10.99.0.240"); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("d2 did not take VI_3 while d1 and d3 lack eth9\n%s", c.logs())
+		}
+	}
+	for _, n := range []string{"d1", "d3"} {
+		if c.d[n].hasAddr("", "10.99.0.240") {
+			t.Errorf("%s has VI_3's VIP without eth9", n)
 		}
 	}
 	if got := c.askAt(taken); got != "other" {

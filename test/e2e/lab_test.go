@@ -176,9 +176,16 @@ func (c *cluster3) waitAnswerAt(addr string, within time.Duration, ok func(strin
 }
 
 // hasVIP reports whether d has the VIP on any interface.
-func (d *director) hasVIP() bool {
-	out, err := d.host.Run("ip", "-o", "-4", "addr", "show")
-	return err == nil && strings.Contains(out, " "+vip+"/")
+func (d *director) hasVIP() bool { return d.hasAddr("", vip) }
+
+// hasAddr reports whether d has addr on iface ("": on any interface).
+func (d *director) hasAddr(iface, addr string) bool {
+	args := []string{"ip", "-o", "-4", "addr", "show"}
+	if iface != "" {
+		args = append(args, "dev", iface)
+	}
+	out, err := d.host.Run(args...)
+	return err == nil && strings.Contains(out, " "+addr+"/")
 }
 
 func (c *cluster3) holders() []string {
