@@ -1,16 +1,13 @@
 package agent
 
 import (
-	"fmt"
 	"maps"
 	"net"
 	"net/netip"
 	"slices"
 
-	"vigil/config"
 	"vigil/fencing"
 	"vigil/fencing/arpwatch"
-	"vigil/vrrp"
 )
 
 // The ARP split-brain detector, wired: every director watches each
@@ -47,27 +44,17 @@ func (r *reporter) identify(id fencing.NodeIdentity) {
 	r.step(id)
 }
 
-// virtualMACs returns the VRRP virtual MACs of node's use_vmac instances
-// (vmac_addr when set, else 00:00:5e:00:01:VRID, or :02: for IPv6): the
-// MACs its VIPs answer ARP with.
-func virtualMACs(instances []*config.VRRPInstance) ([]net.HardwareAddr, error) {
+// virtualMACs returns the MACs of node's use_vmac interfaces (use_vmac's
+// MAC when set, else 00:00:5e:00:01:VRID, or :02: for IPv6): the MACs its
+// VIPs answer ARP with.
+func virtualMACs(instances []InstanceSetup) []net.HardwareAddr {
 	var out []net.HardwareAddr
-	for _, i := range instances {
-		if !i.UseVMAC {
-			continue
+	for _, is := range instances {
+		if is.VMAC != nil {
+			out = append(out, is.VMAC.Addr())
 		}
-		if i.VMACAddr != "" {
-			m, err := net.ParseMAC(i.VMACAddr)
-			if err != nil {
-				return nil, fmt.Errorf("agent: instance %s: use_vmac %s: %w", i.Name, i.VMACAddr, err)
-			}
-			out = append(out, m)
-			continue
-		}
-		v6 := len(i.VirtualIPAddresses) > 0 && i.VirtualIPAddresses[0].Prefix.Addr().Is6()
-		out = append(out, vrrp.VirtualMAC(uint8(i.VirtualRouterID), v6))
 	}
-	return out, nil
+	return out
 }
 
 // arpInterfaces returns the interfaces to watch, each with its VIPs: the

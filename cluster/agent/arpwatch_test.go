@@ -53,10 +53,15 @@ vrrp_instance D {
 	if err != nil {
 		t.Fatal(err)
 	}
-	macs, err := virtualMACs(c.Instances)
-	if err != nil {
-		t.Fatal(err)
+	var setups []InstanceSetup
+	for _, i := range c.Instances {
+		is, err := instanceSetup(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		setups = append(setups, is)
 	}
+	macs := virtualMACs(setups)
 	if got := fmt.Sprint(macs); got != "[00:00:5e:00:01:33 02:11:22:33:44:55 00:00:5e:00:02:36]" {
 		t.Fatalf("virtual MACs %s", got)
 	}

@@ -15,8 +15,8 @@ const taken = "10.99.0.230"
 // TestBadInstancesLeaveOthersRunning: issue 4's bad input. A host that is
 // not a director has VI_2's VIP before the cluster starts: the director
 // granted VI_2 probes it, finds the host, does not take the VIP and logs a
-// clear error naming the instance and the host's MAC; the client keeps
-// reaching that host. VI_3's VIP is on eth9, which only d2 has: d1 and d3
+// clear error naming the instance and the host's MAC, which vigil status
+// shows as an arp_conflict alert; the client keeps reaching that host. VI_3's VIP is on eth9, which only d2 has: d1 and d3
 // log that VI_3 cannot run there and report a fault for it alone, so d2
 // takes it although d1 has the higher priority. VI_1 runs on d1
 // throughout. When the other host lets go of VI_2's address, d1 takes it.
@@ -43,6 +43,9 @@ func TestBadInstancesLeaveOthersRunning(t *testing.T) {
 	if !strings.Contains(refused, taken+" is at "+otherMAC) {
 		t.Errorf("d1's refusal does not name %s at the other host's MAC %s:\n%s", taken, otherMAC, refused)
 	}
+	c.waitStatus("d1", 10*time.Second, func(s string) bool {
+		return strings.Contains(s, "arp_conflict") && strings.Contains(s, otherMAC) && strings.Contains(s, "VI_2")
+	})
 	for _, n := range []string{"d1", "d2", "d3"} {
 		if !strings.Contains(c.d[n].proc.Output(), `msg="VIP answered for at startup`) {
 			t.Errorf("%s did not report at startup that %s is answered for", n, taken)
