@@ -60,12 +60,18 @@ func virtualMACs(instances []InstanceSetup) []net.HardwareAddr {
 // arpInterfaces returns the interfaces to watch, each with its VIPs: the
 // one each VIP lives on (a `dev` of its own, or the instance's) and the
 // instance's interface too, which sees the LAN's broadcasts even when the
-// VIP lives on a macvlan (use_vmac) on top of it.
+// VIP lives on a macvlan (use_vmac) on top of it. A VMAC itself is never
+// watched: a watcher probes, and a probe from a backup's VMAC would carry
+// the virtual MAC and teach the switches the wrong port for it.
 func arpInterfaces(instances []InstanceSetup) map[string][]netip.Addr {
 	out := map[string][]netip.Addr{}
 	for _, is := range instances {
 		for _, h := range is.Addrs {
-			for _, iface := range []string{h.Iface, is.Interface} {
+			ifaces := []string{h.Iface, is.Interface}
+			if is.VMAC != nil && h.Iface == is.VMAC.Name {
+				ifaces = ifaces[1:]
+			}
+			for _, iface := range ifaces {
 				if !slices.Contains(out[iface], h.Addr.Addr()) {
 					out[iface] = append(out[iface], h.Addr.Addr())
 				}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"vigil/config"
+	"vigil/vrrp"
 	"vigil/vrrp/vip"
 )
 
@@ -117,9 +118,10 @@ func TestARPInterfaces(t *testing.T) {
 	}
 	got := arpInterfaces([]InstanceSetup{
 		{Interface: "eth0", Addrs: []vip.Hold{hold("eth0", "10.0.0.1/24"), hold("eth1", "10.1.0.1/24")}},
-		{Interface: "eth0", Addrs: []vip.Hold{hold("vrrp.52", "10.0.0.2/24")}},
+		{Interface: "eth0", Addrs: []vip.Hold{hold("vrrp.52", "10.0.0.2/24")}, VMAC: &VMACSetup{VMAC: vrrp.VMAC{Name: "vrrp.52"}}},
+		{Interface: "eth0", Addrs: []vip.Hold{hold("mv0", "10.0.0.3/24")}},
 	})
-	if s := fmt.Sprint(got); s != "map[eth0:[10.0.0.1 10.1.0.1 10.0.0.2] eth1:[10.1.0.1] vrrp.52:[10.0.0.2]]" {
+	if s := fmt.Sprint(got); s != "map[eth0:[10.0.0.1 10.1.0.1 10.0.0.2 10.0.0.3] eth1:[10.1.0.1] mv0:[10.0.0.3]]" {
 		t.Fatalf("interfaces %s", s)
 	}
 }

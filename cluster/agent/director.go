@@ -109,7 +109,7 @@ func OpenDirector(s *Setup, log *slog.Logger) (*Director, error) {
 		return nil, fmt.Errorf("agent: remove VIP addresses left by a previous run: %w", err)
 	}
 	// Who else has our VIPs: probed now, before anything can be granted.
-	guard := newConflictGuard(d.link, func(ev fencing.Event) { d.Agent.Observe(ev) }, log.With("component", "conflicts"))
+	guard := newConflictGuard(probeARP, func(ev fencing.Event) { d.Agent.Observe(ev) }, log.With("component", "conflicts"))
 	targets := probeTargets(s.Instances, d.wires)
 	guard.startup(context.Background(), targets)
 	vetTakes(guard, targets, d.wires)

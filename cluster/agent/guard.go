@@ -1,27 +1,67 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"vigil/fencing"
-	"vigil/vrrp/vip"
+	"vigil/fencing/arpwatch"
 )
 
 // ErrAddressInUse wraps the refusal to take an instance one of whose VIPs
 // another host has (it answered an ARP probe).
 var ErrAddressInUse = errors.New("address in use by another host")
 
-// Prober finds the other hosts that have some of addrs on a link;
-// vip.LinkSender implements it.
-type Prober interface {
-	Probe(ctx context.Context, iface string, addrs []netip.Addr, t vip.ProbeTiming) ([]vip.Claim, error)
+// Prober finds the other hosts that have some of addrs on a link: the
+// claims (ARP replies and announcements) for them seen during one probe.
+// A Director's is probeARP.
+type Prober func(ctx context.Context, iface string, addrs []netip.Addr) ([]fencing.ARPObservation, error)
+
+// The timing of probeARP. RFC 5227 asks for three probes one to two
+// seconds apart before an address is first used; a VIP that moves between
+// directors must be taken in milliseconds, so a probe here is four ARP
+// probes 50 ms apart, listening for 200 ms in all: enough for any host on
+// the segment to answer, short enough to run before a takeover.
+const (
+	probeEvery = 50 * time.Millisecond
+	probeFor   = 200 * time.Millisecond
+)
+
+// probeARP probes addrs on iface with an arpwatch.Watcher run for probeFor
+// (in the network namespace of the calling thread). It returns each claim
+// once per address and MAC, in address then MAC order.
+func probeARP(ctx context.Context, iface string, addrs []netip.Addr) ([]fencing.ARPObservation, error) {
+	var out []fencing.ARPObservation
+	w, err := arpwatch.Open(arpwatch.Config{Interface: iface, VIPs: addrs, Probe: probeEvery, OnClaim: func(o fencing.ARPObservation) {
+		if !slices.ContainsFunc(out, func(x fencing.ARPObservation) bool {
+			return x.SenderIP == o.SenderIP && bytes.Equal(x.SenderMAC, o.SenderMAC)
+		}) {
+			out = append(out, o)
+		}
+	}})
+	if err != nil {
+		return nil, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, probeFor)
+	defer cancel()
+	if err := w.Run(pctx); ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+		return out, err
+	}
+	slices.SortFunc(out, func(a, b fencing.ARPObservation) int {
+		if d := a.SenderIP.Compare(b.SenderIP); d != 0 {
+			return d
+		}
+		return bytes.Compare(a.SenderMAC, b.SenderMAC)
+	})
+	return out, nil
 }
 
 // probeTarget is what of an instance is probed: its IPv4 VIPs, on the link
@@ -40,7 +80,7 @@ func (t probeTarget) key() string { return t.Instance + " " + t.Iface }
 // afford). Policy:
 //
 //  1. At startup, before the agent runs, every instance's IPv4 VIPs are
-//     probed (vip.DefaultProbeTiming: 200 ms), one round per link. Nothing
+//     probed (probeFor: 200 ms), one round per link. Nothing
 //     waits on it: no director is granted anything before the cluster has
 //     a leader.
 //  2. An address answered for at startup is only suspect: the answer may
@@ -64,7 +104,6 @@ func (t probeTarget) key() string { return t.Instance + " " + t.Iface }
 // IPv6 VIPs are not probed. A conflictGuard is safe for concurrent use.
 type conflictGuard struct {
 	probe   Prober
-	timing  vip.ProbeTiming
 	recheck time.Duration
 	now     func() time.Time
 	observe func(fencing.Event)
@@ -81,7 +120,7 @@ const defaultRecheck = 5 * time.Second
 
 func newConflictGuard(p Prober, observe func(fencing.Event), log *slog.Logger) *conflictGuard {
 	return &conflictGuard{
-		probe: p, timing: vip.DefaultProbeTiming, recheck: defaultRecheck, now: time.Now, observe: observe, log: log,
+		probe: p, recheck: defaultRecheck, now: time.Now, observe: observe, log: log,
 		suspect: map[string]bool{}, last: map[string]time.Time{}, lastErr: map[string]error{},
 	}
 }
@@ -98,7 +137,7 @@ func (g *conflictGuard) startup(ctx context.Context, targets []probeTarget) {
 		byLink[t.Iface] = append(byLink[t.Iface], t.Addrs...)
 	}
 	for _, link := range links {
-		claims, err := g.probe.Probe(ctx, link, byLink[link], g.timing)
+		claims, err := g.probe(ctx, link, byLink[link])
 		if err != nil {
 			g.log.Warn("could not probe the VIPs for other hosts having them", "iface", link, "err", err)
 		}
@@ -108,7 +147,7 @@ func (g *conflictGuard) startup(ctx context.Context, targets []probeTarget) {
 			}
 			for _, c := range claimsFor(claims, t.Addrs) {
 				g.log.Warn("VIP answered for at startup: by another director holding it, or by another host; it is probed again before this node takes it",
-					"instance", t.Instance, "vip", c.Addr, "mac", c.MAC.String(), "iface", c.Iface)
+					"instance", t.Instance, "vip", c.SenderIP, "mac", c.SenderMAC.String(), "iface", c.Iface)
 				g.mu.Lock()
 				g.suspect[t.key()] = true
 				g.mu.Unlock()
@@ -129,7 +168,7 @@ func (g *conflictGuard) vet(t probeTarget) error {
 		return g.lastErr[t.key()]
 	}
 	g.last[t.key()] = now
-	claims, err := g.probe.Probe(context.Background(), t.Iface, t.Addrs, g.timing)
+	claims, err := g.probe(context.Background(), t.Iface, t.Addrs)
 	if err != nil {
 		g.log.Warn("could not probe the VIPs before taking the instance; taking it", "instance", t.Instance, "err", err)
 		g.lastErr[t.key()] = nil
@@ -145,8 +184,9 @@ func (g *conflictGuard) vet(t probeTarget) error {
 	}
 	var who []string
 	for _, c := range claims {
-		who = append(who, c.String())
-		g.observe(fencing.ARPObservation{At: now, Iface: c.Iface, SenderIP: c.Addr, SenderMAC: c.MAC})
+		who = append(who, fmt.Sprintf("%s is at %s on %s", c.SenderIP, c.SenderMAC, c.Iface))
+		c.At = now
+		g.observe(c)
 	}
 	err = fmt.Errorf("instance %s: %w: %s (not one of our directors: the cluster granted this node the instance, so its previous holder let go); not taking it while that host answers",
 		t.Instance, ErrAddressInUse, strings.Join(who, ", "))
@@ -156,11 +196,11 @@ func (g *conflictGuard) vet(t probeTarget) error {
 }
 
 // claimsFor keeps the claims of addrs.
-func claimsFor(claims []vip.Claim, addrs []netip.Addr) []vip.Claim {
-	var out []vip.Claim
+func claimsFor(claims []fencing.ARPObservation, addrs []netip.Addr) []fencing.ARPObservation {
+	var out []fencing.ARPObservation
 	for _, c := range claims {
 		for _, a := range addrs {
-			if c.Addr == a.Unmap() {
+			if c.SenderIP.Unmap() == a.Unmap() {
 				out = append(out, c)
 				break
 			}

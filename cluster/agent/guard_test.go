@@ -22,13 +22,13 @@ type fakeProber struct {
 	probes []string // "iface addr,addr"
 }
 
-func (p *fakeProber) Probe(_ context.Context, iface string, addrs []netip.Addr, _ vip.ProbeTiming) ([]vip.Claim, error) {
+func (p *fakeProber) probe(_ context.Context, iface string, addrs []netip.Addr) ([]fencing.ARPObservation, error) {
 	var s []string
-	var out []vip.Claim
+	var out []fencing.ARPObservation
 	for _, a := range addrs {
 		s = append(s, a.String())
 		if mac, ok := p.has[a]; ok {
-			out = append(out, vip.Claim{Iface: iface, Addr: a, MAC: mac})
+			out = append(out, fencing.ARPObservation{Iface: iface, SenderIP: a, SenderMAC: mac})
 		}
 	}
 	p.probes = append(p.probes, iface+" "+strings.Join(s, ","))
@@ -46,7 +46,7 @@ func TestConflictGuard(t *testing.T) {
 	foreign := net.HardwareAddr{0x02, 0, 0, 0, 0, 0x99}
 	p := &fakeProber{has: map[netip.Addr]net.HardwareAddr{v2: foreign}}
 	var seen []fencing.Event
-	g := newConflictGuard(p, func(ev fencing.Event) { seen = append(seen, ev) }, slog.New(slog.DiscardHandler))
+	g := newConflictGuard(p.probe, func(ev fencing.Event) { seen = append(seen, ev) }, slog.New(slog.DiscardHandler))
 	now := time.Unix(1000, 0)
 	g.now = func() time.Time { return now }
 	a := probeTarget{Instance: "A", Iface: "eth0", Addrs: []netip.Addr{v1}}
@@ -87,7 +87,7 @@ func TestConflictGuard(t *testing.T) {
 
 	// A probe that fails lets the take go ahead.
 	p.has[v3] = foreign
-	g2 := newConflictGuard(p, func(fencing.Event) {}, slog.New(slog.DiscardHandler))
+	g2 := newConflictGuard(p.probe, func(fencing.Event) {}, slog.New(slog.DiscardHandler))
 	g2.startup(context.Background(), []probeTarget{c})
 	p.err = errors.New("socket gone")
 	if err := g2.vet(c); err != nil {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
@@ -85,6 +86,14 @@ func TestVMAC(t *testing.T) {
 		}
 	}
 
+	// The switch learns the virtual MACs from the holder's port only: no
+	// frame leaves a backup with them (its VMACs carry no address, join
+	// no group, run no IPv6, and nothing probes from them).
+	sent := framesFrom(t, c, []string{vmac52, vmac53}, 3*time.Second)
+	if sent["d1"] == 0 || sent["d2"] != 0 || sent["d3"] != 0 {
+		t.Errorf("frames with a virtual source MAC per director's port in 3s: %v; want some from d1 only", sent)
+	}
+
 	c.kill("d1")
 	got, took := c.waitAnswerAt(vip2, takeover, func(n string) bool { return n != "d1" })
 	t.Logf("after kill -9 of d1, %s answered on %s in %v", got, vip2, took.Round(time.Millisecond))
@@ -137,6 +146,38 @@ func checkVIPOnVMAC(t *testing.T, c *cluster3, addr, vmac, holder string) {
 			t.Errorf("%s has %s on %v, want %v", n, addr, on, want)
 		}
 	}
+}
+
+// framesFrom counts, per director, the frames with one of the source MACs
+// macs that its port on the LAN bridge receives from it within d (tshark
+// on the bridge ports, in the switch's namespace, inbound only: a port
+// also forwards what others send).
+func framesFrom(t *testing.T, c *cluster3, macs []string, d time.Duration) map[string]int {
+	t.Helper()
+	var filter []string
+	for _, m := range macs {
+		filter = append(filter, "ether src "+m)
+	}
+	procs := map[string]*exec.Cmd{}
+	outs := map[string]*strings.Builder{}
+	for _, n := range []string{"d1", "d2", "d3"} {
+		cmd := exec.Command("ip", "netns", "exec", c.lan.Namespace(), "tshark", "-n", "-i", c.d[n].lan.Peer,
+			"-f", "inbound and ("+strings.Join(filter, " or ")+")", "-a", fmt.Sprintf("duration:%d", int(d.Seconds())), "-T", "fields", "-e", "eth.src")
+		outs[n] = &strings.Builder{}
+		cmd.Stdout = outs[n]
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		procs[n] = cmd
+	}
+	got := map[string]int{}
+	for n, cmd := range procs {
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("tshark on %s's port: %v", n, err)
+		}
+		got[n] = len(strings.Fields(outs[n].String()))
+	}
+	return got
 }
 
 var lladdr = regexp.MustCompile(`lladdr (\S+)`)

@@ -18,9 +18,6 @@
 //     packets every Refresh. Schedule is its core (which target is due
 //     when, on instants the caller passes); LinkSender (Linux, AF_PACKET)
 //     sends the frames GARPFrame and NAFrame encode.
-//   - LinkSender.Probe asks, RFC 5227-style, whether another host has
-//     some addresses on a link (ARP probes, 200 ms): the agent's check
-//     before it takes a VIP.
 //   - Clock is injected into both drivers; viptest.Clock steps by hand.
 //
 // # Ordering

@@ -32,12 +32,7 @@ func GARPFrame(mac net.HardwareAddr, vip netip.Addr, reply bool) ([]byte, error)
 	if reply {
 		op, tha = arp.OperationReply, ethernet.Broadcast
 	}
-	return arpFrame(op, mac, vip, tha, vip)
-}
-
-// arpFrame encodes an ARP packet in a broadcast Ethernet frame from mac.
-func arpFrame(op arp.Operation, mac net.HardwareAddr, sip netip.Addr, tha net.HardwareAddr, tip netip.Addr) ([]byte, error) {
-	p, err := arp.NewPacket(op, mac, sip, tha, tip)
+	p, err := arp.NewPacket(op, mac, vip, tha, vip)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}

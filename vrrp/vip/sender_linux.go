@@ -83,8 +83,12 @@ func (s *LinkSender) Send(tg Target) error {
 }
 
 func (s *LinkSender) send(tg Target) error {
-	link, err := s.link(tg.Iface)
+	link, err := s.h.LinkByName(tg.Iface)
 	if err != nil {
+		var nf netlink.LinkNotFoundError
+		if errors.As(err, &nf) {
+			return fmt.Errorf("%w: %s", ErrNoInterface, tg.Iface)
+		}
 		return err
 	}
 	attrs := link.Attrs()
@@ -122,19 +126,6 @@ func (s *LinkSender) send(tg Target) error {
 		}
 	}
 	return nil
-}
-
-// link looks an interface up, naming a missing one with ErrNoInterface.
-func (s *LinkSender) link(name string) (netlink.Link, error) {
-	l, err := s.h.LinkByName(name)
-	if err != nil {
-		var nf netlink.LinkNotFoundError
-		if errors.As(err, &nf) {
-			return nil, fmt.Errorf("%w: %s", ErrNoInterface, name)
-		}
-		return nil, err
-	}
-	return l, nil
 }
 
 // source picks the NA's source address: the interface's link-local

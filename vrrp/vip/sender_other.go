@@ -2,10 +2,7 @@
 
 package vip
 
-import (
-	"context"
-	"net/netip"
-)
+import "net/netip"
 
 // SenderOptions are the LinkSender's optional settings (unused off Linux).
 type SenderOptions struct {
@@ -30,8 +27,3 @@ func (s *LinkSender) Send(tg Target) error {
 
 // Close does nothing.
 func (s *LinkSender) Close() error { return nil }
-
-// Probe fails with ErrUnimplemented.
-func (s *LinkSender) Probe(ctx context.Context, iface string, addrs []netip.Addr, t ProbeTiming) ([]Claim, error) {
-	return nil, opErr("probe", iface, netip.Prefix{}, ErrUnimplemented)
-}
