@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"vigil/test/topo"
 )
 
 // conflictConf adds to the cluster's VI_1 an instance whose VIP another
@@ -24,7 +26,7 @@ func TestBadInstancesLeaveOthersRunning(t *testing.T) {
 	c := newCluster3With(t, conflictConf)
 	other := c.lab.Host("other")
 	otherIf := other.Link(c.lan, "eth0", "10.99.0.66/24", taken+"/24")
-	serveName(t, other, "other")
+	topo.ServeName(t, other, "other")
 	otherMAC, err := otherIf.MAC()
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +51,7 @@ func TestBadInstancesLeaveOthersRunning(t *testing.T) {
 	for _, n := range []string{"d1", "d2", "d3"} {
 		// Only the other host's address is suspect: the directors probed
 		// all the VIPs at the same moment, and probes claim nothing.
-		suspect := grepLines(c.d[n].proc.Output(), `msg="VIP answered for at startup`)
+		suspect := grepLines(c.vigil.Proc(n).Output(), `msg="VIP answered for at startup`)
 		if len(suspect) != 1 || !strings.Contains(suspect[0], "instance=VI_2") {
 			t.Errorf("%s's startup probe suspects %q, want VI_2's VIP only", n, suspect)
 		}
@@ -88,7 +90,7 @@ func TestBadInstancesLeaveOthersRunning(t *testing.T) {
 	other.MustRun("ip", "addr", "del", taken+"/24", "dev", "eth0")
 	got, took := c.waitAnswerAt(taken, 20*time.Second, func(n string) bool { return n == "d1" })
 	t.Logf("%s answered on %s %v after the other host let go of it", got, taken, took.Round(time.Millisecond))
-	if !strings.Contains(c.d["d1"].proc.Output(), "no other host has the instance's VIPs: taking it") {
+	if !strings.Contains(c.vigil.Proc("d1").Output(), "no other host has the instance's VIPs: taking it") {
 		t.Errorf("d1 took VI_2 without saying the conflict is over")
 	}
 }
@@ -97,7 +99,7 @@ func TestBadInstancesLeaveOthersRunning(t *testing.T) {
 func (c *cluster3) waitLog(n string, within time.Duration, ok func(string) bool) string {
 	c.t.Helper()
 	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		for _, l := range strings.Split(c.d[n].proc.Output(), "\n") {
+		for _, l := range strings.Split(c.vigil.Proc(n).Output(), "\n") {
 			if ok(l) {
 				return l
 			}

@@ -59,7 +59,7 @@ func New(t netns.T, lab *netns.Lab, sn Subnets) *Three {
 		d := &Director{Name: n, Host: h, LANIP: fmt.Sprintf("%s.%d", sn.LAN, 11+i), HBIP: fmt.Sprintf("%s.%d", sn.HB, 11+i)}
 		d.LAN = h.Link(th.LAN, "eth0", d.LANIP+"/24")
 		d.HB = h.Link(th.HB, "eth1", d.HBIP+"/24")
-		serveName(t, h, n)
+		ServeName(t, h, n)
 		th.D[n] = d
 	}
 	th.Client = lab.Host("client")
@@ -67,8 +67,9 @@ func New(t netns.T, lab *netns.Lab, sn Subnets) *Three {
 	return th
 }
 
-// serveName answers every TCP connection on ServicePort in h with name.
-func serveName(t netns.T, h *netns.Host, name string) {
+// ServeName answers every TCP connection on ServicePort in h with name,
+// until t's cleanup: how a client (Ask) tells which host a VIP led it to.
+func ServeName(t netns.T, h *netns.Host, name string) {
 	t.Helper()
 	var ln net.Listener
 	if err := h.Do(func() (err error) {
