@@ -44,10 +44,13 @@ type Director struct {
 	parents map[string]func() error // their parents' ARP settings to restore
 	listen  []listenOn              // the instances' listeners, opened with the agent
 	missing map[string]string       // instances that cannot run here → the interface missing
-	fence   *nftfence.Fence
-	hd      *health.Driver
-	track   []func(context.Context) error // tracker loops
-	arp     []*arpwatch.Watcher
+	guard   *conflictGuard          // the pre-take ARP check
+	// stopProbes ends the guard's startup round (Close waits for it).
+	stopProbes context.CancelFunc
+	fence      *nftfence.Fence
+	hd         *health.Driver
+	track      []func(context.Context) error // tracker loops
+	arp        []*arpwatch.Watcher
 }
 
 // listenOn is an instance's listener socket.
@@ -108,11 +111,13 @@ func OpenDirector(s *Setup, log *slog.Logger) (*Director, error) {
 		d.Close()
 		return nil, fmt.Errorf("agent: remove VIP addresses left by a previous run: %w", err)
 	}
-	// Who else has our VIPs: probed now, before anything can be granted.
-	guard := newConflictGuard(probeARP, func(ev fencing.Event) { d.Agent.Observe(ev) }, log.With("component", "conflicts"))
+	// Who else has our VIPs: probed in the background from now on.
+	d.guard = newConflictGuard(probeARP, func(ev fencing.Event) { d.Agent.Observe(ev) }, log.With("component", "conflicts"))
+	var probes context.Context
+	probes, d.stopProbes = context.WithCancel(context.Background())
 	targets := probeTargets(s.Instances, d.wires)
-	guard.startup(context.Background(), targets)
-	vetTakes(guard, targets, d.wires)
+	d.guard.start(probes, targets)
+	vetTakes(d.guard, targets, d.wires)
 	cfg := s.Agent
 	var vips []netip.Addr
 	for _, o := range Owned(d.wires) {
@@ -315,6 +320,11 @@ func DatapathConfig(s *Setup, log *slog.Logger) datapath.Config {
 
 // Close closes the sockets. Run calls it.
 func (d *Director) Close() {
+	if d.stopProbes != nil {
+		d.stopProbes()
+		<-d.guard.ready
+		d.stopProbes = nil
+	}
 	if d.dp != nil {
 		d.dp.Close()
 		d.dp = nil

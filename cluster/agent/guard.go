@@ -79,10 +79,10 @@ func (t probeTarget) key() string { return t.Instance + " " + t.Iface }
 // (RFC 5227's duplicate address detection, cut to what a failover can
 // afford). Policy:
 //
-//  1. At startup, before the agent runs, every instance's IPv4 VIPs are
-//     probed (probeFor: 200 ms), one round per link. Nothing
-//     waits on it: no director is granted anything before the cluster has
-//     a leader.
+//  1. At startup every instance's IPv4 VIPs are probed (probeFor:
+//     200 ms), one round per link, in the background: the director starts
+//     at once, and only a take, which needs a lease from a cluster that
+//     first has to elect a leader, waits for the round to end.
 //  2. An address answered for at startup is only suspect: the answer may
 //     come from another director holding it (this one restarted), whose
 //     MAC this node does not know. A suspect instance is probed again when
@@ -109,6 +109,7 @@ type conflictGuard struct {
 	observe func(fencing.Event)
 	log     *slog.Logger
 
+	ready   chan struct{} // closed when the startup round is over
 	mu      sync.Mutex
 	suspect map[string]bool      // targets answered for at startup or at the last probe
 	last    map[string]time.Time // target → time of its last take probe
@@ -120,9 +121,20 @@ const defaultRecheck = 5 * time.Second
 
 func newConflictGuard(p Prober, observe func(fencing.Event), log *slog.Logger) *conflictGuard {
 	return &conflictGuard{
-		probe: p, recheck: defaultRecheck, now: time.Now, observe: observe, log: log,
+		probe: p, recheck: defaultRecheck, ready: make(chan struct{}), now: time.Now, observe: observe, log: log,
 		suspect: map[string]bool{}, last: map[string]time.Time{}, lastErr: map[string]error{},
 	}
+}
+
+// start runs startup in the background until it is over or ctx ends;
+// vet waits for it, and so should whoever cancels ctx (<-g.ready). The
+// probes run in the network namespace of the process: a director's whole
+// process runs in its own.
+func (g *conflictGuard) start(ctx context.Context, targets []probeTarget) {
+	go func() {
+		defer close(g.ready)
+		g.startup(ctx, targets)
+	}()
 }
 
 // startup probes every target, one round per link, and marks the
@@ -158,6 +170,7 @@ func (g *conflictGuard) startup(ctx context.Context, targets []probeTarget) {
 
 // vet is Wire's Vet for t: nil lets the take go ahead (steps 2-4).
 func (g *conflictGuard) vet(t probeTarget) error {
+	<-g.ready
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if !g.suspect[t.key()] {

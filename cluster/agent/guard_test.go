@@ -53,7 +53,8 @@ func TestConflictGuard(t *testing.T) {
 	b := probeTarget{Instance: "B", Iface: "eth0", Addrs: []netip.Addr{v2}}
 	c := probeTarget{Instance: "C", Iface: "eth1", Addrs: []netip.Addr{v3}}
 
-	g.startup(context.Background(), []probeTarget{a, b, c})
+	g.start(context.Background(), []probeTarget{a, b, c})
+	<-g.ready
 	if want := []string{"eth0 10.0.0.1,10.0.0.2", "eth1 10.0.1.3"}; strings.Join(p.probes, ";") != strings.Join(want, ";") {
 		t.Fatalf("startup probes %q, want one per link %q", p.probes, want)
 	}
@@ -88,7 +89,8 @@ func TestConflictGuard(t *testing.T) {
 	// A probe that fails lets the take go ahead.
 	p.has[v3] = foreign
 	g2 := newConflictGuard(p.probe, func(fencing.Event) {}, slog.New(slog.DiscardHandler))
-	g2.startup(context.Background(), []probeTarget{c})
+	g2.start(context.Background(), []probeTarget{c})
+	<-g2.ready
 	p.err = errors.New("socket gone")
 	if err := g2.vet(c); err != nil {
 		t.Errorf("vet with a failing probe = %v, want nil", err)
