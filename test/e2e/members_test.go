@@ -123,6 +123,8 @@ func TestMembersNewNode(t *testing.T) {
 	if strings.Join(voters, " ") != "d1 d2 d3 d4" {
 		t.Fatalf("after adding d4 the voters are %v:\n%s", voters, out)
 	}
+	// d4 has received the log (it sees the holder) before it is asked.
+	c.waitStatus("d4", 10*time.Second, func(s string) bool { return strings.Contains(s, "VI_1") && strings.Contains(s, "d1") })
 	if out := h.MustRun(vigilBin, "transfer", "VI_1", "--to", "d4", "-f", c.conf); !strings.Contains(out, "held by d4") {
 		t.Fatalf("transfer to the new d4 printed %q", out)
 	}
