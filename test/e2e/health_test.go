@@ -3,7 +3,6 @@ package e2e
 import (
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -100,17 +99,8 @@ func TestHealthVerdictsAgreed(t *testing.T) {
 		if out, err := d1.Run(vigilBin, "config", "diff", c.conf); err != nil {
 			t.Fatalf("config diff of the running file: %v\n%s", err, out)
 		}
-		orig, err := os.ReadFile(c.conf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		write := func(name, text string) string {
-			p := filepath.Join(c.dir, name)
-			if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			return p
-		}
+		orig := c.confText()
+		write := c.writeConf
 		refused := func(path, want string) {
 			t.Helper()
 			out, err := d1.Run(vigilBin, "config", "apply", path)
@@ -122,13 +112,13 @@ func TestHealthVerdictsAgreed(t *testing.T) {
 			}
 		}
 		// Bad input changes nothing and names file, line and keyword.
-		refused(write("typo.conf", strings.Replace(string(orig), "lvs_sched mh", "lvs_shed mh", 1)), "typo.conf:")
-		refused(write("rename.conf", strings.Replace(string(orig), "name e2e", "name other", 1)), "cluster: ")
-		refused(write("vrid.conf", strings.Replace(string(orig), "virtual_router_id 51", "virtual_router_id 52", 1)), "vrrp_instance")
+		refused(write("typo.conf", strings.Replace(orig, "lvs_sched mh", "lvs_shed mh", 1)), "typo.conf:")
+		refused(write("rename.conf", strings.Replace(orig, "name e2e", "name other", 1)), "cluster: ")
+		refused(write("vrid.conf", strings.Replace(orig, "virtual_router_id 51", "virtual_router_id 52", 1)), "vrrp_instance")
 
 		// A priority change applies live: d3 at 150 preempts d1 and
 		// advertises 150; back at 98, d1 (100) preempts it again.
-		d1.MustRun(vigilBin, "config", "apply", write("prio.conf", strings.Replace(string(orig), "node d3 { priority 98 }", "node d3 { priority 150 }", 1)))
+		d1.MustRun(vigilBin, "config", "apply", write("prio.conf", strings.Replace(orig, "node d3 { priority 98 }", "node d3 { priority 150 }", 1)))
 		if got, _ := c.waitAnswer(takeover, func(n string) bool { return n == "d3" }); got != "d3" {
 			t.Fatalf("after raising d3's priority the VIP answers from %q", got)
 		}
@@ -139,9 +129,9 @@ func TestHealthVerdictsAgreed(t *testing.T) {
 		c.waitAnswer(takeover, func(n string) bool { return n == "d1" })
 
 		// Removing a real server applies live on every director.
-		i := strings.Index(string(orig), "    real_server 192.168.99.22 9000 {")
-		j := strings.Index(string(orig)[i:], "\n    }\n") + i + len("\n    }\n")
-		smaller := write("smaller.conf", string(orig)[:i]+string(orig)[j:])
+		i := strings.Index(orig, "    real_server 192.168.99.22 9000 {")
+		j := strings.Index(orig[i:], "\n    }\n") + i + len("\n    }\n")
+		smaller := write("smaller.conf", orig[:i]+orig[j:])
 		out := d1.MustRun(vigilBin, "config", "apply", smaller)
 		t.Logf("%s", out)
 		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {

@@ -298,3 +298,22 @@ func grepLines(s, sub string) []string {
 	}
 	return out
 }
+
+// confText is the text of the cluster's configuration file.
+func (c *cluster3) confText() string {
+	b, err := os.ReadFile(c.conf)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return string(b)
+}
+
+// writeConf writes a configuration file named name in the test's
+// directory and returns its path.
+func (c *cluster3) writeConf(name, text string) string {
+	p := filepath.Join(c.dir, name)
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		c.t.Fatal(err)
+	}
+	return p
+}

@@ -86,26 +86,17 @@ func TestMembersNewNode(t *testing.T) {
 	}
 	c.waitAnswer(20*time.Second, func(n string) bool { return n == "d1" })
 	d2 := c.d["d2"].host
-	orig, err := os.ReadFile(c.conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	write := func(name, text string) string {
-		p := filepath.Join(c.dir, name)
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	orig := c.confText()
+	write := c.writeConf
 
 	// Dropping d3 from the cluster block while it is a voter is refused.
-	drop := strings.Replace(string(orig), "    node d3 { address 10.99.0.13 192.168.99.13 }\n", "", 1)
+	drop := strings.Replace(orig, "    node d3 { address 10.99.0.13 192.168.99.13 }\n", "", 1)
 	drop = write("drop.conf", strings.Replace(drop, "    node d3 { priority 98 }\n", "", 1))
 	if out, err := d2.Run(vigilBin, "config", "apply", drop); err == nil || !strings.Contains(out, "node d3 is missing from the cluster block but is a Raft voter") {
 		t.Errorf("config apply without d3: %v\n%s", err, out)
 	}
 
-	grown := strings.Replace(string(orig), "    node d3 { address 10.99.0.13 192.168.99.13 }\n",
+	grown := strings.Replace(orig, "    node d3 { address 10.99.0.13 192.168.99.13 }\n",
 		"    node d3 { address 10.99.0.13 192.168.99.13 }\n    node d4 { address 10.99.0.14 192.168.99.14 }\n", 1)
 	grown = strings.Replace(grown, "    node d3 { priority 98 }\n", "    node d3 { priority 98 }\n    node d4 { priority 97 }\n", 1)
 	c.conf = write("grown.conf", grown)
