@@ -47,7 +47,11 @@ func TestKernelOpsPerChange(t *testing.T) {
 		{"weight 0 (inhibit)", func(s *lvs.Service) { s.Reals[3].Weight = 0 }, 5},
 		{"remove a real", func(s *lvs.Service) { s.Reals = s.Reals[:9] }, 6},
 		{"add it back", func(s *lvs.Service) {}, 6},
-		{"scheduler change", func(s *lvs.Service) { s.Scheduler = "wrr" }, 6},
+		// mh and sh share a class: only the service's element changes.
+		{"scheduler change, same class", func(s *lvs.Service) { s.Scheduler = "sh" }, 2},
+		// The first wrr service also creates that class's chain, rule
+		// and map.
+		{"scheduler change, new class", func(s *lvs.Service) { s.Scheduler = "wrr" }, 8},
 	}
 	for _, stp := range steps {
 		want := st.Clone()

@@ -19,30 +19,34 @@ import (
 // every connection through it (measured: 40 of 40; ws-continuity.md).
 // It returns the number of entries deleted.
 func (d *Datapath) ForgetFlows(vips []netip.Addr) (uint, error) {
-	h, err := d.nat.netlinkHandle()
+	h, err := d.tables[0].netlinkHandle()
 	if err != nil {
 		return 0, fmt.Errorf("nft: conntrack: %w", err)
 	}
 	defer h.Close()
-	var filters []netlink.CustomConntrackFilter
-	for _, v := range vips {
-		if !v.Is4() {
+	var total uint
+	for _, fam := range []netlink.InetFamily{unix.AF_INET, unix.AF_INET6} {
+		var filters []netlink.CustomConntrackFilter
+		for _, v := range vips {
+			if v.Unmap().Is4() != (fam == unix.AF_INET) {
+				continue
+			}
+			for _, tp := range []netlink.ConntrackFilterType{netlink.ConntrackOrigDstIP, netlink.ConntrackReplyDstIP} {
+				f := &netlink.ConntrackFilter{}
+				if err := f.AddIP(tp, net.IP(v.Unmap().AsSlice())); err != nil {
+					return total, fmt.Errorf("nft: conntrack filter %s: %w", v, err)
+				}
+				filters = append(filters, f)
+			}
+		}
+		if len(filters) == 0 {
 			continue
 		}
-		for _, tp := range []netlink.ConntrackFilterType{netlink.ConntrackOrigDstIP, netlink.ConntrackReplyDstIP} {
-			f := &netlink.ConntrackFilter{}
-			if err := f.AddIP(tp, net.IP(v.AsSlice())); err != nil {
-				return 0, fmt.Errorf("nft: conntrack filter %s: %w", v, err)
-			}
-			filters = append(filters, f)
+		n, err := h.ConntrackDeleteFilters(netlink.ConntrackTable, fam, filters...)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("nft: delete conntrack entries of %v: %w", vips, err)
 		}
 	}
-	if len(filters) == 0 {
-		return 0, nil
-	}
-	n, err := h.ConntrackDeleteFilters(netlink.ConntrackTable, unix.AF_INET, filters...)
-	if err != nil {
-		return n, fmt.Errorf("nft: delete conntrack entries of %v: %w", vips, err)
-	}
-	return n, nil
+	return total, nil
 }

@@ -21,10 +21,36 @@ func (d *tbl) netlinkHandle() (*netlink.Handle, error) {
 	return netlink.NewHandle()
 }
 
-// prepareDR looks up DRInterface: its index (for dup) and MAC (the new
+// prepareDR readies a DR table for plans: it looks up DRInterface and the
+// MAC of every real server that gets slots. It returns the plans it can
+// program; the others are reported in errs and added to keep.
+func (d *tbl) prepareDR(plans []plan, keep map[lvs.ServiceKey]bool, errs *[]error) []plan {
+	if len(plans) == 0 {
+		return nil
+	}
+	if err := d.lookupInterface(); err != nil {
+		*errs = append(*errs, err)
+		for _, p := range plans {
+			keep[p.svc.Key()] = true
+		}
+		return nil
+	}
+	var out []plan
+	for _, p := range plans {
+		if err := d.resolveMACs(p.svc); err != nil {
+			*errs = append(*errs, err)
+			keep[p.svc.Key()] = true
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// lookupInterface finds DRInterface: its index (for dup) and MAC (the new
 // source of forwarded frames, so the switch never learns a client's MAC on
 // the director's port).
-func (d *tbl) prepareDR() error {
+func (d *tbl) lookupInterface() error {
 	h, err := d.netlinkHandle()
 	if err != nil {
 		return fmt.Errorf("nft: DR: netlink: %w", err)
@@ -52,6 +78,9 @@ func (d *tbl) resolveMACs(s lvs.Service) error {
 			continue
 		}
 		mac, err := d.resolve(r.Addr)
+		if err == nil && len(mac) != 6 {
+			err = fmt.Errorf("%s is not an Ethernet address", mac)
+		}
 		if err != nil {
 			return &lvs.ServiceError{Service: s.Key(), Reason: fmt.Sprintf("nftables DR: MAC address of real server %s: %v", r.Addr, err), Err: err}
 		}
@@ -71,7 +100,11 @@ func (d *tbl) resolve(a netip.Addr) (net.HardwareAddr, error) {
 		return nil, err
 	}
 	defer h.Close()
-	neighs, err := h.NeighList(int(d.ifindex), netlink.FAMILY_V4)
+	fam := netlink.FAMILY_V4
+	if a.Is6() {
+		fam = netlink.FAMILY_V6
+	}
+	neighs, err := h.NeighList(int(d.ifindex), fam)
 	if err != nil {
 		return nil, err
 	}

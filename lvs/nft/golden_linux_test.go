@@ -114,7 +114,7 @@ func TestGoldenBatch(t *testing.T) {
 		{Addr: netip.MustParseAddr("10.0.1.1"), Port: 8080, Weight: 1, Method: lvs.NAT},
 		{Addr: netip.MustParseAddr("10.0.1.2"), Port: 8080, Weight: 1, Method: lvs.NAT},
 	}}
-	nv, flushed, err := d.sync(emptyView(lvs.NAT), []plan{opt.planFor(svc)}, nil)
+	nv, flushed, err := d.sync(emptyView(), []plan{opt.planFor(svc)}, nil)
 	if err != nil || !flushed {
 		t.Fatalf("sync: %v %v", flushed, err)
 	}

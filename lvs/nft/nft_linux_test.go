@@ -22,6 +22,8 @@ const testSeed = 0x5eed
 var nftCaps = lvstest.Caps{
 	Schedulers:  []string{"rr", "wrr", "sh", "mh"},
 	Methods:     []lvs.Method{lvs.NAT, lvs.DR},
+	IPv6:        true,
+	FWMark:      true,
 	Persistence: true,
 	Filter: func(s lvs.Service) bool {
 		for _, r := range s.Reals {
@@ -36,7 +38,7 @@ var nftCaps = lvstest.Caps{
 // fakeMAC gives every real server address a MAC, for DR tables without a
 // real neighbour.
 func fakeMAC(a netip.Addr) (net.HardwareAddr, error) {
-	b := a.As4()
+	b := a.AsSlice()[a.BitLen()/8-4:]
 	return net.HardwareAddr{0x02, 0x42, b[0], b[1], b[2], b[3]}, nil
 }
 
@@ -83,14 +85,17 @@ func TestConformanceNFT(t *testing.T) {
 	tun := dr
 	tun.Addr = lvstest.MustAddr("10.0.0.97")
 	tun.Reals = []lvs.Real{{Addr: lvstest.MustAddr("10.0.1.1"), Port: 80, Weight: 1, Method: lvs.TUN}}
-	v6 := lvs.Service{Proto: lvs.TCP, Addr: lvstest.MustAddr("fd00::1"), Port: 80, Scheduler: "mh"}
-	fwm := lvs.Service{FWMark: 3, Scheduler: "mh"}
+	mixed := lvs.Service{Proto: lvs.TCP, Addr: lvstest.MustAddr("fd00::1"), Port: 80, Scheduler: "mh",
+		Reals: []lvs.Real{{Addr: lvstest.MustAddr("10.0.1.1"), Port: 80, Weight: 1, Method: lvs.NAT}}}
+	fwm := lvs.Service{FWMark: 3, Scheduler: "mh", Reals: []lvs.Real{
+		{Addr: lvstest.MustAddr("10.0.1.1"), Port: 80, Weight: 1, Method: lvs.NAT},
+		{Addr: lvstest.MustAddr("10.0.1.2"), Weight: 1, Method: lvs.NAT}}}
 	lvstest.RunConformance(t, lvstest.Harness{
 		New: func(t *testing.T) lvs.Datapath {
 			return openDP(t, h, nft.Options{DRInterface: "eth0", ResolveMAC: fakeMAC})
 		},
 		Caps:        nftCaps,
-		Unsupported: []lvs.Service{wlc, dr, tun, v6, fwm},
+		Unsupported: []lvs.Service{wlc, dr, tun, mixed, fwm},
 	})
 }
 
@@ -109,15 +114,15 @@ func TestConvergesAfterForeignChange(t *testing.T) {
 	if err := dp.Apply(t.Context(), st); err != nil || dp.KernelOps() != before {
 		t.Fatalf("identical Apply: %v, %d ops", err, dp.KernelOps()-before)
 	}
-	h.MustRun("nft", "flush", "map", "ip", "vigil", "backends_1")
+	h.MustRun("nft", "flush", "map", "ip", "vigil", "slots_src_61_32")
 	if err := dp.Apply(t.Context(), st); err != nil {
 		t.Fatal(err)
 	}
 	if n := dp.KernelOps() - before; n != 1 {
 		t.Errorf("restoring the flushed map took %d kernel operations, want 1", n)
 	}
-	out := h.MustRun("nft", "list", "map", "ip", "vigil", "backends_1")
+	out := h.MustRun("nft", "list", "map", "ip", "vigil", "slots_src_61_32")
 	if got := strings.Count(out, " . 8080"); got != 61 {
-		t.Errorf("backends_1 has %d elements after Apply, want 61:\n%s", got, out)
+		t.Errorf("slots_src_61_32 has %d elements after Apply, want 61:\n%s", got, out)
 	}
 }

@@ -1,11 +1,12 @@
+//go:build linux
+
 package nft
 
 import (
-	"bytes"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/google/nftables"
@@ -14,230 +15,337 @@ import (
 	"vigil/lvs"
 )
 
-// batch accumulates element changes per set.
-type batch struct {
-	adds, dels map[string][]nftables.SetElement
-}
+// change is one service that sync rewrites: old nil = new, new nil = gone.
+type change struct{ old, new *kSvc }
 
-func (b *batch) add(set string, e nftables.SetElement) { b.adds[set] = append(b.adds[set], e) }
-
-func (b *batch) del(set string, key []byte) {
-	b.dels[set] = append(b.dels[set], nftables.SetElement{Key: key})
-}
-
-// sync makes the table match plans, leaving services in keep as they are.
-// It returns the table as it is afterwards (for the cache) and whether it
-// committed anything. Rules are never addressed by handle (a chain is
-// flushed and refilled instead), so the view it returns needs none.
+// sync makes the table match plans in one batch (one transaction), leaving
+// the services in keep as they are. It does not modify v, and returns the
+// table as it is afterwards (for the cache) and whether it committed
+// anything. The batch, in this order:
+//
+//  1. the table, new chains;
+//  2. flush the chains whose rules change or that go, and delete the maps
+//     that go or are recreated (a map is created with a capacity, see
+//     capacity: one that outgrows it is recreated, with all its elements);
+//  3. new maps, element deletions, element additions (in key order);
+//  4. the changed chains' rules, then delete the chains that go.
+//
+// Rules are never addressed by handle (a chain is flushed and refilled
+// instead), so the view it returns needs none.
 func (d *tbl) sync(v *view, plans []plan, keep map[lvs.ServiceKey]bool) (*view, bool, error) {
-	b := &batch{adds: map[string][]nftables.SetElement{}, dels: map[string][]nftables.SetElement{}}
-	nv := &view{cached: true, method: v.method, exists: true, chains: map[string]bool{}, sets: map[string]*nftables.Set{},
-		rules: map[string]*nftables.Rule{}, svcs: map[uint32]*kSvc{}, byKey: map[lvs.ServiceKey]*kSvc{}}
+	nv := emptyView()
+	nv.cached, nv.exists = true, true
+	var changes []change
+	for _, p := range plans {
+		key := p.svc.Key()
+		old := v.svcs[key]
+		cn := p.class.name()
+		chain, set := classChain(cn), classSet(cn)
+		tag := svcTag(p.svc)
+		if old != nil && v.cached && !d.dr && old.listed && old.tag == tag && old.chain == chain &&
+			len(old.slots) == 1 && old.slots[set] != nil && sameWeights(old.weights, p.svc.Reals) {
+			// Unchanged since this datapath wrote it (the generation
+			// proves nobody else touched it): its slots are a function
+			// of what is compared here.
+			nv.svcs[key] = old
+			continue
+		}
+		p.fillSlots()
+		ns := &kSvc{key: key, listed: true, tag: tag, chain: chain,
+			weights: make(map[netip.AddrPort]int, len(p.svc.Reals)), slots: map[string][]string{}}
+		for _, r := range p.svc.Reals {
+			ns.weights[r.AddrPort()] = r.Weight
+		}
+		valOf := make([]string, len(p.svc.Reals))
+		for j, r := range p.svc.Reals {
+			if r.Weight > 0 {
+				valOf[j] = string(d.slotValue(p.class, r.AddrPort()))
+			}
+		}
+		vals := make([]string, len(p.idx))
+		for i, j := range p.idx {
+			if j >= 0 {
+				vals[i] = valOf[j]
+			}
+		}
+		ns.slots[set] = vals
+		if old != nil && old.equal(ns) {
+			nv.svcs[key] = old
+			continue
+		}
+		nv.svcs[key] = ns
+		changes = append(changes, change{old, ns})
+	}
+	for k := range keep {
+		// (A service of an older layout, whose element jumps elsewhere
+		// than to a class chain, is not kept: its chain goes.)
+		if old := v.svcs[k]; old != nil && (!old.listed || isClassChain(old.chain)) {
+			nv.svcs[k] = old
+		}
+	}
+	for _, k := range sortedSvcKeys(v.svcs) {
+		if nv.svcs[k] == nil {
+			changes = append(changes, change{v.svcs[k], nil})
+		}
+	}
+	order := sortedSvcKeys(nv.svcs)
+	if !d.dr {
+		nv.pickup = pickups(nv.services(order))
+	}
+
+	// Maps: which exist afterwards, which are created (or recreated).
+	count := map[string]int{setPickup: len(nv.pickup)}
+	wantSets := map[string]bool{}
+	for _, name := range d.baseSets() {
+		wantSets[name] = true
+	}
+	classes := map[string]class{}
+	for _, k := range order {
+		s := nv.svcs[k]
+		if s.listed {
+			count[dispatchSet(k)]++
+			if cn, ok := classOfChain(s.chain); ok {
+				if c, ok := parseClass(cn); ok {
+					classes[cn] = c
+				}
+			}
+		}
+		count[realsSet(k)] += len(s.weights)
+		for name, vals := range s.slots {
+			wantSets[name] = true
+			for _, val := range vals {
+				if val != "" {
+					count[name]++
+				}
+			}
+		}
+	}
+	for cn := range classes {
+		wantSets[classSet(cn)] = true
+	}
+	newSets := map[string]*nftables.Set{}
+	for name := range wantSets {
+		spec := d.setSpec(name, classOfSet(name))
+		if old := v.sets[name]; old != nil && !v.dirty[name] && sameType(old, spec) && fits(old.Size, count[name]) {
+			nv.sets[name] = old
+			continue
+		}
+		spec.Size = capacity(count[name])
+		newSets[name], nv.sets[name] = spec, spec
+	}
+
+	// Chains and their rules.
+	wantRules := d.baseRules()
+	for cn, c := range classes {
+		wantRules[classChain(cn)] = []ruleSpec{d.classRuleSpec(c)}
+	}
+	var addChains, flush, rewrite, delChains []string
+	chainDefs := map[string]*nftables.Chain{}
+	for _, c := range d.chains() {
+		chainDefs[c.Name] = c
+	}
+	for name, specs := range wantRules {
+		nv.chains[name] = true
+		var tags []string
+		recreated := false
+		for _, r := range specs {
+			tags = append(tags, r.tag)
+			for _, s := range r.sets {
+				recreated = recreated || (newSets[s] != nil && v.sets[s] != nil)
+			}
+		}
+		nv.rules[name] = tags
+		if !v.chains[name] {
+			addChains = append(addChains, name)
+		}
+		if v.chains[name] && slices.Equal(v.rules[name], tags) && !recreated {
+			continue
+		}
+		if len(v.rules[name]) > 0 {
+			flush = append(flush, name)
+		}
+		rewrite = append(rewrite, name)
+	}
+	for name := range v.chains {
+		if wantRules[name] == nil {
+			delChains = append(delChains, name)
+			if len(v.rules[name]) > 0 {
+				flush = append(flush, name)
+			}
+		}
+	}
+
+	// Element deletions (they precede every addition in the batch).
+	live := func(name string) bool { return nv.sets[name] != nil && newSets[name] == nil } // kept as it is
+	dels := map[string][][]byte{}
+	for _, c := range changes {
+		deletions(dels, c.old, c.new, live)
+	}
+	if live(setPickup) {
+		for _, k := range sortedPickupKeys(v.pickup) {
+			if vip, ok := nv.pickup[k]; !ok || vip != v.pickup[k] {
+				dels[setPickup] = append(dels[setPickup], appendPickupKey(nil, k))
+			}
+		}
+	}
+
+	// The batch.
 	n := 0
-	// Table, base chains and the shared maps.
 	if !v.exists {
 		d.conn.AddTable(d.table)
 		n++
 	}
-	for _, c := range d.chains() {
-		if !v.chains[c.Name] {
-			d.conn.AddChain(c)
-			n++
+	slices.Sort(addChains)
+	for _, name := range addChains {
+		c := chainDefs[name]
+		if c == nil {
+			c = &nftables.Chain{Name: name, Table: d.table}
 		}
-		nv.chains[c.Name] = true
+		d.conn.AddChain(c)
+		n++
 	}
-	newSets := map[string]*nftables.Set{}
-	for _, s := range d.baseSets() {
-		if v.sets[s.Name] == nil {
-			if err := d.conn.AddSet(s, nil); err != nil {
-				return nil, false, fmt.Errorf("nft: add set %s: %w", s.Name, err)
-			}
-			newSets[s.Name] = s
-			n++
-		}
-	}
-	shards := map[string]bool{}
-	// Services: chains and rules first (the services map refers to them).
-	used := map[lvs.ServiceKey]bool{}
-	nextID := uint32(1)
-	for _, p := range plans {
-		key := p.svc.Key()
-		used[key] = true
-		old := v.byKey[key]
-		if old == nil {
-			for v.svcs[nextID] != nil {
-				nextID++
-			}
-			old = v.svc(nextID)
-		}
-		id := old.id
-		if sh := shardName(id); !shards[sh] {
-			shards[sh] = true
-			if v.sets[sh] == nil {
-				s := d.shardSet(sh)
-				if err := d.conn.AddSet(s, nil); err != nil {
-					return nil, false, fmt.Errorf("nft: add set %s: %w", sh, err)
-				}
-				newSets[sh] = s
-				n++
-			}
-		}
-		chain := &nftables.Chain{Name: chainName(id), Table: d.table}
-		if !old.chain {
-			d.conn.AddChain(chain)
-			n++
-		}
-		rule := d.serviceRule(chain, id, p)
-		switch {
-		case old.rule == nil:
-			d.conn.AddRule(rule)
-			n++
-		case string(old.rule.UserData) != string(rule.UserData):
-			d.conn.FlushChain(chain)
-			d.conn.AddRule(rule)
-			n += 2
-		}
-		if v.cached && !d.dr && old.rule != nil && string(old.rule.UserData) == string(rule.UserData) && sameWeights(old.weights, p.svc.Reals) {
-			// Unchanged since this datapath wrote it (the generation
-			// proves nobody else touched it): its slots are a function
-			// of what is compared here.
-			nv.svcs[id], nv.byKey[key] = old, old
-			nv.chains[chain.Name] = true
-			continue
-		}
-		p.fillSlots()
-		ks, err := d.syncService(b, old, key, p)
-		if err != nil {
-			return nil, false, err
-		}
-		ks.rule = &nftables.Rule{UserData: rule.UserData}
-		nv.svcs[id], nv.byKey[key] = ks, ks
-		nv.chains[chain.Name] = true
-	}
-	var dropChains []uint32
-	for id, k := range v.svcs {
-		if k.key.Addr.IsValid() && used[k.key] {
-			continue
-		}
-		if k.key.Addr.IsValid() && keep[k.key] {
-			nv.svcs[id], nv.byKey[k.key] = k, k
-			nv.chains[chainName(id)] = k.chain
-			shards[shardName(id)] = true
-			continue
-		}
-		if k.key.Addr.IsValid() && v.byKey[k.key] == k {
-			b.del("services", dispatchKey(k.key))
-		}
-		for ap := range k.weights {
-			b.del("weights", weightKey(id, ap))
-		}
-		for slot := range k.slots {
-			b.del(shardName(id), u32(id<<slotBits|slot))
-		}
-		if k.chain {
-			dropChains = append(dropChains, id) // deleting a chain deletes its rule
-		}
-	}
-	// Reply-side pickup (NAT only).
-	want := pickups(plans)
-	if d.dr {
-		want = map[pickupKey]netip.AddrPort{}
-	}
-	for k, vip := range v.pickup {
-		if nv, ok := want[k]; !ok || nv != vip {
-			b.del("pickup", pickupKeyBytes(k))
-		}
-	}
-	for k, vip := range want {
-		if ov, ok := v.pickup[k]; !ok || ov != vip {
-			b.add("pickup", nftables.SetElement{Key: pickupKeyBytes(k), Val: ap4(vip)})
-		}
-	}
-	nv.pickup = want
-	// Elements that came out of maps go out in key order, so a batch is a
-	// function of its inputs (golden tests; the same messages on every
-	// director).
-	sortElems(b.adds["pickup"])
-	for _, els := range b.dels {
-		sortElems(els)
-	}
-	// Elements: deletions first, then additions, in a fixed set order.
-	for _, name := range sortedKeys(b.dels) {
-		n += d.queueElems(d.setByName(v, newSets, name), b.dels[name], true)
-	}
-	for _, name := range sortedKeys(b.adds) {
-		n += d.queueElems(d.setByName(v, newSets, name), b.adds[name], false)
-	}
-	slices.Sort(dropChains)
-	for _, id := range dropChains {
-		d.conn.DelChain(&nftables.Chain{Name: chainName(id), Table: d.table})
+	slices.Sort(flush)
+	for _, name := range flush {
+		d.conn.FlushChain(&nftables.Chain{Name: name, Table: d.table})
 		n++
 	}
 	for _, name := range sortedKeys(v.sets) {
-		s := v.sets[name]
-		if isShardName(name) && !shards[name] {
-			d.conn.DelSet(s)
-			n++
-			continue
-		}
-		nv.sets[name] = s
-	}
-	for name, s := range newSets {
-		nv.sets[name] = s
-	}
-	// Base rules: dispatch and pickup; a chain whose rule changes is
-	// flushed and refilled.
-	wantRules := map[string]func() *nftables.Rule{
-		"prerouting/" + dispatchTag:    d.dispatchRule,
-		"postrouting/" + d.pickupTag(): d.pickupRule,
-	}
-	if d.dr {
-		wantRules = map[string]func() *nftables.Rule{"ingress/" + dispatchTag: d.dispatchRule}
-	}
-	for _, c := range d.chains() {
-		ok := true
-		for tag := range v.rules {
-			if chainOf(tag) == c.Name && wantRules[tag] == nil {
-				ok = false
-			}
-		}
-		for tag := range wantRules {
-			if chainOf(tag) == c.Name && v.rules[tag] == nil {
-				ok = false
-			}
-		}
-		if ok {
-			continue
-		}
-		if v.chains[c.Name] {
-			d.conn.FlushChain(c)
+		if nv.sets[name] == nil || newSets[name] != nil {
+			d.conn.DelSet(v.sets[name])
 			n++
 		}
-		for _, tag := range sortedKeys(wantRules) {
-			if chainOf(tag) == c.Name {
-				d.conn.AddRule(wantRules[tag]())
-				n++
+	}
+	for _, name := range sortedKeys(newSets) {
+		if err := d.conn.AddSet(newSets[name], nil); err != nil {
+			return nil, false, fmt.Errorf("nft: add map %s: %w", name, err)
+		}
+		n++
+	}
+	for _, name := range sortedKeys(dels) {
+		q := d.queue(nv.sets[name], true, &n)
+		for _, k := range dels[name] {
+			q.add(k, "", "", "")
+		}
+		q.flush()
+	}
+	// Element additions, streamed map by map: a new map gets all its
+	// elements, a kept one what changed.
+	for _, name := range sortedKeys(nv.sets) {
+		q := d.queue(nv.sets[name], false, &n)
+		switch {
+		case name == setPickup:
+			for _, k := range sortedPickupKeys(nv.pickup) {
+				if vip, ok := v.pickup[k]; newSets[name] != nil || !ok || vip != nv.pickup[k] {
+					q.add(appendPickupKey(q.scratch[:0], k), string(appendAP(nil, nv.pickup[k])), "", "")
+				}
+			}
+		case newSets[name] != nil:
+			for _, k := range order {
+				q.additions(name, nil, nv.svcs[k])
+			}
+		default:
+			for _, c := range changes {
+				if c.new != nil {
+					q.additions(name, c.old, c.new)
+				}
 			}
 		}
+		q.flush()
 	}
-	for tag := range wantRules {
-		nv.rules[tag] = &nftables.Rule{}
+	slices.Sort(rewrite)
+	for _, name := range rewrite {
+		c := chainDefs[name]
+		if c == nil {
+			c = &nftables.Chain{Name: name, Table: d.table}
+		}
+		for _, r := range wantRules[name] {
+			d.conn.AddRule(r.make(c))
+			n++
+		}
+	}
+	slices.Sort(delChains)
+	for _, name := range delChains {
+		d.conn.DelChain(&nftables.Chain{Name: name, Table: d.table})
+		n++
 	}
 	if n == 0 {
 		return nv, false, nil
 	}
 	*d.ops += uint64(n)
 	t0 := time.Now()
-	d.log.Debug("nft: queued", "table", d.table.Name, "messages", n)
-	defer func() { d.log.Debug("nft: flushed", "table", d.table.Name, "messages", n, "took", time.Since(t0)) }()
 	if err := d.conn.Flush(); err != nil {
 		return nil, false, fmt.Errorf("nft: apply %d changes to table %s: %w", n, d.table.Name, err)
 	}
+	d.log.Debug("nft: applied", "table", d.table.Name, "messages", n, "took", time.Since(t0))
 	return nv, true, nil
 }
 
-func sortElems(els []nftables.SetElement) {
-	slices.SortFunc(els, func(a, b nftables.SetElement) int { return bytes.Compare(a.Key, b.Key) })
+// equal reports whether two services are programmed identically.
+func (k *kSvc) equal(o *kSvc) bool {
+	return k.listed == o.listed && k.tag == o.tag && k.chain == o.chain && maps.Equal(k.weights, o.weights) &&
+		maps.EqualFunc(k.slots, o.slots, sameSlots)
+}
+
+// sameSlots compares two tables of slots; trailing empty slots do not count
+// (a table read back ends at its last element).
+func sameSlots(a, b []string) bool {
+	trim := func(s []string) []string {
+		for len(s) > 0 && s[len(s)-1] == "" {
+			s = s[:len(s)-1]
+		}
+		return s
+	}
+	return slices.Equal(trim(a), trim(b))
+}
+
+// services returns the listed services of keys (with their reals, without
+// attributes), for the pickup map.
+func (v *view) services(keys []lvs.ServiceKey) []lvs.Service {
+	var out []lvs.Service
+	for _, k := range keys {
+		if s := v.svcs[k]; s.listed {
+			out = append(out, s.service(lvs.NAT))
+		}
+	}
+	return out
+}
+
+// slotValue is what a slots map holds for a real server: its address and
+// port, its address alone (fwmark services keeping the port) or its MAC
+// address (DR).
+func (d *tbl) slotValue(c class, ap netip.AddrPort) []byte {
+	switch {
+	case d.dr:
+		return d.macs[ap.Addr()]
+	case c.KeepPort:
+		return ap.Addr().AsSlice()
+	}
+	return appendAP(nil, ap)
+}
+
+func dispatchSet(k lvs.ServiceKey) string {
+	if k.FWMark != 0 {
+		return setMarks
+	}
+	return setServices
+}
+
+func realsSet(k lvs.ServiceKey) string {
+	if k.FWMark != 0 {
+		return setMReals
+	}
+	return setReals
+}
+
+// sameType reports whether an existing map has the key and data lengths
+// of spec (a map of an older layout, or somebody else's, is recreated).
+// google/nftables reads a verdict map's key type back as "verdict", so only
+// that it is a verdict map can be checked.
+func sameType(old, spec *nftables.Set) bool {
+	if spec.DataType.Name == nftables.TypeVerdict.Name {
+		return old.DataType.Name == nftables.TypeVerdict.Name || old.KeyType.Name == nftables.TypeVerdict.Name
+	}
+	return old.IsMap && old.KeyType.Bytes == spec.KeyType.Bytes && old.DataType.Bytes == spec.DataType.Bytes
 }
 
 func sameWeights(have map[netip.AddrPort]int, want []lvs.Real) bool {
@@ -252,107 +360,164 @@ func sameWeights(have map[netip.AddrPort]int, want []lvs.Real) bool {
 	return true
 }
 
-func chainOf(tag string) string {
-	c, _, _ := strings.Cut(tag, "/")
-	return c
-}
-
-func (d *tbl) syncService(b *batch, old *kSvc, key lvs.ServiceKey, p plan) (*kSvc, error) {
-	id := old.id
-	ks := &kSvc{id: id, key: key, chain: true, method: old.method, weights: make(map[netip.AddrPort]int, len(p.svc.Reals)),
-		slots: make(map[uint32]string, len(p.slots))}
-	if !old.key.Addr.IsValid() {
-		b.add("services", nftables.SetElement{Key: dispatchKey(key),
-			VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: chainName(id)}})
+// deletions collects the keys to delete to turn o into n (either may be
+// nil) in the maps live reports as kept (a map that goes or is recreated
+// loses its elements with it).
+func deletions(dels map[string][][]byte, o, n *kSvc, live func(string) bool) {
+	if o == nil {
+		return
 	}
-	// Weights.
-	wantW := map[netip.AddrPort]int{}
-	for _, r := range p.svc.Reals {
-		wantW[r.AddrPort()] = r.Weight
+	ds, rs := dispatchSet(o.key), realsSet(o.key)
+	if o.listed && live(ds) && (n == nil || o.tag != n.tag || o.chain != n.chain) {
+		dels[ds] = append(dels[ds], appendSvcKey(nil, o.key))
 	}
-	for ap, w := range old.weights {
-		if nw, ok := wantW[ap]; !ok || nw != w {
-			b.del("weights", weightKey(id, ap))
+	if live(rs) {
+		for _, ap := range sortedAPs(o.weights) {
+			if w, ok := n.weightOf(ap); !ok || w != o.weights[ap] {
+				dels[rs] = append(dels[rs], appendRealKey(nil, o.key, ap))
+			}
 		}
 	}
-	for _, r := range p.svc.Reals {
-		if w, ok := old.weights[r.AddrPort()]; !ok || w != r.Weight {
-			b.add("weights", nftables.SetElement{Key: weightKey(id, r.AddrPort()), Val: u32(uint32(r.Weight))})
-		}
-	}
-	// Slots: only those that change.
-	vals := make([]string, len(p.slots))
-	for i, ap := range p.slots {
-		if ap.IsValid() {
-			vals[i] = string(d.slotValue(ap))
-		}
-	}
-	for slot, val := range old.slots {
-		if int(slot) >= len(vals) || vals[slot] != val {
-			b.del(shardName(id), u32(id<<slotBits|slot))
-		}
-	}
-	for i, val := range vals {
-		if val == "" {
+	for _, set := range sortedKeys(o.slots) {
+		if !live(set) {
 			continue
 		}
-		ks.slots[uint32(i)] = val
-		if oval, ok := old.slots[uint32(i)]; !ok || oval != val {
-			b.add(shardName(id), nftables.SetElement{Key: u32(id<<slotBits | uint32(i)), Val: []byte(val)})
+		nvals := n.slotsIn(set)
+		for i, val := range o.slots[set] {
+			if val != "" && (i >= len(nvals) || nvals[i] != val) {
+				dels[set] = append(dels[set], appendSlotKey(nil, o.key, uint32(i)))
+			}
 		}
 	}
-	for _, r := range p.svc.Reals {
-		ks.weights[r.AddrPort()] = r.Weight
-	}
-	return ks, nil
 }
 
-// slotValue is what a backends map holds for a real server: its address and
-// port (NAT) or its MAC address (DR).
-func (d *tbl) slotValue(ap netip.AddrPort) []byte {
-	if d.dr {
-		return d.macs[ap.Addr()]
-	}
-	return ap4(ap)
-}
-
-func (d *tbl) setByName(v *view, newSets map[string]*nftables.Set, name string) *nftables.Set {
-	if s := newSets[name]; s != nil {
-		return s
-	}
-	if s := v.sets[name]; s != nil {
-		return s
-	}
-	// A dispatch map that is gone: deleting from it is moot.
-	return nil
-}
-
-func (d *tbl) queueElems(s *nftables.Set, elems []nftables.SetElement, del bool) int {
-	if s == nil || len(elems) == 0 {
-		return 0
-	}
-	n := 0
-	for chunk := range slices.Chunk(elems, maxElemsPerMsg) {
-		var err error
-		if del {
-			err = d.conn.SetDeleteElements(s, chunk)
-		} else {
-			err = d.conn.SetAddElements(s, chunk)
+// additions queues n's elements of the queue's map that o (nil: nothing)
+// lacks or has different.
+func (q *elemQueue) additions(set string, o, n *kSvc) {
+	switch set {
+	case dispatchSet(n.key):
+		if n.listed && (o == nil || !o.listed || o.tag != n.tag || o.chain != n.chain) {
+			q.add(appendSvcKey(q.scratch[:0], n.key), "", n.chain, n.tag)
 		}
-		if err != nil {
-			// Only marshalling can fail here; Flush reports it again.
-			d.log.Error("nft: queue elements", "set", s.Name, "err", err)
+	case realsSet(n.key):
+		for _, ap := range sortedAPs(n.weights) {
+			if w, ok := o.weightOf(ap); !ok || w != n.weights[ap] {
+				q.add(appendRealKey(q.scratch[:0], n.key, ap), string(u32(uint32(n.weights[ap]))), "", "")
+			}
 		}
-		n++
+	default:
+		vals := n.slots[set]
+		if vals == nil {
+			return
+		}
+		ovals := o.slotsIn(set)
+		faulty := q.faulty != nil && q.faulty(n.key)
+		for i, val := range vals {
+			if val != "" && (i >= len(ovals) || ovals[i] != val) {
+				if faulty {
+					val = val[:len(val)-1] // the kernel refuses a value of the wrong length
+				}
+				q.add(appendSlotKey(q.scratch[:0], n.key, uint32(i)), val, "", "")
+			}
+		}
 	}
-	return n
+}
+
+func (k *kSvc) weightOf(ap netip.AddrPort) (int, bool) {
+	if k == nil {
+		return 0, false
+	}
+	w, ok := k.weights[ap]
+	return w, ok
+}
+
+func (k *kSvc) slotsIn(set string) []string {
+	if k == nil {
+		return nil
+	}
+	return k.slots[set]
+}
+
+// elemQueue packs the elements of one map into as few messages as fit
+// (one message's element list is one netlink attribute: at most 64 KiB).
+// google/nftables marshals a message when it is queued, so its buffers are
+// reused for the next one.
+type elemQueue struct {
+	d       *tbl
+	set     *nftables.Set
+	del     bool
+	n       *int
+	faulty  func(lvs.ServiceKey) bool
+	elems   []nftables.SetElement
+	arena   []byte
+	size    int
+	scratch []byte
+}
+
+// maxElemBytes bounds the (over)estimated size of one message's elements.
+const maxElemBytes = 60000
+
+func (d *tbl) queue(s *nftables.Set, del bool, n *int) *elemQueue {
+	return &elemQueue{d: d, set: s, del: del, n: n, faulty: d.faulty, scratch: make([]byte, 0, 64)}
+}
+
+// add queues one element (key and val are copied); chain makes it a goto.
+func (q *elemQueue) add(key []byte, val, chain, comment string) {
+	if q.arena == nil {
+		q.arena = make([]byte, 0, maxElemBytes)
+	}
+	off := len(q.arena)
+	q.arena = append(append(q.arena, key...), val...)
+	k := len(key)
+	e := nftables.SetElement{Key: q.arena[off : off+k : off+k], Comment: comment}
+	if val != "" {
+		e.Val = q.arena[off+k : len(q.arena) : len(q.arena)]
+	}
+	if chain != "" {
+		e.VerdictData = &expr.Verdict{Kind: expr.VerdictGoto, Chain: chain}
+	}
+	q.elems = append(q.elems, e)
+	q.size += 48 + len(key) + len(val) + len(comment) + len(chain)
+	if q.size >= maxElemBytes {
+		q.flush()
+	}
+}
+
+func (q *elemQueue) flush() {
+	if len(q.elems) == 0 {
+		return
+	}
+	var err error
+	if q.del {
+		err = q.d.conn.SetDeleteElements(q.set, q.elems)
+	} else {
+		err = q.d.conn.SetAddElements(q.set, q.elems)
+	}
+	if err != nil {
+		// Only marshalling can fail here; Flush reports it again.
+		q.d.log.Error("nft: queue elements", "map", q.set.Name, "err", err)
+	}
+	*q.n++
+	q.elems, q.arena, q.size = q.elems[:0], q.arena[:0], 0
 }
 
 func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
+	return slices.Sorted(maps.Keys(m))
+}
+
+func sortedSvcKeys(m map[lvs.ServiceKey]*kSvc) []lvs.ServiceKey {
+	return slices.SortedFunc(maps.Keys(m), lvs.ServiceKey.Compare)
+}
+
+func sortedAPs(m map[netip.AddrPort]int) []netip.AddrPort {
+	return slices.SortedFunc(maps.Keys(m), netip.AddrPort.Compare)
+}
+
+func sortedPickupKeys(m map[pickupKey]netip.AddrPort) []pickupKey {
+	return slices.SortedFunc(maps.Keys(m), func(a, b pickupKey) int {
+		if a.Proto != b.Proto {
+			return int(a.Proto) - int(b.Proto)
+		}
+		return a.Real.Compare(b.Real)
+	})
 }

@@ -95,22 +95,35 @@ const (
 	kindNumgen  = "numgen"  // numgen inc
 )
 
-// class is what one prerouting rule serves: all services with the same
-// selector kind, table size and persistence mask share one rule and one
-// dispatch map.
+// class is what one class chain serves: all services (of one table) with
+// the same selector kind, table size, persistence mask and key share one
+// rule and one slots map, so the kernel holds a handful of rules however
+// many services there are, and a service is nothing but map elements.
 type class struct {
-	Kind string
-	M    uint32
-	Mask uint8 // source prefix length hashed (32 = whole address)
+	Kind     string
+	M        uint32
+	Mask     uint8 // source prefix length hashed (32 or 128 = whole address)
+	Mark     bool  // fwmark services: the slots are keyed by meta mark
+	KeepPort bool  // NAT to the address only, keeping the packet's port (fwmark reals without a port)
 }
 
-func (c class) name() string { return fmt.Sprintf("d_%s_%d_%d", c.Kind, c.M, c.Mask) }
+func (c class) name() string {
+	n := fmt.Sprintf("%s_%d_%d", c.Kind, c.M, c.Mask)
+	if c.Mark {
+		n += "_fwm"
+	}
+	if c.KeepPort {
+		n += "_keepport"
+	}
+	return n
+}
 
 // plan is one service rendered for the kernel.
 type plan struct {
 	svc   lvs.Service // canonical
 	class class
-	slots []netip.AddrPort // len class.M; invalid = empty slot
+	idx   []int            // len class.M: index into svc.Reals per slot; -1 = empty
+	slots []netip.AddrPort // the same as addresses; invalid = empty slot
 }
 
 // Validate reports the first service this datapath cannot express, as a
@@ -136,18 +149,12 @@ func unsupported(s lvs.Service, format string, args ...any) error {
 }
 
 func (o Options) check(s lvs.Service) error {
-	if s.FWMark != 0 {
-		return unsupported(s, "fwmark services are not supported (match the VIP and port instead, or use datapath ipvs)")
-	}
-	if !s.Addr.Is4() {
-		return unsupported(s, "IPv6 services are not supported yet (use datapath ipvs)")
-	}
 	switch s.Scheduler {
 	case "rr", "wrr", "sh", "mh":
 	default:
 		return unsupported(s, "scheduler %s has no nftables equivalent (use rr, wrr, sh or mh, or datapath ipvs)", s.Scheduler)
 	}
-	dr := len(s.Reals) > 0 && s.Reals[0].Method == lvs.DR
+	dr := isDR(s)
 	for _, r := range s.Reals {
 		if (r.Method == lvs.DR) != dr && (r.Method == lvs.NAT || r.Method == lvs.DR) {
 			return unsupported(s, "real server %s: NAT and DR mixed in one service", r.AddrPort())
@@ -161,22 +168,28 @@ func (o Options) check(s lvs.Service) error {
 			return unsupported(s, "scheduler %s in DR mode would split a TCP handshake across real servers (DR is stateless here); use sh or mh, or add persistence_timeout", s.Scheduler)
 		}
 	}
+	ports := 0
 	for _, r := range s.Reals {
 		switch r.Method {
 		case lvs.NAT:
 		case lvs.DR:
-			if r.Port != s.Port {
+			if s.FWMark == 0 && r.Port != s.Port {
 				return unsupported(s, "real server %s: DR cannot change the port (%d)", r.AddrPort(), s.Port)
 			}
 		default:
 			return unsupported(s, "real server %s: forwarding method %s cannot be expressed in nftables", r.AddrPort(), r.Method)
 		}
-		if !r.Addr.Is4() {
-			return unsupported(s, "real server %s: IPv6 real servers are not supported", r.AddrPort())
+		if r.Addr.Is6() != s.Addr.Is6() {
+			return unsupported(s, "real server %s: not the service's address family (nftables cannot forward between IPv4 and IPv6)", r.AddrPort())
 		}
-		if r.Port == 0 {
+		if r.Port != 0 {
+			ports++
+		} else if s.FWMark == 0 {
 			return unsupported(s, "real server %s: port 0", r.AddrPort())
 		}
+	}
+	if s.FWMark != 0 && !dr && ports != 0 && ports != len(s.Reals) {
+		return unsupported(s, "fwmark service mixes real servers with a port and without one (port 0 keeps the packet's port); give all of them a port or none")
 	}
 	if TableSize(len(s.Reals), o.MinTableSize) == 0 {
 		return unsupported(s, "%d real servers is more than the largest table (%d slots) can balance", len(s.Reals), TableSizes[len(TableSizes)-1])
@@ -184,9 +197,14 @@ func (o Options) check(s lvs.Service) error {
 	return nil
 }
 
+func isDR(s lvs.Service) bool { return len(s.Reals) > 0 && s.Reals[0].Method == lvs.DR }
+
 // planFor renders a canonical service that passed check.
 func (o Options) planFor(s lvs.Service) plan {
-	c := class{M: TableSize(len(s.Reals), o.MinTableSize), Mask: 32}
+	c := class{M: TableSize(len(s.Reals), o.MinTableSize), Mask: uint8(s.Addr.BitLen()), Mark: s.FWMark != 0}
+	if c.Mark && !isDR(s) && len(s.Reals) > 0 && s.Reals[0].Port == 0 {
+		c.KeepPort = true
+	}
 	switch {
 	case (s.Scheduler == "rr" || s.Scheduler == "wrr") && s.PersistenceTimeout == 0:
 		c.Kind = kindNumgen
@@ -216,14 +234,13 @@ func (p *plan) fillSlots() {
 	if p.slots != nil {
 		return
 	}
-	var idx []int
 	if p.class.Kind == kindNumgen {
-		idx = RoundRobin(p.svc.Reals, p.class.M)
+		p.idx = RoundRobin(p.svc.Reals, p.class.M)
 	} else {
-		idx = Maglev(p.svc.Reals, p.class.M)
+		p.idx = Maglev(p.svc.Reals, p.class.M)
 	}
 	p.slots = make([]netip.AddrPort, p.class.M)
-	for i, j := range idx {
+	for i, j := range p.idx {
 		if j >= 0 {
 			p.slots[i] = p.svc.Reals[j].AddrPort()
 		}
@@ -235,14 +252,13 @@ func (p *plan) fillSlots() {
 // persistence granularity), then for sh-port/mh-port the source port padded
 // to 4 bytes.
 func hashKey(c class, client netip.AddrPort) []byte {
-	a := client.Addr().As4()
-	if c.Mask < 32 {
-		p := netip.PrefixFrom(client.Addr(), int(c.Mask)).Masked().Addr().As4()
-		a = p
+	a := client.Addr().Unmap()
+	if int(c.Mask) < a.BitLen() {
+		a = netip.PrefixFrom(a, int(c.Mask)).Masked().Addr()
 	}
-	k := a[:]
+	k := a.AsSlice()
 	if c.Kind == kindSrcPort {
-		k = append(k, byte(client.Port()>>8), byte(client.Port()), 0, 0)
+		k = appendPort(k, client.Port())
 	}
 	return k
 }
@@ -257,7 +273,7 @@ func (o Options) Place(s lvs.Service, client netip.AddrPort) (netip.AddrPort, bo
 		return netip.AddrPort{}, false
 	}
 	p := o.planFor(cs)
-	if p.class.Kind == kindNumgen {
+	if p.class.Kind == kindNumgen || client.Addr().Unmap().Is6() != cs.Addr.Is6() {
 		return netip.AddrPort{}, false
 	}
 	p.fillSlots()
@@ -273,17 +289,21 @@ type pickupKey struct {
 	Real  netip.AddrPort
 }
 
-// pickups maps every real server to the VIP and port its flows are rewritten
-// to. A real server behind two services with the same protocol maps to the
-// first in canonical order (the other service's server-first flows cannot be
-// told apart).
-func pickups(plans []plan) map[pickupKey]netip.AddrPort {
+// pickups maps every real server of the NAT services svcs (in canonical
+// order) to the VIP and port its flows are rewritten to. A real server
+// behind two services with the same protocol maps to the first (the other
+// service's server-first flows cannot be told apart). Fwmark services have
+// no VIP to rewrite to: their server-first flows are not picked up.
+func pickups(svcs []lvs.Service) map[pickupKey]netip.AddrPort {
 	m := map[pickupKey]netip.AddrPort{}
-	for _, p := range plans {
-		for _, r := range p.svc.Reals {
-			k := pickupKey{p.svc.Proto, r.AddrPort()}
+	for _, s := range svcs {
+		if s.FWMark != 0 {
+			continue
+		}
+		for _, r := range s.Reals {
+			k := pickupKey{s.Proto, r.AddrPort()}
 			if _, ok := m[k]; !ok {
-				m[k] = netip.AddrPortFrom(p.svc.Addr, p.svc.Port)
+				m[k] = netip.AddrPortFrom(s.Addr, s.Port)
 			}
 		}
 	}

@@ -146,6 +146,18 @@ func TestValidate(t *testing.T) {
 	if err := dr.Validate(lvs.State{Services: []lvs.Service{drSvc}}); err != nil {
 		t.Errorf("DR mh: %v", err)
 	}
+	// IPv6 and fwmark services, NAT and DR.
+	v6 := lvs.Service{Proto: lvs.TCP, Addr: netip.MustParseAddr("fd00::1"), Port: 80, Scheduler: "mh",
+		Reals: []lvs.Real{{Addr: netip.MustParseAddr("fd00:1::1"), Port: 8080, Weight: 1, Method: lvs.NAT}}}
+	v6dr := v6
+	v6dr.Addr = netip.MustParseAddr("fd00::2")
+	v6dr.Reals = []lvs.Real{{Addr: netip.MustParseAddr("fd00:1::1"), Port: 80, Weight: 1, Method: lvs.DR}}
+	fwm := lvs.Service{FWMark: 7, Scheduler: "wrr", Reals: []lvs.Real{{Addr: netip.MustParseAddr("10.0.1.1"), Weight: 1, Method: lvs.NAT}}}
+	fwm6 := lvs.Service{FWMark: 7, Addr: netip.IPv6Unspecified(), Scheduler: "sh",
+		Reals: []lvs.Real{{Addr: netip.MustParseAddr("fd00:1::1"), Port: 443, Weight: 1, Method: lvs.DR}}}
+	if err := dr.Validate(lvs.State{Services: []lvs.Service{v6, v6dr, fwm, fwm6}}); err != nil {
+		t.Errorf("IPv6 and fwmark services: %v", err)
+	}
 	for _, bad := range []struct {
 		f    func(*lvs.Service)
 		want string
@@ -180,8 +192,10 @@ func TestValidate(t *testing.T) {
 			s.Reals[0].Method, s.Reals[1].Method, s.Reals[0].Port, s.Reals[1].Port = lvs.DR, lvs.DR, 80, 80
 		}), "DR needs the nftables option DRInterface"},
 		{mod(func(s *lvs.Service) { s.Reals[0].Method, s.Reals[0].Port = lvs.DR, 80 }), "NAT and DR mixed"},
-		{lvs.Service{Proto: lvs.TCP, Addr: netip.MustParseAddr("fd00::1"), Port: 80, Scheduler: "mh"}, "IPv6"},
-		{lvs.Service{FWMark: 1, Addr: netip.IPv4Unspecified(), Scheduler: "mh"}, "fwmark"},
+		{mod(func(s *lvs.Service) { s.Reals[1].Addr = netip.MustParseAddr("fd00::2") }), "not the service's address family"},
+		{lvs.Service{FWMark: 1, Addr: netip.IPv4Unspecified(), Scheduler: "mh", Reals: []lvs.Real{
+			{Addr: netip.MustParseAddr("10.0.1.1"), Port: 80, Weight: 1, Method: lvs.NAT},
+			{Addr: netip.MustParseAddr("10.0.1.2"), Weight: 1, Method: lvs.NAT}}}, "with a port and without one"},
 		{mod(func(s *lvs.Service) {
 			s.Reals = nil
 			for i := range 2731 {
@@ -199,31 +213,73 @@ func TestValidate(t *testing.T) {
 }
 
 func TestTagAndNames(t *testing.T) {
-	p := Options{Seed: 0x5eed}.planFor(lvs.State{Services: []lvs.Service{{Proto: lvs.TCP, Addr: netip.MustParseAddr("10.0.0.1"),
+	svc := lvs.State{Services: []lvs.Service{{Proto: lvs.TCP, Addr: netip.MustParseAddr("10.0.0.1"),
 		Port: 80, Scheduler: "sh", Flags: lvs.FlagSHPort, PersistenceTimeout: 300, PersistenceNetmask: 24,
-		Reals: reals(2, func(int) int { return 1 })}}}.Canonical().Services[0])
-	tag := Options{Seed: 0x5eed}.tag(p)
-	if len(tag) > 256 {
-		t.Errorf("tag longer than the kernel's 256-byte user data: %q", tag)
+		Reals: reals(2, func(int) int { return 1 })}}}.Canonical().Services[0]
+	tag := svcTag(svc)
+	if len(tag) > 128 {
+		t.Errorf("tag longer than a comment should be: %q", tag)
 	}
 	a, ok := parseTag(tag)
 	if !ok || a.sched != "sh" || a.flags != lvs.FlagSHPort|lvs.FlagPersistent || a.timeout != 300 || a.netmask != 24 {
 		t.Errorf("parseTag(%q) = %+v %v", tag, a, ok)
 	}
-	for _, id := range []uint32{1, 77, 1<<18 - 1} {
-		if got, ok := parseChainName(chainName(id)); !ok || got != id {
-			t.Errorf("chain name round trip %d: %d %v", id, got, ok)
+	for _, c := range []class{
+		{Kind: kindSrc, M: 61, Mask: 32},
+		{Kind: kindSrcPort, M: 16381, Mask: 128, Mark: true},
+		{Kind: kindNumgen, M: 251, Mask: 0, Mark: true, KeepPort: true},
+	} {
+		if got, ok := parseClass(c.name()); !ok || got != c {
+			t.Errorf("class round trip %+v: %+v %v", c, got, ok)
 		}
-		if !isShardName(shardName(id)) {
-			t.Errorf("shard name %q not recognized", shardName(id))
+		if !isClassChain(classChain(c.name())) || classOfSet(classSet(c.name())) != c {
+			t.Errorf("class %s: chain or map name not recognized", c.name())
 		}
 	}
-	for _, bad := range []string{"svc_0", "svc_01", "svc_x", "prerouting", "backends_256", "backends_01"} {
-		if _, ok := parseChainName(bad); ok && !strings.HasPrefix(bad, "backends") {
-			t.Errorf("parseChainName(%q) accepted", bad)
+	for _, bad := range []string{"src_62_32", "src_61_129", "x_61_32", "src_61", "src_61_32_fwm_x", "src_061_32", "svc_1"} {
+		if _, ok := parseClass(bad); ok {
+			t.Errorf("parseClass(%q) accepted", bad)
 		}
-		if isShardName(bad) {
-			t.Errorf("isShardName(%q) accepted", bad)
+	}
+	for _, n := range []int{0, 1, 42, 43, 100, 10000, 610000} {
+		c := capacity(n)
+		if !fits(c, n) || int(c) < n+n/2 || c&(c-1) != 0 {
+			t.Errorf("capacity(%d) = %d", n, c)
+		}
+	}
+	if fits(64, 65) || !fits(64, 0) || fits(1024, 127) || !fits(1024, 128) {
+		t.Errorf("fits: grow beyond the capacity, shrink below an eighth")
+	}
+}
+
+// TestEncodings: every key and value the datapath writes decodes back, for
+// both address families and for fwmark services.
+func TestEncodings(t *testing.T) {
+	for _, k := range []lvs.ServiceKey{
+		{Proto: lvs.TCP, Addr: netip.MustParseAddr("10.0.0.1"), Port: 80},
+		{Proto: lvs.UDP, Addr: netip.MustParseAddr("fd00::1"), Port: 53},
+		{FWMark: 7, Addr: netip.IPv4Unspecified()},
+		{FWMark: 0xfffffff0, Addr: netip.IPv6Unspecified()},
+	} {
+		alen := k.Addr.BitLen() / 8
+		rs := netip.AddrPortFrom(netip.MustParseAddr("10.0.1.1"), 8080)
+		if k.Addr.Is6() {
+			rs = netip.AddrPortFrom(netip.MustParseAddr("fd00:1::1"), 8080)
+		}
+		if got, ok := decodeSvcKey(appendSvcKey(nil, k), alen); !ok || got != k {
+			t.Errorf("service key %s: %v %v", k, got, ok)
+		}
+		if got, slot, ok := decodeSlotKey(appendSlotKey(nil, k, 60), alen); !ok || got != k || slot != 60 {
+			t.Errorf("slot key %s: %v %d %v", k, got, slot, ok)
+		}
+		if got, ap, ok := decodeRealKey(appendRealKey(nil, k, rs), alen); !ok || got != k || ap != rs {
+			t.Errorf("real key %s: %v %v %v", k, got, ap, ok)
+		}
+		if k.FWMark == 0 {
+			pk := pickupKey{k.Proto, rs}
+			if got, ok := decodePickupKey(appendPickupKey(nil, pk), alen); !ok || got != pk {
+				t.Errorf("pickup key %v: %v %v", pk, got, ok)
+			}
 		}
 	}
 }

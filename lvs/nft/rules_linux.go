@@ -11,16 +11,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// 32-bit registers (NFT_REG32_00 is 8).
-const (
-	reg0 = 8 + iota
-	reg1
-	reg2
-	reg3
-	reg4
-	reg5
-)
+// reg is the first 32-bit register (NFT_REG32_00); there are 16.
+const reg = 8
 
+// The tables' base chains.
 func (d *tbl) chains() []*nftables.Chain {
 	if d.dr {
 		return []*nftables.Chain{{Name: "ingress", Table: d.table, Type: nftables.ChainTypeFilter,
@@ -34,129 +28,248 @@ func (d *tbl) chains() []*nftables.Chain {
 	}
 }
 
-func (d *tbl) baseSets() []*nftables.Set {
-	if d.dr {
-		return []*nftables.Set{
-			{Table: d.table, Name: "services", IsMap: true, KeyType: typeDispatchKey, DataType: nftables.TypeVerdict},
-			{Table: d.table, Name: "weights", IsMap: true, KeyType: typeWeightKey, DataType: nftables.TypeMark},
-		}
+func (d *tbl) addrType() nftables.SetDatatype {
+	if d.v6 {
+		return nftables.TypeIP6Addr
 	}
-	return []*nftables.Set{
-		{Table: d.table, Name: "services", IsMap: true, KeyType: typeDispatchKey, DataType: nftables.TypeVerdict},
-		{Table: d.table, Name: "weights", IsMap: true, KeyType: typeWeightKey, DataType: nftables.TypeMark},
-		{Table: d.table, Name: "pickup", IsMap: true, KeyType: typeDispatchKey, DataType: typeAddrPort},
-	}
+	return nftables.TypeIPAddr
 }
 
-// shardSet is one of the backends maps. The kernel checks every element
-// added to a map against every rule bound to it, and every rule binding it
-// against its elements, so one map shared by all services costs
-// slots × services; sharding divides that by the number of shards.
-func (d *tbl) shardSet(name string) *nftables.Set {
-	dt := typeAddrPort
-	if d.dr {
-		dt = nftables.TypeEtherAddr
-	}
-	return &nftables.Set{Table: d.table, Name: name, IsMap: true, KeyType: nftables.TypeInteger, DataType: dt,
-		KeyByteOrder: binaryutil.NativeEndian}
-}
-
-// dispatchTag is the dispatch rule's user data.
-const dispatchTag = "vigil dispatch"
-
-func (d *tbl) pickupTag() string { return "vigil pickup oif=" + d.opt.ClientInterface }
-
-// loadKey loads meta l4proto . ip <addr at off> . th <port at poff> into
-// reg0..reg2, the 12-byte key of the services and pickup maps.
-func loadKey(addrOff, portOff uint32) []expr.Any {
-	return []expr.Any{
-		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: reg0},
-		&expr.Payload{DestRegister: reg0 + 1, Base: expr.PayloadBaseNetworkHeader, Offset: addrOff, Len: 4},
-		&expr.Payload{DestRegister: reg0 + 2, Base: expr.PayloadBaseTransportHeader, Offset: portOff, Len: 2},
-	}
-}
-
-// dispatchRule: meta l4proto . ip daddr . th dport vmap @services
-//
-// DR adds, first: meta pkttype host meta protocol ip (a standby director
-// must not forward frames the bridge floods to it while it learns a MAC).
-func (d *tbl) dispatchRule() *nftables.Rule {
-	var e []expr.Any
-	if d.dr {
-		e = append(e,
-			&expr.Meta{Key: expr.MetaKeyPKTTYPE, Register: 1},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.PACKET_HOST}},
-			&expr.Meta{Key: expr.MetaKeyPROTOCOL, Register: 1},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{0x08, 0x00}})
-	}
-	e = append(e, loadKey(16, 2)...)
-	e = append(e, &expr.Lookup{SourceRegister: reg0, DestRegister: 0, IsDestRegSet: true, SetName: "services"})
-	return &nftables.Rule{Table: d.table, Chain: d.chains()[0], Exprs: e, UserData: []byte(dispatchTag)}
-}
-
-// serviceRule is the one rule of a service's chain, for example
-//
-//	dnat ip to jhash ip saddr mod 61 seed 0x5eed offset 16384 map @backends
-//
-// Its user data records the service's attributes and everything the rule
-// encodes, so Read reports them and a change replaces the rule.
-func (d *tbl) serviceRule(chain *nftables.Chain, id uint32, p plan) *nftables.Rule {
-	c := p.class
-	base := id << slotBits
-	var e []expr.Any
-	switch c.Kind {
-	case kindNumgen:
-		e = append(e, &expr.Numgen{Register: reg0, Modulus: c.M, Type: unix.NFT_NG_INCREMENTAL, Offset: base})
+// setSpec returns the definition of one of the table's maps (without its
+// size): the base maps by name, or slots_<class> for a class.
+func (d *tbl) setSpec(name string, c class) *nftables.Set {
+	a := d.addrType()
+	svcKey := []nftables.SetDatatype{nftables.TypeInetProto, a, nftables.TypeInetService}
+	ap := nftables.MustConcatSetType(a, nftables.TypeInetService)
+	s := &nftables.Set{Table: d.table, Name: name, IsMap: true}
+	switch name {
+	case setServices:
+		s.KeyType, s.DataType = nftables.MustConcatSetType(svcKey...), nftables.TypeVerdict
+	case setMarks:
+		s.KeyType, s.DataType = nftables.TypeMark, nftables.TypeVerdict
+	case setReals:
+		s.KeyType, s.DataType = nftables.MustConcatSetType(append(svcKey, a, nftables.TypeInetService)...), nftables.TypeMark
+	case setMReals:
+		s.KeyType, s.DataType = nftables.MustConcatSetType(nftables.TypeMark, a, nftables.TypeInetService), nftables.TypeMark
+	case setPickup:
+		s.KeyType, s.DataType = nftables.MustConcatSetType(svcKey...), ap
 	default:
-		e = append(e, &expr.Payload{DestRegister: reg2, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4})
-		if c.Mask < 32 {
-			m := ^uint32(0) << (32 - uint32(c.Mask))
-			e = append(e, &expr.Bitwise{SourceRegister: reg2, DestRegister: reg2, Len: 4,
-				Mask: []byte{byte(m >> 24), byte(m >> 16), byte(m >> 8), byte(m)}, Xor: []byte{0, 0, 0, 0}})
+		if c.Mark {
+			s.KeyType = nftables.MustConcatSetType(nftables.TypeMark, nftables.TypeMark)
+		} else {
+			s.KeyType = nftables.MustConcatSetType(append(svcKey, nftables.TypeMark)...)
 		}
-		n := uint32(4)
-		if c.Kind == kindSrcPort {
-			e = append(e, &expr.Payload{DestRegister: reg3, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 2})
-			n = 8
+		switch {
+		case d.dr:
+			s.DataType = nftables.TypeEtherAddr
+		case c.KeepPort:
+			s.DataType = a
+		default:
+			s.DataType = ap
 		}
-		e = append(e, &expr.Hash{SourceRegister: reg2, DestRegister: reg0, Length: n, Modulus: c.M,
-			Seed: d.opt.Seed, Offset: base, Type: expr.HashTypeJenkins})
 	}
+	return s
+}
+
+// baseSets are the maps every table has.
+func (d *tbl) baseSets() []string {
 	if d.dr {
-		// ether saddr set <own MAC> ether daddr set <slot's MAC> dup to <dev>; drop
-		// (nft's "fwd to" is not in google/nftables; dup + drop forwards the same frame).
-		mac := make([]byte, 8)
-		copy(mac, d.ownMAC)
-		e = append([]expr.Any{
-			&expr.Immediate{Register: reg4, Data: mac},
-			&expr.Payload{OperationType: expr.PayloadWrite, SourceRegister: reg4, Base: expr.PayloadBaseLLHeader, Offset: 6, Len: 6},
-		}, e...)
-		e = append(e,
-			&expr.Lookup{SourceRegister: reg0, DestRegister: reg4, IsDestRegSet: true, SetName: shardName(id)},
-			&expr.Payload{OperationType: expr.PayloadWrite, SourceRegister: reg4, Base: expr.PayloadBaseLLHeader, Offset: 0, Len: 6},
-			&expr.Counter{},
-			&expr.Immediate{Register: reg2, Data: binaryutil.NativeEndian.PutUint32(d.ifindex)},
-			&expr.Dup{RegAddr: reg2, RegDev: reg2, IsRegDevSet: true},
-			&expr.Verdict{Kind: expr.VerdictDrop},
-		)
-	} else {
-		e = append(e,
-			&expr.Lookup{SourceRegister: reg0, DestRegister: reg4, IsDestRegSet: true, SetName: shardName(id)},
-			&expr.Counter{},
-			&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: reg4, RegProtoMin: reg5},
-		)
+		return []string{setMarks, setMReals, setReals, setServices}
 	}
-	tag := d.opt.tag(p)
+	return []string{setMarks, setMReals, setPickup, setReals, setServices}
+}
+
+// A rule as wanted: its user data (tag), the maps it binds, and how to
+// build it.
+type ruleSpec struct {
+	tag  string
+	sets []string
+	make func(*nftables.Chain) *nftables.Rule
+}
+
+// baseRules are the wanted rules of each base chain, in order.
+func (d *tbl) baseRules() map[string][]ruleSpec {
+	if d.dr {
+		return map[string][]ruleSpec{"ingress": {
+			{tagMarks, []string{setMarks}, d.marksRule},
+			{tagDispatch, []string{setServices}, d.dispatchRule},
+		}}
+	}
+	return map[string][]ruleSpec{
+		"prerouting": {
+			{tagMarks, []string{setMarks}, d.marksRule},
+			{tagDispatch, []string{setServices}, d.dispatchRule},
+		},
+		"postrouting": {{pickupTag(d.opt.ClientInterface), []string{setPickup}, d.pickupRule}},
+	}
+}
+
+// classRuleSpec is the one rule of class c's chain.
+func (d *tbl) classRuleSpec(c class) ruleSpec {
+	tag := fmt.Sprintf("vigil class %s seed=%#x", c.name(), d.opt.Seed)
 	if d.dr {
 		tag += fmt.Sprintf(" mac=%s if=%d", d.ownMAC, d.ifindex)
 	}
-	return &nftables.Rule{Table: d.table, Chain: chain, Exprs: e, UserData: []byte(tag)}
+	return ruleSpec{tag, []string{classSet(c.name())}, func(ch *nftables.Chain) *nftables.Rule { return d.classRule(ch, c, tag) }}
+}
+
+// alen is the length of an address in this table; words the registers it
+// takes.
+func (d *tbl) alen() uint32 {
+	if d.v6 {
+		return 16
+	}
+	return 4
+}
+
+func (d *tbl) nfproto() uint32 {
+	if d.v6 {
+		return unix.NFPROTO_IPV6
+	}
+	return unix.NFPROTO_IPV4
+}
+
+// Offsets of the source and destination address in the network header.
+func (d *tbl) saddr() uint32 {
+	if d.v6 {
+		return 8
+	}
+	return 12
+}
+
+func (d *tbl) daddr() uint32 {
+	if d.v6 {
+		return 24
+	}
+	return 16
+}
+
+// drPrefix matches, in DR, only frames addressed to this host (a standby
+// director must not forward frames the bridge floods to it while it learns
+// a MAC) of the table's protocol: meta pkttype host meta protocol ip|ip6.
+func (d *tbl) drPrefix() []expr.Any {
+	if !d.dr {
+		return nil
+	}
+	proto := []byte{0x08, 0x00}
+	if d.v6 {
+		proto = []byte{0x86, 0xdd}
+	}
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyPKTTYPE, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.PACKET_HOST}},
+		&expr.Meta{Key: expr.MetaKeyPROTOCOL, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: proto},
+	}
+}
+
+// loadSvcKey loads meta l4proto . ip(6) <addr at off> . th <port at poff>
+// into the registers from reg: the key of the services and pickup maps. It
+// returns the next free register.
+func (d *tbl) loadSvcKey(addrOff, portOff uint32) ([]expr.Any, uint32) {
+	w := d.alen() / 4
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: reg},
+		&expr.Payload{DestRegister: reg + 1, Base: expr.PayloadBaseNetworkHeader, Offset: addrOff, Len: d.alen()},
+		&expr.Payload{DestRegister: reg + 1 + w, Base: expr.PayloadBaseTransportHeader, Offset: portOff, Len: 2},
+	}, reg + 2 + w
+}
+
+// dispatchRule: meta l4proto . ip daddr . th dport vmap @services
+func (d *tbl) dispatchRule(ch *nftables.Chain) *nftables.Rule {
+	e := d.drPrefix()
+	key, _ := d.loadSvcKey(d.daddr(), 2)
+	e = append(e, key...)
+	e = append(e, &expr.Lookup{SourceRegister: reg, DestRegister: 0, IsDestRegSet: true, SetName: setServices})
+	return &nftables.Rule{Table: d.table, Chain: ch, Exprs: e, UserData: []byte(tagDispatch)}
+}
+
+// marksRule: meta mark vmap @marks. It comes first: IPVS too looks up
+// fwmark services before the others.
+func (d *tbl) marksRule(ch *nftables.Chain) *nftables.Rule {
+	e := append(d.drPrefix(),
+		&expr.Meta{Key: expr.MetaKeyMARK, Register: reg},
+		&expr.Lookup{SourceRegister: reg, DestRegister: 0, IsDestRegSet: true, SetName: setMarks})
+	return &nftables.Rule{Table: d.table, Chain: ch, Exprs: e, UserData: []byte(tagMarks)}
+}
+
+// classRule is the one rule of a class chain, for example (NAT)
+//
+//	dnat ip to meta l4proto . ip daddr . th dport . jhash ip saddr mod 61 seed 0x5eed map @slots_src_61_32
+//	dnat ip6 to meta mark . numgen inc mod 61 map @slots_numgen_61_128_fwm
+//
+// and in DR
+//
+//	ether saddr set <own MAC> ether daddr set meta l4proto . ip daddr . th dport . jhash ip saddr mod 61 seed 0x5eed map @slots_src_61_32 dup to <dev> drop
+func (d *tbl) classRule(ch *nftables.Chain, c class, tag string) *nftables.Rule {
+	w := d.alen() / 4
+	var e []expr.Any
+	if d.dr {
+		// ether saddr set <own MAC>: the switch must not learn the
+		// client's MAC on the director's port.
+		mac := make([]byte, 8)
+		copy(mac, d.ownMAC)
+		e = append(e,
+			&expr.Immediate{Register: reg, Data: mac},
+			&expr.Payload{OperationType: expr.PayloadWrite, SourceRegister: reg, Base: expr.PayloadBaseLLHeader, Offset: 6, Len: 6})
+	}
+	// The key: the service's (meta mark, or proto . daddr . dport), then
+	// the slot.
+	var slot uint32
+	if c.Mark {
+		e = append(e, &expr.Meta{Key: expr.MetaKeyMARK, Register: reg})
+		slot = reg + 1
+	} else {
+		key, next := d.loadSvcKey(d.daddr(), 2)
+		e = append(e, key...)
+		slot = next
+	}
+	src := slot + 1 // the hash's input, then the lookup's result
+	switch c.Kind {
+	case kindNumgen:
+		e = append(e, &expr.Numgen{Register: slot, Modulus: c.M, Type: unix.NFT_NG_INCREMENTAL})
+	default:
+		e = append(e, &expr.Payload{DestRegister: src, Base: expr.PayloadBaseNetworkHeader, Offset: d.saddr(), Len: d.alen()})
+		if bits := int(d.alen()) * 8; int(c.Mask) < bits {
+			mask := make([]byte, d.alen())
+			for i := range int(c.Mask) {
+				mask[i/8] |= 0x80 >> (i % 8)
+			}
+			e = append(e, &expr.Bitwise{SourceRegister: src, DestRegister: src, Len: d.alen(), Mask: mask, Xor: make([]byte, d.alen())})
+		}
+		n := d.alen()
+		if c.Kind == kindSrcPort {
+			e = append(e, &expr.Payload{DestRegister: src + w, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 2})
+			n += 4
+		}
+		e = append(e, &expr.Hash{SourceRegister: src, DestRegister: slot, Length: n, Modulus: c.M,
+			Seed: d.opt.Seed, Type: expr.HashTypeJenkins})
+	}
+	e = append(e, &expr.Lookup{SourceRegister: reg, DestRegister: src, IsDestRegSet: true, SetName: classSet(c.name())})
+	if d.dr {
+		// ether daddr set <slot's MAC> dup to <dev> drop (nft's "fwd to"
+		// is not in google/nftables; dup + drop forwards the same frame).
+		e = append(e,
+			&expr.Payload{OperationType: expr.PayloadWrite, SourceRegister: src, Base: expr.PayloadBaseLLHeader, Offset: 0, Len: 6},
+			&expr.Counter{},
+			&expr.Immediate{Register: reg, Data: binaryutil.NativeEndian.PutUint32(d.ifindex)},
+			&expr.Dup{RegAddr: reg, RegDev: reg, IsRegDevSet: true},
+			&expr.Verdict{Kind: expr.VerdictDrop},
+		)
+	} else {
+		nat := &expr.NAT{Type: expr.NATTypeDestNAT, Family: d.nfproto(), RegAddrMin: src}
+		if !c.KeepPort {
+			nat.RegProtoMin = src + w
+		}
+		e = append(e, &expr.Counter{}, nat)
+	}
+	return &nftables.Rule{Table: d.table, Chain: ch, Exprs: e, UserData: []byte(tag)}
 }
 
 // pickupRule is the reply-side pickup rule:
 //
 //	[oifname "eth0"] snat ip to meta l4proto . ip saddr . th sport map @pickup
-func (d *tbl) pickupRule() *nftables.Rule {
+func (d *tbl) pickupRule(ch *nftables.Chain) *nftables.Rule {
 	var e []expr.Any
 	if d.opt.ClientInterface != "" {
 		name := make([]byte, 16)
@@ -165,11 +278,12 @@ func (d *tbl) pickupRule() *nftables.Rule {
 			&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
 			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: name})
 	}
-	e = append(e, loadKey(12, 0)...) // ip saddr, th sport
+	key, val := d.loadSvcKey(d.saddr(), 0)
+	e = append(e, key...)
 	e = append(e,
-		&expr.Lookup{SourceRegister: reg0, DestRegister: reg4, IsDestRegSet: true, SetName: "pickup"},
+		&expr.Lookup{SourceRegister: reg, DestRegister: val, IsDestRegSet: true, SetName: setPickup},
 		&expr.Counter{},
-		&expr.NAT{Type: expr.NATTypeSourceNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: reg4, RegProtoMin: reg5},
+		&expr.NAT{Type: expr.NATTypeSourceNAT, Family: d.nfproto(), RegAddrMin: val, RegProtoMin: val + d.alen()/4},
 	)
-	return &nftables.Rule{Table: d.table, Chain: d.chains()[1], Exprs: e, UserData: []byte(d.pickupTag())}
+	return &nftables.Rule{Table: d.table, Chain: ch, Exprs: e, UserData: []byte(pickupTag(d.opt.ClientInterface))}
 }

@@ -10,12 +10,15 @@ import (
 	"github.com/vishvananda/netns"
 )
 
-// setSysctls writes the NAT sysctls (see Options.Sysctls) in the datapath's
-// namespace.
-func (d *Datapath) setSysctls() error {
+// setSysctls writes the NAT sysctls (see Options.Sysctls) of one address
+// family in the datapath's namespace.
+func (d *Datapath) setSysctls(v6 bool) error {
 	set := [][2]string{
 		{"net/ipv4/ip_forward", "1"},
 		{"net/netfilter/nf_conntrack_tcp_loose", "1"},
+	}
+	if v6 {
+		set[0] = [2]string{"net/ipv6/conf/all/forwarding", "1"}
 	}
 	if d.opt.BeLiberal {
 		set = append(set, [2]string{"net/netfilter/nf_conntrack_tcp_be_liberal", "1"})

@@ -2,40 +2,82 @@ package nft
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
 	"vigil/lvs"
 )
 
-func chainName(id uint32) string { return fmt.Sprintf("svc_%d", id) }
+// Names of the objects in vigil's tables (see the package doc).
+const (
+	setServices = "services" // proto . vip . vport : goto c_<class>
+	setMarks    = "marks"    // mark : goto c_<class>
+	setReals    = "reals"    // proto . vip . vport . rs . port : weight
+	setMReals   = "mreals"   // mark . rs . port : weight
+	setPickup   = "pickup"   // proto . rs . port : vip . vport
+	slotsPrefix = "slots_"   // slots_<class>
+	chainPrefix = "c_"       // c_<class>
+)
 
-func parseChainName(s string) (uint32, bool) {
-	rest, ok := strings.CutPrefix(s, "svc_")
-	if !ok {
-		return 0, false
+func classChain(c string) string { return chainPrefix + c }
+func classSet(c string) string   { return slotsPrefix + c }
+
+// classOfChain returns the class name of a class chain's name.
+func classOfChain(chain string) (string, bool) { return strings.CutPrefix(chain, chainPrefix) }
+
+func isClassChain(chain string) bool {
+	cn, ok := classOfChain(chain)
+	if ok {
+		_, ok = parseClass(cn)
 	}
-	id, err := strconv.ParseUint(rest, 10, 32)
-	if err != nil || id == 0 || id >= 1<<(32-14) || chainName(uint32(id)) != s {
-		return 0, false
-	}
-	return uint32(id), true
+	return ok
 }
 
-// attrs are the service attributes a service rule's user data records.
+// classOfSet returns the class of a slots map (the zero class for the
+// other maps).
+func classOfSet(set string) class {
+	cn, _ := strings.CutPrefix(set, slotsPrefix)
+	c, _ := parseClass(cn)
+	return c
+}
+
+// parseClass parses class.name's output.
+func parseClass(s string) (class, bool) {
+	var c class
+	rest, keep := strings.CutSuffix(s, "_keepport")
+	rest, mark := strings.CutSuffix(rest, "_fwm")
+	f := strings.Split(rest, "_")
+	if len(f) != 3 {
+		return class{}, false
+	}
+	m, err1 := strconv.ParseUint(f[1], 10, 32)
+	mask, err2 := strconv.ParseUint(f[2], 10, 8)
+	c = class{Kind: f[0], M: uint32(m), Mask: uint8(mask), Mark: mark, KeepPort: keep}
+	switch {
+	case err1 != nil || err2 != nil || mask > 128 || !slices.Contains(TableSizes, c.M):
+		return class{}, false
+	case c.Kind != kindSrc && c.Kind != kindSrcPort && c.Kind != kindNumgen:
+		return class{}, false
+	}
+	return c, c.name() == s
+}
+
+// svcTag is a service's attributes, kept as the comment of its element in
+// the services (or marks) map, for example
+// "vigil svc sched=mh flags=0x0 timeout=0 netmask=0". Read reports them; a
+// change replaces the element.
+func svcTag(s lvs.Service) string {
+	return fmt.Sprintf("vigil svc sched=%s flags=%#x timeout=%d netmask=%d",
+		s.Scheduler, uint8(s.Flags), s.PersistenceTimeout, s.PersistenceNetmask)
+}
+
+// attrs are the service attributes a tag records.
 type attrs struct {
 	sched   string
 	flags   lvs.Flags
 	timeout uint32
 	netmask uint8
-}
-
-// tag is a service rule's user data (at most 256 bytes, the kernel's limit),
-// for example "vigil svc sched=mh flags=0x0 timeout=0 netmask=0 class=d_src_61_32 seed=0x5eed".
-func (o Options) tag(p plan) string {
-	s := p.svc
-	return fmt.Sprintf("vigil svc sched=%s flags=%#x timeout=%d netmask=%d class=%s seed=%#x",
-		s.Scheduler, uint8(s.Flags), s.PersistenceTimeout, s.PersistenceNetmask, p.class.name(), o.Seed)
 }
 
 func parseTag(s string) (attrs, bool) {
@@ -61,17 +103,34 @@ func parseTag(s string) (attrs, bool) {
 	return a, a.sched != ""
 }
 
-// backendShards is the number of backends maps; a service's slots live in
-// backends_<id mod backendShards>.
-const backendShards = 256
+// Rule tags (user data): what a rule encodes, so that a rule that differs
+// from the wanted one is replaced.
+const (
+	tagMarks    = "vigil marks"
+	tagDispatch = "vigil dispatch"
+)
 
-func shardName(id uint32) string { return fmt.Sprintf("backends_%d", id%backendShards) }
+func pickupTag(oif string) string { return "vigil pickup oif=" + oif }
 
-func isShardName(s string) bool {
-	rest, ok := strings.CutPrefix(s, "backends_")
-	if !ok {
-		return false
+// minCapacity is the smallest map capacity (the kernel's fixed-size hash
+// then has 128 buckets, 1 KiB).
+const minCapacity = 64
+
+// capacity is the size a map is created with to hold n elements: the
+// kernel sizes a hash for it up front instead of growing one while a batch
+// adds hundreds of thousands of elements (3x faster), but refuses elements
+// beyond it, so a map that outgrows it is recreated larger in the same
+// batch.
+func capacity(n int) uint32 {
+	c := uint32(minCapacity)
+	for int(c) < n+n/2 {
+		c <<= 1
 	}
-	n, err := strconv.ParseUint(rest, 10, 32)
-	return err == nil && n < backendShards && shardName(uint32(n)) == s
+	return c
+}
+
+// fits reports whether a map of capacity c suits n elements: not too small,
+// and not more than 8 times too large (then it shrinks).
+func fits(c uint32, n int) bool {
+	return n <= int(c) && (c <= minCapacity || n*8 >= int(c))
 }
