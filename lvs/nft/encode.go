@@ -15,7 +15,17 @@ import (
 
 var host = binary.LittleEndian
 
-func u32(v uint32) []byte { b := make([]byte, 4); host.PutUint32(b, v); return b }
+// weightBytes encodes a weight, the value of the reals maps. No rule reads
+// it; big-endian makes `nft list` show it as it is (nft takes a map's data
+// as big-endian).
+func weightBytes(w int) []byte { return binary.BigEndian.AppendUint32(nil, uint32(w)) }
+
+func decodeWeight(b []byte) (int, bool) {
+	if len(b) != 4 {
+		return 0, false
+	}
+	return int(binary.BigEndian.Uint32(b)), true
+}
 
 func appendU32(b []byte, v uint32) []byte { return host.AppendUint32(b, v) }
 

@@ -83,30 +83,33 @@ func render(msgs [][]byte) string {
 
 // TestGoldenBatch pins the exact netlink messages of applying one service to
 // an empty table, and of changing one weight afterwards. The batch encodes
-// (nft syntax; svc_1's slots as computed by Maglev):
+// (nft syntax; the slots as computed by Maglev):
 //
 //	add table ip vigil
-//	add chain ip vigil prerouting { type nat hook prerouting priority dstnat; }
+//	add chain ip vigil c_src_61_32
 //	add chain ip vigil postrouting { type nat hook postrouting priority srcnat; }
-//	add map ip vigil services { type inet_proto . ipv4_addr . inet_service : verdict; }
-//	add map ip vigil weights { type mark . ipv4_addr . inet_service : mark; }
-//	add map ip vigil pickup { type inet_proto . ipv4_addr . inet_service : ipv4_addr . inet_service; }
-//	add map ip vigil backends_1 { type integer : ipv4_addr . inet_service; }
-//	add chain ip vigil svc_1
-//	add rule ip vigil svc_1 counter dnat ip to jhash ip saddr mod 61 seed 0x5eed offset 16384 map @backends_1
-//	add element ip vigil backends_1 { 16384 : 10.0.1.1 . 8080, ... 61 slots }
-//	add element ip vigil pickup { tcp . 10.0.1.1 . 8080 : 10.0.0.1 . 80, tcp . 10.0.1.2 . 8080 : 10.0.0.1 . 80 }
-//	add element ip vigil services { tcp . 10.0.0.1 . 80 : goto svc_1 }
-//	add element ip vigil weights { 1 . 10.0.1.1 . 8080 : 1, 1 . 10.0.1.2 . 8080 : 1 }
+//	add chain ip vigil prerouting { type nat hook prerouting priority dstnat; }
+//	add map ip vigil marks { type mark : verdict; size 64; }
+//	add map ip vigil mreals { type mark . ipv4_addr . inet_service : mark; size 64; }
+//	add map ip vigil pickup { type inet_proto . ipv4_addr . inet_service : ipv4_addr . inet_service; size 64; }
+//	add map ip vigil reals { type inet_proto . ipv4_addr . inet_service . ipv4_addr . inet_service : mark; size 64; }
+//	add map ip vigil services { type inet_proto . ipv4_addr . inet_service : verdict; size 64; }
+//	add map ip vigil slots_src_61_32 { type inet_proto . ipv4_addr . inet_service . mark : ipv4_addr . inet_service; size 128; }
+//	add rule ip vigil c_src_61_32 counter dnat ip to meta l4proto . ip daddr . th dport . jhash ip saddr mod 61 seed 0x5eed map @slots_src_61_32
 //	add rule ip vigil postrouting oifname "eth0" counter snat ip to meta l4proto . ip saddr . th sport map @pickup
+//	add rule ip vigil prerouting meta mark vmap @marks
 //	add rule ip vigil prerouting meta l4proto . ip daddr . th dport vmap @services
+//	add element ip vigil pickup { tcp . 10.0.1.1 . 8080 : 10.0.0.1 . 80, tcp . 10.0.1.2 . 8080 : 10.0.0.1 . 80 }
+//	add element ip vigil reals { tcp . 10.0.0.1 . 80 . 10.0.1.1 . 8080 : 1, tcp . 10.0.0.1 . 80 . 10.0.1.2 . 8080 : 1 }
+//	add element ip vigil services { tcp . 10.0.0.1 . 80 comment "vigil svc sched=mh flags=0x0 timeout=0 netmask=0" : goto c_src_61_32 }
+//	add element ip vigil slots_src_61_32 { tcp . 10.0.0.1 . 80 . 0 : 10.0.1.1 . 8080, ... 61 slots }
 //
 // and then, for weight 1 -> 2 of 10.0.1.2:8080:
 //
-//	delete element ip vigil backends_1 { <the slots that move> }
-//	delete element ip vigil weights { 1 . 10.0.1.2 . 8080 }
-//	add element ip vigil backends_1 { <the slots that move> : 10.0.1.2 . 8080 }
-//	add element ip vigil weights { 1 . 10.0.1.2 . 8080 : 2 }
+//	delete element ip vigil reals { tcp . 10.0.0.1 . 80 . 10.0.1.2 . 8080 }
+//	delete element ip vigil slots_src_61_32 { <the slots that move> }
+//	add element ip vigil reals { tcp . 10.0.0.1 . 80 . 10.0.1.2 . 8080 : 2 }
+//	add element ip vigil slots_src_61_32 { <the slots that move> : 10.0.1.2 . 8080 }
 func TestGoldenBatch(t *testing.T) {
 	opt := Options{Seed: 0x5eed, ClientInterface: "eth0"}
 	d, msgs := recordingTbl(t, opt)

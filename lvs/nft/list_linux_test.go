@@ -46,6 +46,7 @@ func TestListedRuleset(t *testing.T) {
 		"tcp . 10.91.0.200 . 8080 . 0x00000000 : 10.92.0.2",
 		`oifname "eth0" counter packets 0 bytes 0 snat ip to meta l4proto . ip saddr . th sport map @pickup`,
 		"size 128\n", // capacity(61): the slots maps
+		"udp . 10.91.0.200 . 53 . 10.92.0.23 . 53 : 0x00000002", // a weight
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("nft listing lacks %q", want)

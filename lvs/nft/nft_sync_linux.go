@@ -27,8 +27,10 @@ type change struct{ old, new *kSvc }
 //  2. flush the chains whose rules change or that go, and delete the maps
 //     that go or are recreated (a map is created with a capacity, see
 //     capacity: one that outgrows it is recreated, with all its elements);
-//  3. new maps, element deletions, element additions (in key order);
-//  4. the changed chains' rules, then delete the chains that go.
+//  3. new maps, element deletions, the changed chains' rules (binding a map
+//     before its elements are added spares the kernel a walk of them all),
+//     element additions;
+//  4. delete the chains that go.
 //
 // Rules are never addressed by handle (a chain is flushed and refilled
 // instead), so the view it returns needs none.
@@ -89,8 +91,20 @@ func (d *tbl) sync(v *view, plans []plan, keep map[lvs.ServiceKey]bool) (*view, 
 		}
 	}
 	order := sortedSvcKeys(nv.svcs)
-	if !d.dr {
-		nv.pickup = pickups(nv.services(order))
+	// The pickup map depends on which services exist and on their real
+	// servers' addresses, not on weights or attributes: most changes leave
+	// it as it is.
+	nv.pickup = v.pickup
+	pickupsChanged := !v.cached
+	for _, c := range changes {
+		pickupsChanged = pickupsChanged || c.old == nil || c.new == nil || c.old.listed != c.new.listed ||
+			!maps.EqualFunc(c.old.weights, c.new.weights, func(int, int) bool { return true })
+	}
+	if pickupsChanged {
+		nv.pickup = map[pickupKey]netip.AddrPort{}
+		if !d.dr {
+			nv.pickup = pickups(nv.services(order))
+		}
 	}
 
 	// Maps: which exist afterwards, which are created (or recreated).
@@ -181,7 +195,7 @@ func (d *tbl) sync(v *view, plans []plan, keep map[lvs.ServiceKey]bool) (*view, 
 	for _, c := range changes {
 		deletions(dels, c.old, c.new, live)
 	}
-	if live(setPickup) {
+	if live(setPickup) && pickupsChanged {
 		for _, k := range sortedPickupKeys(v.pickup) {
 			if vip, ok := nv.pickup[k]; !ok || vip != v.pickup[k] {
 				dels[setPickup] = append(dels[setPickup], appendPickupKey(nil, k))
@@ -228,12 +242,26 @@ func (d *tbl) sync(v *view, plans []plan, keep map[lvs.ServiceKey]bool) (*view, 
 		}
 		q.flush()
 	}
+	slices.Sort(rewrite)
+	for _, name := range rewrite {
+		c := chainDefs[name]
+		if c == nil {
+			c = &nftables.Chain{Name: name, Table: d.table}
+		}
+		for _, r := range wantRules[name] {
+			d.conn.AddRule(r.make(c))
+			n++
+		}
+	}
 	// Element additions, streamed map by map: a new map gets all its
 	// elements, a kept one what changed.
 	for _, name := range sortedKeys(nv.sets) {
 		q := d.queue(nv.sets[name], false, &n)
 		switch {
 		case name == setPickup:
+			if newSets[name] == nil && !pickupsChanged {
+				break
+			}
 			for _, k := range sortedPickupKeys(nv.pickup) {
 				if vip, ok := v.pickup[k]; newSets[name] != nil || !ok || vip != nv.pickup[k] {
 					q.add(appendPickupKey(q.scratch[:0], k), string(appendAP(nil, nv.pickup[k])), "", "")
@@ -251,17 +279,6 @@ func (d *tbl) sync(v *view, plans []plan, keep map[lvs.ServiceKey]bool) (*view, 
 			}
 		}
 		q.flush()
-	}
-	slices.Sort(rewrite)
-	for _, name := range rewrite {
-		c := chainDefs[name]
-		if c == nil {
-			c = &nftables.Chain{Name: name, Table: d.table}
-		}
-		for _, r := range wantRules[name] {
-			d.conn.AddRule(r.make(c))
-			n++
-		}
 	}
 	slices.Sort(delChains)
 	for _, name := range delChains {
@@ -402,7 +419,7 @@ func (q *elemQueue) additions(set string, o, n *kSvc) {
 	case realsSet(n.key):
 		for _, ap := range sortedAPs(n.weights) {
 			if w, ok := o.weightOf(ap); !ok || w != n.weights[ap] {
-				q.add(appendRealKey(q.scratch[:0], n.key, ap), string(u32(uint32(n.weights[ap]))), "", "")
+				q.add(appendRealKey(q.scratch[:0], n.key, ap), string(weightBytes(n.weights[ap])), "", "")
 			}
 		}
 	default:

@@ -1,37 +1,59 @@
 // Package nft is the nftables datapath of vigil's load balancer: for kernels
-// without IPVS, or users who prefer nftables. It programs a table of its own
-// (family ip, default name "vigil"), so it never touches anything else.
+// without IPVS, or users who prefer nftables. It programs tables of its own
+// (default name "vigil"), so it never touches anything else: NAT services in
+// family ip (IPv4) and ip6 (IPv6), DR services in family netdev (vigil_dr,
+// vigil_dr6). Services are addressed (proto, VIP, port) or fwmark ones;
+// schedulers rr/wrr (numgen) and sh/mh (a Maglev table computed in Go,
+// indexed by the kernel's jhash with a seed pinned cluster-wide); rr/wrr
+// with persistence_timeout hash the client address like sh. Validate
+// rejects the rest, naming the service, so `vigil config check` can refuse
+// it up front.
 //
-// NAT (family ip) and DR (family netdev) modes, IPv4, schedulers rr/wrr
-// (numgen) and sh/mh (a Maglev table computed in Go, indexed by the
-// kernel's jhash with a seed pinned cluster-wide); rr/wrr with
-// persistence_timeout hash the client address like sh. Validate rejects the rest, naming the service, so `vigil
-// config check` can refuse it up front.
+// A table, the same on every director given the same State and Seed (`nft
+// list table ip vigil` shows it). A service is nothing but map elements; the
+// rules are a handful whatever the number of services, one per class (the
+// services with the same selector, table size M and persistence mask):
 //
-// The table, the same on every director given the same State and Seed
-// (`nft list table ip vigil` shows it):
-//
-//	map services  proto . vip . vport -> goto svc_<id>
-//	map backends  global slot (id<<14 + slot) -> rs . port   M slots per service
-//	map weights   id . rs . port -> weight                    what Read reports
-//	map pickup    proto . rs . port -> vip . vport
+//	map services  proto . vip . vport -> goto c_<class>   (comment: the attributes)
+//	map marks     mark -> goto c_<class>                    fwmark services
+//	map slots_<class>  proto . vip . vport . slot -> rs . port   M slots per service
+//	                   (mark . slot for fwmark classes; -> rs alone keeps the
+//	                   port; -> MAC in DR)
+//	map reals     proto . vip . vport . rs . port -> weight  what Read reports
+//	map mreals    mark . rs . port -> weight
+//	map pickup    proto . rs . port -> vip . vport           (NAT)
 //	chain prerouting (nat, dstnat):
+//	    meta mark vmap @marks                     (first, as IPVS looks fwmark services up first)
 //	    meta l4proto . ip daddr . th dport vmap @services
-//	chain svc_<id>: one rule, its user data holds the service's attributes:
-//	    dnat ip to jhash ip saddr [. th sport] mod M seed S offset id<<14 map @backends
-//	    (or numgen inc mod M offset id<<14 for rr/wrr)
+//	chain c_<class>: one rule, for example
+//	    dnat ip to meta l4proto . ip daddr . th dport . jhash ip saddr mod 61 seed 0x5eed map @slots_src_61_32
+//	    (numgen inc mod M for rr/wrr: one counter per class, so two rr
+//	    services of a class share it and each alternates only on average)
 //	chain postrouting (nat, srcnat): the reply-side pickup rule
 //	    [oifname X] snat ip to meta l4proto . ip saddr . th sport map @pickup
+//
+// DR (netdev ingress on DRInterface) rewrites the MACs instead of NATing:
+// "meta pkttype host meta protocol ip" guards the dispatch, and a class
+// rule sets ether saddr to the director's MAC, ether daddr to the slot's
+// MAC, and forwards the frame out of the same interface. A fwmark DR
+// service sees only marks set before priority filter at ingress (a netdev
+// ingress chain of lower priority): marks set in prerouting come too late.
+//
+// Each map is created with a capacity (nft's "size"): the kernel then sizes
+// its hash once instead of growing it while a batch adds hundreds of
+// thousands of elements; a map that outgrows its capacity (or shrinks to an
+// eighth of it) is recreated, with all its elements, in the same batch.
 //
 // The pickup rule: a flow whose first packet on this director comes from a
 // real server (after a failover, when the server speaks first) gets the VIP
 // as source, so the client's packets match its reply direction and reach the
 // same real server (measured: without it every such connection dies;
 // ws-continuity.md). A nat chain sees only the first packet of a flow, so it
-// touches nothing else.
+// touches nothing else. Fwmark services have no VIP to rewrite to: their
+// server-first flows are not picked up.
 //
 // Changing one real's weight rewrites only the slots that move plus its
-// weights element: four netlink messages, whatever the table size.
+// reals element: four netlink messages, whatever the table size.
 package nft
 
 import (
@@ -46,8 +68,9 @@ import (
 
 // Options configure the nftables datapath.
 type Options struct {
-	// Table is the name of vigil's own nftables tables: family ip for NAT,
-	// and Table+"_dr" in family netdev for DR. Default "vigil".
+	// Table is the name of vigil's own nftables tables: families ip and
+	// ip6 for NAT, and Table+"_dr" and Table+"_dr6" in family netdev for
+	// DR. Default "vigil".
 	Table string
 	// Seed is the jhash seed, the same on every director (a cluster-wide
 	// config value). It must not be 0: the kernel draws a random seed per
@@ -65,7 +88,8 @@ type Options struct {
 	// neighbour (ARP) table of DRInterface's namespace.
 	ResolveMAC func(netip.Addr) (net.HardwareAddr, error)
 	// Sysctls, when true, makes Apply set what NAT forwarding needs once it
-	// has NAT services: net.ipv4.ip_forward=1 and
+	// has NAT services: net.ipv4.ip_forward=1 (IPv6 services:
+	// net.ipv6.conf.all.forwarding=1) and
 	// net.netfilter.nf_conntrack_tcp_loose=1 (mid-flow pickup after a
 	// failover); with BeLiberal also nf_conntrack_tcp_be_liberal=1 (the
 	// alternative to ForgetFlows against stale entries on failback).

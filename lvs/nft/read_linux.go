@@ -169,10 +169,11 @@ func (v *view) decode(name string, e nftables.SetElement, alen int) bool {
 		s.chain = verdictChain(e.Val)
 	case setReals, setMReals:
 		k, ap, ok := decodeRealKey(e.Key, alen)
-		if !ok || len(e.Val) != 4 || (k.FWMark != 0) != (name == setMReals) {
+		w, ok2 := decodeWeight(e.Val)
+		if !ok || !ok2 || (k.FWMark != 0) != (name == setMReals) {
 			return false
 		}
-		v.svc(k).weights[ap] = int(host.Uint32(e.Val))
+		v.svc(k).weights[ap] = w
 	case setPickup:
 		k, ok := decodePickupKey(e.Key, alen)
 		ap, ok2 := decodeAP(e.Val, alen)
