@@ -145,3 +145,19 @@ func poolAddr(v6 bool, net, host int) netip.Addr {
 	}
 	return netip.AddrFrom4([4]byte{10, 0, byte(net), byte(host)})
 }
+
+// Many returns n services (10.100.x.y:80, mh) with reals real servers
+// each (10.200.x.y:8000+j, NAT, weight 1): the large state of the
+// benchmarks.
+func Many(n, reals int) lvs.State {
+	var st lvs.State
+	for i := range n {
+		s := lvs.Service{Proto: lvs.TCP, Addr: netip.AddrFrom4([4]byte{10, 100, byte(i >> 8), byte(i)}), Port: 80, Scheduler: "mh"}
+		for j := range reals {
+			s.Reals = append(s.Reals, lvs.Real{Addr: netip.AddrFrom4([4]byte{10, 200, byte(i >> 8), byte(i)}),
+				Port: uint16(8000 + j), Weight: 1, Method: lvs.NAT})
+		}
+		st.Services = append(st.Services, s)
+	}
+	return st
+}

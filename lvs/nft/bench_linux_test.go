@@ -3,38 +3,22 @@
 package nft_test
 
 import (
-	"fmt"
-	"net/netip"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
 	"vigil/lvs"
+	"vigil/lvs/lvstest"
 	"vigil/lvs/nft"
 	"vigil/test/netns"
 )
-
-// bigState has n services with r reals each, scheduler mh.
-func bigState(n, r int) lvs.State {
-	var st lvs.State
-	for i := range n {
-		s := lvs.Service{Proto: lvs.TCP, Addr: netip.AddrFrom4([4]byte{10, 100, byte(i >> 8), byte(i)}), Port: 80, Scheduler: "mh"}
-		for j := range r {
-			s.Reals = append(s.Reals, lvs.Real{Addr: netip.AddrFrom4([4]byte{10, 200, byte(i >> 8), byte(i)}),
-				Port: uint16(8000 + j), Weight: 1, Method: lvs.NAT})
-		}
-		st.Services = append(st.Services, s)
-	}
-	return st
-}
 
 // TestKernelOpsPerChange counts the netlink messages of small changes to a
 // service with 10 reals: the issue's budget is at most 5 for a weight change.
 func TestKernelOpsPerChange(t *testing.T) {
 	lab := netns.New(t)
 	dp := openDP(t, lab.Host("lb"), nft.Options{})
-	st := bigState(50, 10)
+	st := lvstest.Many(50, 10)
 	if err := dp.Apply(t.Context(), st); err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +68,7 @@ func TestKernelOpsPerChange(t *testing.T) {
 func BenchmarkApply10kServices(b *testing.B) {
 	lab := netns.New(b)
 	h := lab.Host("lb")
-	st := bigState(10000, 10)
+	st := lvstest.Many(10000, 10)
 	changed := st.Clone()
 	changed.Services[5000].Reals[4].Weight = 3
 	var ops float64
@@ -114,52 +98,23 @@ func BenchmarkApply10kServices(b *testing.B) {
 	b.ReportMetric(float64(took.Microseconds())/1000, "ms/weight-change")
 }
 
-// nftScript renders st as an nft -f script equivalent to what the datapath
-// programs (anonymous maps, as one would write it by hand): the reference
-// the issue asks to print beside BenchmarkApply10kServices.
-func nftScript(st lvs.State, seed uint32) string {
-	var b strings.Builder
-	b.WriteString("table ip ref {\n map services { type inet_proto . ipv4_addr . inet_service : verdict; }\n")
-	b.WriteString(" chain prerouting { type nat hook prerouting priority dstnat; meta l4proto . ip daddr . th dport vmap @services; }\n")
-	b.WriteString("}\n")
-	for i, s := range st.Services {
-		b.WriteString(nftServiceChain(i, s, seed))
-		fmt.Fprintf(&b, "add element ip ref services { %s . %s . %d : goto svc_%d }\n", s.Proto, s.Addr, s.Port, i)
-	}
-	return b.String()
-}
-
-func nftServiceChain(i int, s lvs.Service, seed uint32) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "add chain ip ref svc_%d\nflush chain ip ref svc_%d\n", i, i)
-	fmt.Fprintf(&b, "add rule ip ref svc_%d meta l4proto tcp dnat ip to jhash ip saddr mod 61 seed %#x map { ", i, seed)
-	for slot, ap := range nft.Slots(s, 0) {
-		if slot > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "%d : %s . %d", slot, ap.Addr(), ap.Port())
-	}
-	b.WriteString(" }\n")
-	return b.String()
-}
-
 // BenchmarkNftFReference does with `nft -f` what BenchmarkApply10kServices
 // does through netlink: load 10,000 services with 10 reals from empty, then
 // change one weight (rewriting that service's rule and map).
 func BenchmarkNftFReference(b *testing.B) {
 	lab := netns.New(b)
 	h := lab.Host("lb")
-	st := bigState(10000, 10)
+	st := lvstest.Many(10000, 10)
 	dir := b.TempDir()
 	full := dir + "/full.nft"
-	if err := os.WriteFile(full, []byte(nftScript(st, testSeed)), 0o644); err != nil {
+	if err := os.WriteFile(full, []byte(nft.Reference("ref", st, testSeed)), 0o644); err != nil {
 		b.Fatal(err)
 	}
 	changed := st.Services[5000]
 	changed.Reals = append([]lvs.Real{}, changed.Reals...)
 	changed.Reals[4].Weight = 3
 	one := dir + "/one.nft"
-	if err := os.WriteFile(one, []byte(nftServiceChain(5000, changed, testSeed)), 0o644); err != nil {
+	if err := os.WriteFile(one, []byte(nft.ReferenceService("ref", 5000, changed, testSeed)), 0o644); err != nil {
 		b.Fatal(err)
 	}
 	var took time.Duration

@@ -77,13 +77,6 @@ func appendSvcKey(b []byte, k lvs.ServiceKey) []byte {
 	return appendPort(appendAddr(b, k.Addr), k.Port)
 }
 
-func svcKeyLen(mark bool, alen int) int {
-	if mark {
-		return 4
-	}
-	return alen + 8
-}
-
 // decodeSvcKey decodes a key written by appendSvcKey in a table whose
 // addresses are alen bytes long.
 func decodeSvcKey(b []byte, alen int) (lvs.ServiceKey, bool) {

@@ -18,14 +18,14 @@ import (
 // the mark rule is gone, the address service gets new connections.
 func TestTrafficFWMark(t *testing.T) {
 	families(t, func(t *testing.T, v6 bool) {
-		l := newLBLabOf(t, v6)
+		l := newLBLab(t, v6)
 		fam, any := "ip", netip.IPv4Unspecified()
 		if v6 {
 			fam, any = "ip6", netip.IPv6Unspecified()
 		}
 		l.director.MustRun("nft", "add table "+fam+" marker; add chain "+fam+" marker pre { type filter hook prerouting priority mangle; };"+
 			" add rule "+fam+" marker pre "+fam+" daddr "+l.vip+" tcp dport 8080 meta mark set 7")
-		reals := twoRealsOf(v6)
+		reals := twoReals(v6)
 		byAddr := lvs.Service{Proto: lvs.TCP, Addr: netip.MustParseAddr(l.vip), Port: 8080, Scheduler: "mh", Reals: reals[:1]}
 		for _, keepPort := range []bool{false, true} {
 			fw := lvs.Service{FWMark: 7, Addr: any, Scheduler: "mh", Reals: append([]lvs.Real{}, reals...)}

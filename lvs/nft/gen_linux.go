@@ -17,9 +17,9 @@ import (
 // any foreign change (an admin's nft command) makes it read everything.
 func (d *Datapath) generation() (uint32, error) {
 	if d.genConn == nil {
-		c, err := netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: d.opt.NetNS})
+		c, err := d.dial(false)
 		if err != nil {
-			return 0, fmt.Errorf("nft: netlink for GETGEN: %w", err)
+			return 0, err
 		}
 		d.genConn = c
 	}
@@ -45,4 +45,21 @@ func (d *Datapath) generation() (uint32, error) {
 		}
 	}
 	return 0, fmt.Errorf("nft: no generation id in GETGEN reply")
+}
+
+// dial opens a netfilter netlink connection in the datapath's namespace;
+// big gives it buffers as large as nft's (a batch of 10,000 services is
+// tens of megabytes).
+func (d *Datapath) dial(big bool) (*netlink.Conn, error) {
+	c, err := netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: d.opt.NetNS})
+	if err != nil {
+		return nil, fmt.Errorf("nft: netlink: %w", err)
+	}
+	if big {
+		if err := bigBuffers(c); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	return c, nil
 }

@@ -19,11 +19,12 @@ import (
 
 // Datapath programs the load balancer into nftables tables of its own.
 type Datapath struct {
-	opt     Options
-	conn    *nftables.Conn
-	genConn *netlink.Conn
-	log     *slog.Logger
-	ops     uint64
+	opt       Options
+	conn      *nftables.Conn // reads
+	batchConn *netlink.Conn  // batches
+	genConn   *netlink.Conn  // GETGEN
+	log       *slog.Logger
+	ops       uint64
 	// tables: NAT IPv4 (ip), NAT IPv6 (ip6), DR IPv4 and DR IPv6 (netdev).
 	tables     [4]*tbl
 	sysctlsSet [2]bool // IPv4, IPv6
@@ -67,7 +68,7 @@ func New(opt Options) (*Datapath, error) {
 		{nftables.TableFamilyNetdev, opt.table() + "_dr", true, false},
 		{nftables.TableFamilyNetdev, opt.table() + "_dr6", true, true},
 	} {
-		d.tables[i] = &tbl{opt: opt, conn: c, log: log, ops: &d.ops, dr: t.dr, v6: t.v6,
+		d.tables[i] = &tbl{opt: opt, conn: c, send: d.send, log: log, ops: &d.ops, dr: t.dr, v6: t.v6,
 			table: &nftables.Table{Family: t.fam, Name: t.name}}
 	}
 	return d, nil
@@ -98,8 +99,10 @@ func bigBuffers(c *netlink.Conn) error {
 
 // Close implements lvs.Datapath. The tables stay.
 func (d *Datapath) Close() error {
-	if d.genConn != nil {
-		d.genConn.Close()
+	for _, c := range []*netlink.Conn{d.batchConn, d.genConn} {
+		if c != nil {
+			c.Close()
+		}
 	}
 	return d.conn.CloseLasting()
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/google/nftables"
-	"github.com/google/nftables/expr"
 
 	"vigil/lvs"
 )
@@ -35,9 +34,47 @@ type change struct{ old, new *kSvc }
 // Rules are never addressed by handle (a chain is flushed and refilled
 // instead), so the view it returns needs none.
 func (d *tbl) sync(v *view, plans []plan, keep map[lvs.ServiceKey]bool) (*view, bool, error) {
-	nv := emptyView()
-	nv.cached, nv.exists = true, true
-	var changes []change
+	sp := &syncPlan{v: v, nv: emptyView()}
+	sp.nv.cached, sp.nv.exists = true, true
+	d.planServices(sp, plans, keep)
+	d.planMaps(sp)
+	d.planChains(sp)
+	msgs, err := d.encode(sp)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(msgs) == 0 {
+		return sp.nv, false, nil
+	}
+	*d.ops += uint64(len(msgs))
+	t0 := time.Now()
+	if err := d.send(msgs); err != nil {
+		return nil, false, fmt.Errorf("nft: apply %d changes to table %s: %w", len(msgs), d.table.Name, err)
+	}
+	d.log.Debug("nft: applied", "table", d.table.Name, "messages", len(msgs), "took", time.Since(t0))
+	return sp.nv, true, nil
+}
+
+// syncPlan is what sync works out, step by step, before it encodes the
+// batch.
+type syncPlan struct {
+	v, nv          *view
+	changes        []change         // services rewritten, in canonical order, then those that go
+	order          []lvs.ServiceKey // nv's services, in canonical order
+	pickupsChanged bool
+	newSets        map[string]*nftables.Set // created (or recreated) in this batch
+	classes        map[string]class         // the classes in use, by name
+	wantRules      map[string][]ruleSpec    // every chain afterwards, with its rules
+	chainDefs      map[string]*nftables.Chain
+	addChains      []string // chains to create
+	flush          []string // chains whose rules go (rewritten or deleted)
+	rewrite        []string // chains whose rules are (re)added
+	delChains      []string // chains to delete
+}
+
+// planServices works out the services afterwards and what changes.
+func (d *tbl) planServices(sp *syncPlan, plans []plan, keep map[lvs.ServiceKey]bool) {
+	v, nv := sp.v, sp.nv
 	for _, p := range plans {
 		key := p.svc.Key()
 		old := v.svcs[key]
@@ -52,31 +89,13 @@ func (d *tbl) sync(v *view, plans []plan, keep map[lvs.ServiceKey]bool) (*view, 
 			nv.svcs[key] = old
 			continue
 		}
-		p.fillSlots()
-		ns := &kSvc{key: key, listed: true, tag: tag, chain: chain,
-			weights: make(map[netip.AddrPort]int, len(p.svc.Reals)), slots: map[string][]string{}}
-		for _, r := range p.svc.Reals {
-			ns.weights[r.AddrPort()] = r.Weight
-		}
-		valOf := make([]string, len(p.svc.Reals))
-		for j, r := range p.svc.Reals {
-			if r.Weight > 0 {
-				valOf[j] = string(d.slotValue(p.class, r.AddrPort()))
-			}
-		}
-		vals := make([]string, len(p.idx))
-		for i, j := range p.idx {
-			if j >= 0 {
-				vals[i] = valOf[j]
-			}
-		}
-		ns.slots[set] = vals
+		ns := d.kSvcOf(p)
 		if old != nil && old.equal(ns) {
 			nv.svcs[key] = old
 			continue
 		}
 		nv.svcs[key] = ns
-		changes = append(changes, change{old, ns})
+		sp.changes = append(sp.changes, change{old, ns})
 	}
 	for k := range keep {
 		// (A service of an older layout, whose element jumps elsewhere
@@ -87,46 +106,74 @@ func (d *tbl) sync(v *view, plans []plan, keep map[lvs.ServiceKey]bool) (*view, 
 	}
 	for _, k := range sortedSvcKeys(v.svcs) {
 		if nv.svcs[k] == nil {
-			changes = append(changes, change{v.svcs[k], nil})
+			sp.changes = append(sp.changes, change{v.svcs[k], nil})
 		}
 	}
-	order := sortedSvcKeys(nv.svcs)
+	sp.order = sortedSvcKeys(nv.svcs)
 	// The pickup map depends on which services exist and on their real
 	// servers' addresses, not on weights or attributes: most changes leave
 	// it as it is.
 	nv.pickup = v.pickup
-	pickupsChanged := !v.cached
-	for _, c := range changes {
-		pickupsChanged = pickupsChanged || c.old == nil || c.new == nil || c.old.listed != c.new.listed ||
+	sp.pickupsChanged = !v.cached
+	for _, c := range sp.changes {
+		sp.pickupsChanged = sp.pickupsChanged || c.old == nil || c.new == nil || c.old.listed != c.new.listed ||
 			!maps.EqualFunc(c.old.weights, c.new.weights, func(int, int) bool { return true })
 	}
-	if pickupsChanged {
+	if sp.pickupsChanged {
 		nv.pickup = map[pickupKey]netip.AddrPort{}
 		if !d.dr {
-			nv.pickup = pickups(nv.services(order))
+			nv.pickup = pickups(nv.services(sp.order))
 		}
 	}
+}
 
-	// Maps: which exist afterwards, which are created (or recreated).
-	count := map[string]int{setPickup: len(nv.pickup)}
-	wantSets := map[string]bool{}
-	for _, name := range d.baseSets() {
-		wantSets[name] = true
+// kSvcOf renders a plan as the kernel will hold it.
+func (d *tbl) kSvcOf(p plan) *kSvc {
+	p.fillSlots()
+	cn := p.class.name()
+	ns := &kSvc{key: p.svc.Key(), listed: true, tag: svcTag(p.svc), chain: classChain(cn),
+		weights: make(map[netip.AddrPort]int, len(p.svc.Reals)), slots: map[string][]string{}}
+	valOf := make([]string, len(p.svc.Reals)) // one string per real server, shared by its slots
+	for j, r := range p.svc.Reals {
+		ns.weights[r.AddrPort()] = r.Weight
+		if r.Weight > 0 {
+			valOf[j] = string(d.slotValue(p.class, r.AddrPort()))
+		}
 	}
-	classes := map[string]class{}
-	for _, k := range order {
+	vals := make([]string, len(p.idx))
+	for i, j := range p.idx {
+		if j >= 0 {
+			vals[i] = valOf[j]
+		}
+	}
+	ns.slots[classSet(cn)] = vals
+	return ns
+}
+
+// planMaps works out the maps afterwards, and which are created: a map
+// that is missing, not of this layout, or whose capacity does not fit
+// its elements any more.
+func (d *tbl) planMaps(sp *syncPlan) {
+	v, nv := sp.v, sp.nv
+	count := map[string]int{setPickup: len(nv.pickup)}
+	want := map[string]bool{}
+	for _, name := range d.baseSets() {
+		want[name] = true
+	}
+	sp.classes = map[string]class{}
+	for _, k := range sp.order {
 		s := nv.svcs[k]
 		if s.listed {
 			count[dispatchSet(k)]++
 			if cn, ok := classOfChain(s.chain); ok {
 				if c, ok := parseClass(cn); ok {
-					classes[cn] = c
+					sp.classes[cn] = c
 				}
 			}
 		}
 		count[realsSet(k)] += len(s.weights)
 		for name, vals := range s.slots {
-			wantSets[name] = true
+			want[name] = true
 			for _, val := range vals {
 				if val != "" {
 					count[name]++
@@ -134,167 +181,76 @@ func (d *tbl) sync(v *view, plans []plan, keep map[lvs.ServiceKey]bool) (*view, 
 			}
 		}
 	}
-	for cn := range classes {
-		wantSets[classSet(cn)] = true
+	for cn := range sp.classes {
+		want[classSet(cn)] = true
 	}
-	newSets := map[string]*nftables.Set{}
-	for name := range wantSets {
+	sp.newSets = map[string]*nftables.Set{}
+	for name := range want {
 		spec := d.setSpec(name, classOfSet(name))
 		if old := v.sets[name]; old != nil && !v.dirty[name] && sameType(old, spec) && fits(old.Size, count[name]) {
 			nv.sets[name] = old
 			continue
 		}
 		spec.Size = capacity(count[name])
-		newSets[name], nv.sets[name] = spec, spec
+		sp.newSets[name], nv.sets[name] = spec, spec
 	}
+}
 
-	// Chains and their rules.
-	wantRules := d.baseRules()
-	for cn, c := range classes {
-		wantRules[classChain(cn)] = []ruleSpec{d.classRuleSpec(c)}
+// planChains works out the chains afterwards and which to create, flush,
+// fill and delete: a chain whose rules differ from the wanted ones, or
+// bind a recreated map, is flushed and refilled.
+func (d *tbl) planChains(sp *syncPlan) {
+	v, nv := sp.v, sp.nv
+	sp.wantRules = d.baseRules()
+	for cn, c := range sp.classes {
+		sp.wantRules[classChain(cn)] = []ruleSpec{d.classRuleSpec(c)}
 	}
-	var addChains, flush, rewrite, delChains []string
-	chainDefs := map[string]*nftables.Chain{}
+	sp.chainDefs = map[string]*nftables.Chain{}
 	for _, c := range d.chains() {
-		chainDefs[c.Name] = c
+		sp.chainDefs[c.Name] = c
 	}
-	for name, specs := range wantRules {
+	for name, specs := range sp.wantRules {
 		nv.chains[name] = true
 		var tags []string
 		recreated := false
 		for _, r := range specs {
 			tags = append(tags, r.tag)
 			for _, s := range r.sets {
-				recreated = recreated || (newSets[s] != nil && v.sets[s] != nil)
+				recreated = recreated || (sp.newSets[s] != nil && v.sets[s] != nil)
 			}
 		}
 		nv.rules[name] = tags
 		if !v.chains[name] {
-			addChains = append(addChains, name)
+			sp.addChains = append(sp.addChains, name)
 		}
 		if v.chains[name] && slices.Equal(v.rules[name], tags) && !recreated {
 			continue
 		}
 		if len(v.rules[name]) > 0 {
-			flush = append(flush, name)
+			sp.flush = append(sp.flush, name)
 		}
-		rewrite = append(rewrite, name)
+		sp.rewrite = append(sp.rewrite, name)
 	}
 	for name := range v.chains {
-		if wantRules[name] == nil {
-			delChains = append(delChains, name)
+		if sp.wantRules[name] == nil {
+			sp.delChains = append(sp.delChains, name)
 			if len(v.rules[name]) > 0 {
-				flush = append(flush, name)
+				sp.flush = append(sp.flush, name)
 			}
 		}
 	}
+	for _, l := range [][]string{sp.addChains, sp.flush, sp.rewrite, sp.delChains} {
+		slices.Sort(l)
+	}
+}
 
-	// Element deletions (they precede every addition in the batch).
-	live := func(name string) bool { return nv.sets[name] != nil && newSets[name] == nil } // kept as it is
-	dels := map[string][][]byte{}
-	for _, c := range changes {
-		deletions(dels, c.old, c.new, live)
+// chain returns the definition of a chain: a base chain's, or a class
+// chain's (no hook).
+func (sp *syncPlan) chain(d *tbl, name string) *nftables.Chain {
+	if c := sp.chainDefs[name]; c != nil {
+		return c
 	}
-	if live(setPickup) && pickupsChanged {
-		for _, k := range sortedPickupKeys(v.pickup) {
-			if vip, ok := nv.pickup[k]; !ok || vip != v.pickup[k] {
-				dels[setPickup] = append(dels[setPickup], appendPickupKey(nil, k))
-			}
-		}
-	}
-
-	// The batch.
-	n := 0
-	if !v.exists {
-		d.conn.AddTable(d.table)
-		n++
-	}
-	slices.Sort(addChains)
-	for _, name := range addChains {
-		c := chainDefs[name]
-		if c == nil {
-			c = &nftables.Chain{Name: name, Table: d.table}
-		}
-		d.conn.AddChain(c)
-		n++
-	}
-	slices.Sort(flush)
-	for _, name := range flush {
-		d.conn.FlushChain(&nftables.Chain{Name: name, Table: d.table})
-		n++
-	}
-	for _, name := range sortedKeys(v.sets) {
-		if nv.sets[name] == nil || newSets[name] != nil {
-			d.conn.DelSet(v.sets[name])
-			n++
-		}
-	}
-	for _, name := range sortedKeys(newSets) {
-		if err := d.conn.AddSet(newSets[name], nil); err != nil {
-			return nil, false, fmt.Errorf("nft: add map %s: %w", name, err)
-		}
-		n++
-	}
-	for _, name := range sortedKeys(dels) {
-		q := d.queue(nv.sets[name], true, &n)
-		for _, k := range dels[name] {
-			q.add(k, "", "", "")
-		}
-		q.flush()
-	}
-	slices.Sort(rewrite)
-	for _, name := range rewrite {
-		c := chainDefs[name]
-		if c == nil {
-			c = &nftables.Chain{Name: name, Table: d.table}
-		}
-		for _, r := range wantRules[name] {
-			d.conn.AddRule(r.make(c))
-			n++
-		}
-	}
-	// Element additions, streamed map by map: a new map gets all its
-	// elements, a kept one what changed.
-	for _, name := range sortedKeys(nv.sets) {
-		q := d.queue(nv.sets[name], false, &n)
-		switch {
-		case name == setPickup:
-			if newSets[name] == nil && !pickupsChanged {
-				break
-			}
-			for _, k := range sortedPickupKeys(nv.pickup) {
-				if vip, ok := v.pickup[k]; newSets[name] != nil || !ok || vip != nv.pickup[k] {
-					q.add(appendPickupKey(q.scratch[:0], k), string(appendAP(nil, nv.pickup[k])), "", "")
-				}
-			}
-		case newSets[name] != nil:
-			for _, k := range order {
-				q.additions(name, nil, nv.svcs[k])
-			}
-		default:
-			for _, c := range changes {
-				if c.new != nil {
-					q.additions(name, c.old, c.new)
-				}
-			}
-		}
-		q.flush()
-	}
-	slices.Sort(delChains)
-	for _, name := range delChains {
-		d.conn.DelChain(&nftables.Chain{Name: name, Table: d.table})
-		n++
-	}
-	if n == 0 {
-		return nv, false, nil
-	}
-	*d.ops += uint64(n)
-	t0 := time.Now()
-	if err := d.conn.Flush(); err != nil {
-		return nil, false, fmt.Errorf("nft: apply %d changes to table %s: %w", n, d.table.Name, err)
-	}
-	d.log.Debug("nft: applied", "table", d.table.Name, "messages", n, "took", time.Since(t0))
-	return nv, true, nil
+	return &nftables.Chain{Name: name, Table: d.table}
 }
 
 // equal reports whether two services are programmed identically.
@@ -375,166 +331,4 @@ func sameWeights(have map[netip.AddrPort]int, want []lvs.Real) bool {
 		}
 	}
 	return true
-}
-
-// deletions collects the keys to delete to turn o into n (either may be
-// nil) in the maps live reports as kept (a map that goes or is recreated
-// loses its elements with it).
-func deletions(dels map[string][][]byte, o, n *kSvc, live func(string) bool) {
-	if o == nil {
-		return
-	}
-	ds, rs := dispatchSet(o.key), realsSet(o.key)
-	if o.listed && live(ds) && (n == nil || o.tag != n.tag || o.chain != n.chain) {
-		dels[ds] = append(dels[ds], appendSvcKey(nil, o.key))
-	}
-	if live(rs) {
-		for _, ap := range sortedAPs(o.weights) {
-			if w, ok := n.weightOf(ap); !ok || w != o.weights[ap] {
-				dels[rs] = append(dels[rs], appendRealKey(nil, o.key, ap))
-			}
-		}
-	}
-	for _, set := range sortedKeys(o.slots) {
-		if !live(set) {
-			continue
-		}
-		nvals := n.slotsIn(set)
-		for i, val := range o.slots[set] {
-			if val != "" && (i >= len(nvals) || nvals[i] != val) {
-				dels[set] = append(dels[set], appendSlotKey(nil, o.key, uint32(i)))
-			}
-		}
-	}
-}
-
-// additions queues n's elements of the queue's map that o (nil: nothing)
-// lacks or has different.
-func (q *elemQueue) additions(set string, o, n *kSvc) {
-	switch set {
-	case dispatchSet(n.key):
-		if n.listed && (o == nil || !o.listed || o.tag != n.tag || o.chain != n.chain) {
-			q.add(appendSvcKey(q.scratch[:0], n.key), "", n.chain, n.tag)
-		}
-	case realsSet(n.key):
-		for _, ap := range sortedAPs(n.weights) {
-			if w, ok := o.weightOf(ap); !ok || w != n.weights[ap] {
-				q.add(appendRealKey(q.scratch[:0], n.key, ap), string(weightBytes(n.weights[ap])), "", "")
-			}
-		}
-	default:
-		vals := n.slots[set]
-		if vals == nil {
-			return
-		}
-		ovals := o.slotsIn(set)
-		faulty := q.faulty != nil && q.faulty(n.key)
-		for i, val := range vals {
-			if val != "" && (i >= len(ovals) || ovals[i] != val) {
-				if faulty {
-					val = val[:len(val)-1] // the kernel refuses a value of the wrong length
-				}
-				q.add(appendSlotKey(q.scratch[:0], n.key, uint32(i)), val, "", "")
-			}
-		}
-	}
-}
-
-func (k *kSvc) weightOf(ap netip.AddrPort) (int, bool) {
-	if k == nil {
-		return 0, false
-	}
-	w, ok := k.weights[ap]
-	return w, ok
-}
-
-func (k *kSvc) slotsIn(set string) []string {
-	if k == nil {
-		return nil
-	}
-	return k.slots[set]
-}
-
-// elemQueue packs the elements of one map into as few messages as fit
-// (one message's element list is one netlink attribute: at most 64 KiB).
-// google/nftables marshals a message when it is queued, so its buffers are
-// reused for the next one.
-type elemQueue struct {
-	d       *tbl
-	set     *nftables.Set
-	del     bool
-	n       *int
-	faulty  func(lvs.ServiceKey) bool
-	elems   []nftables.SetElement
-	arena   []byte
-	size    int
-	scratch []byte
-}
-
-// maxElemBytes bounds the (over)estimated size of one message's elements.
-const maxElemBytes = 60000
-
-func (d *tbl) queue(s *nftables.Set, del bool, n *int) *elemQueue {
-	return &elemQueue{d: d, set: s, del: del, n: n, faulty: d.faulty, scratch: make([]byte, 0, 64)}
-}
-
-// add queues one element (key and val are copied); chain makes it a goto.
-func (q *elemQueue) add(key []byte, val, chain, comment string) {
-	if q.arena == nil {
-		q.arena = make([]byte, 0, maxElemBytes)
-	}
-	off := len(q.arena)
-	q.arena = append(append(q.arena, key...), val...)
-	k := len(key)
-	e := nftables.SetElement{Key: q.arena[off : off+k : off+k], Comment: comment}
-	if val != "" {
-		e.Val = q.arena[off+k : len(q.arena) : len(q.arena)]
-	}
-	if chain != "" {
-		e.VerdictData = &expr.Verdict{Kind: expr.VerdictGoto, Chain: chain}
-	}
-	q.elems = append(q.elems, e)
-	q.size += 48 + len(key) + len(val) + len(comment) + len(chain)
-	if q.size >= maxElemBytes {
-		q.flush()
-	}
-}
-
-func (q *elemQueue) flush() {
-	if len(q.elems) == 0 {
-		return
-	}
-	var err error
-	if q.del {
-		err = q.d.conn.SetDeleteElements(q.set, q.elems)
-	} else {
-		err = q.d.conn.SetAddElements(q.set, q.elems)
-	}
-	if err != nil {
-		// Only marshalling can fail here; Flush reports it again.
-		q.d.log.Error("nft: queue elements", "map", q.set.Name, "err", err)
-	}
-	*q.n++
-	q.elems, q.arena, q.size = q.elems[:0], q.arena[:0], 0
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	return slices.Sorted(maps.Keys(m))
-}
-
-func sortedSvcKeys(m map[lvs.ServiceKey]*kSvc) []lvs.ServiceKey {
-	return slices.SortedFunc(maps.Keys(m), lvs.ServiceKey.Compare)
-}
-
-func sortedAPs(m map[netip.AddrPort]int) []netip.AddrPort {
-	return slices.SortedFunc(maps.Keys(m), netip.AddrPort.Compare)
-}
-
-func sortedPickupKeys(m map[pickupKey]netip.AddrPort) []pickupKey {
-	return slices.SortedFunc(maps.Keys(m), func(a, b pickupKey) int {
-		if a.Proto != b.Proto {
-			return int(a.Proto) - int(b.Proto)
-		}
-		return a.Real.Compare(b.Real)
-	})
 }

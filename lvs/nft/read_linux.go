@@ -22,7 +22,8 @@ import (
 // and ip6 (IPv6), DR services in two netdev tables (one per address family).
 type tbl struct {
 	opt    Options
-	conn   *nftables.Conn
+	conn   *nftables.Conn                // reads, deleting the table
+	send   func([]netlink.Message) error // a batch, in one transaction
 	log    *slog.Logger
 	ops    *uint64
 	table  *nftables.Table

@@ -106,12 +106,9 @@ func prefixLen(v6 bool) string {
 
 // newLBLab builds client — director — two real servers, as in
 // ws-continuity.md: client side 10.91.0.0/24, real-server side
-// 10.92.0.0/24, the real servers' gateway is the director.
-func newLBLab(t *testing.T) *lbLab { return newLBLabOf(t, false) }
-
-// newLBLabOf builds the lab in IPv4 or in IPv6 (fd91::/64 and fd92::/64,
-// VIP fd91::200).
-func newLBLabOf(t *testing.T, v6 bool) *lbLab {
+// 10.92.0.0/24 (IPv6: fd91::/64, fd92::/64, VIP fd91::200), the real
+// servers' gateway is the director.
+func newLBLab(t *testing.T, v6 bool) *lbLab {
 	lab := netns.New(t)
 	cl, rsn := lab.Bridge("cl"), lab.Bridge("rs")
 	pl := prefixLen(v6)
@@ -144,9 +141,7 @@ func newLBLabOf(t *testing.T, v6 bool) *lbLab {
 	return l
 }
 
-func twoReals() []lvs.Real { return twoRealsOf(false) }
-
-func twoRealsOf(v6 bool) []lvs.Real {
+func twoReals(v6 bool) []lvs.Real {
 	return []lvs.Real{
 		{Addr: netip.MustParseAddr(labAddr(v6, 2, 21)), Port: 8080, Weight: 1, Method: lvs.NAT},
 		{Addr: netip.MustParseAddr(labAddr(v6, 2, 22)), Port: 8080, Weight: 1, Method: lvs.NAT},
@@ -219,7 +214,7 @@ func families(t *testing.T, f func(t *testing.T, v6 bool)) {
 // IPv6 source addresses.
 func TestTrafficHashPlacement(t *testing.T) {
 	families(t, func(t *testing.T, v6 bool) {
-		l := newLBLabOf(t, v6)
+		l := newLBLab(t, v6)
 		net := uint8(24) // the 32 client addresses share one network
 		if v6 {
 			net = 120
@@ -237,7 +232,7 @@ func TestTrafficHashPlacement(t *testing.T) {
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				svc := lvs.Service{Proto: lvs.TCP, Addr: netip.MustParseAddr(l.vip), Port: 8080,
-					Scheduler: tc.sched, Flags: tc.flags, Reals: twoRealsOf(v6)}
+					Scheduler: tc.sched, Flags: tc.flags, Reals: twoReals(v6)}
 				if tc.persist != 0 {
 					svc.PersistenceTimeout, svc.PersistenceNetmask = 300, tc.persist
 				}
@@ -263,8 +258,8 @@ func TestTrafficHashPlacement(t *testing.T) {
 // TestTrafficRoundRobin: rr through numgen alternates between the reals.
 func TestTrafficRoundRobin(t *testing.T) {
 	families(t, func(t *testing.T, v6 bool) {
-		l := newLBLabOf(t, v6)
-		svc := lvs.Service{Proto: lvs.TCP, Addr: netip.MustParseAddr(l.vip), Port: 8080, Scheduler: "rr", Reals: twoRealsOf(v6)}
+		l := newLBLab(t, v6)
+		svc := lvs.Service{Proto: lvs.TCP, Addr: netip.MustParseAddr(l.vip), Port: 8080, Scheduler: "rr", Reals: twoReals(v6)}
 		if err := l.dp.Apply(t.Context(), lvs.State{Services: []lvs.Service{svc}}); err != nil {
 			t.Fatal(err)
 		}
@@ -319,8 +314,8 @@ func (l *lbLab) serverFirst(t *testing.T, src netip.AddrPort) error {
 // restores the rule (convergence). IPv4 and IPv6.
 func TestTrafficReplySidePickup(t *testing.T) {
 	families(t, func(t *testing.T, v6 bool) {
-		l := newLBLabOf(t, v6)
-		svc := lvs.Service{Proto: lvs.TCP, Addr: netip.MustParseAddr(l.vip), Port: 8080, Scheduler: "mh", Reals: twoRealsOf(v6)}
+		l := newLBLab(t, v6)
+		svc := lvs.Service{Proto: lvs.TCP, Addr: netip.MustParseAddr(l.vip), Port: 8080, Scheduler: "mh", Reals: twoReals(v6)}
 		st := lvs.State{Services: []lvs.Service{svc}}
 		if err := l.dp.Apply(t.Context(), st); err != nil {
 			t.Fatal(err)
@@ -362,8 +357,8 @@ func TestTrafficReplySidePickup(t *testing.T) {
 // (IPv4 and IPv6).
 func TestForgetFlows(t *testing.T) {
 	families(t, func(t *testing.T, v6 bool) {
-		l := newLBLabOf(t, v6)
-		svc := lvs.Service{Proto: lvs.TCP, Addr: netip.MustParseAddr(l.vip), Port: 8080, Scheduler: "mh", Reals: twoRealsOf(v6)}
+		l := newLBLab(t, v6)
+		svc := lvs.Service{Proto: lvs.TCP, Addr: netip.MustParseAddr(l.vip), Port: 8080, Scheduler: "mh", Reals: twoReals(v6)}
 		if err := l.dp.Apply(t.Context(), lvs.State{Services: []lvs.Service{svc}}); err != nil {
 			t.Fatal(err)
 		}
@@ -401,7 +396,7 @@ func TestSysctls(t *testing.T) {
 	h := lab.Host("lb")
 	h.MustRun("sysctl", "-qw", "net.ipv4.ip_forward=0")
 	dp := openDP(t, h, nft.Options{Sysctls: true, BeLiberal: true})
-	svc := lvs.Service{Proto: lvs.TCP, Addr: netip.MustParseAddr(vip), Port: 8080, Scheduler: "mh", Reals: twoReals()}
+	svc := lvs.Service{Proto: lvs.TCP, Addr: netip.MustParseAddr(vip), Port: 8080, Scheduler: "mh", Reals: twoReals(false)}
 	if err := dp.Apply(t.Context(), lvs.State{Services: []lvs.Service{svc}}); err != nil {
 		t.Fatal(err)
 	}

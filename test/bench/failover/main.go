@@ -112,8 +112,10 @@ func run(t *netns.Standalone, n int, out string) {
 	section(func(l *lab) {
 		mem = append(mem, memRow{"vigil agent, director with 1,000 virtual servers", vigilWith1000(l, bin, filepath.Join(dir, "vigil-1000"))})
 	})
+	progress("nftables datapath, 10,000 services: vigil against nft -f")
+	dp := measureDatapath(dir, min(n, 5), 2)
 	table := render(rows, transfers, applies, n)
-	table += renderMem(mem) + healthTable(dir)
+	table += renderMem(mem) + healthTable(dir) + renderDatapath(dp)
 	fmt.Print("\n" + table)
 	if out != "" {
 		if err := os.MkdirAll(filepath.Dir(out), 0o755); err == nil {
