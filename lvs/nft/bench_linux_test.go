@@ -33,9 +33,10 @@ func TestKernelOpsPerChange(t *testing.T) {
 		{"add it back", func(s *lvs.Service) {}, 6},
 		// mh and sh share a class: only the service's element changes.
 		{"scheduler change, same class", func(s *lvs.Service) { s.Scheduler = "sh" }, 2},
-		// The first wrr service also creates that class's chain, rule
-		// and map.
-		{"scheduler change, new class", func(s *lvs.Service) { s.Scheduler = "wrr" }, 8},
+		// The first wrr service (of its shard) also creates that class's
+		// chain, rule and map, and the mh class of its shard, now empty,
+		// goes (flush, delete chain and map).
+		{"scheduler change, new class", func(s *lvs.Service) { s.Scheduler = "wrr" }, 9},
 	}
 	for _, stp := range steps {
 		want := st.Clone()

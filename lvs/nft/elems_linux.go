@@ -74,32 +74,53 @@ func (d *tbl) encode(sp *syncPlan) ([]netlink.Message, error) {
 	if err := t.take(); err != nil {
 		return nil, err
 	}
-	// Element additions, streamed map by map: a new map gets all its
-	// elements, a kept one what changed.
-	for _, name := range sortedKeys(nv.sets) {
-		q := d.queue(t, nv.sets[name], false)
-		switch {
-		case name == setPickup:
-			if sp.newSets[name] == nil && !sp.pickupsChanged {
-				break
-			}
-			for _, k := range sortedPickupKeys(nv.pickup) {
-				if vip, ok := v.pickup[k]; sp.newSets[name] != nil || !ok || vip != nv.pickup[k] {
-					q.add(appendPickupKey(q.scratch[:0], k), string(appendAP(nil, nv.pickup[k])), "", "")
-				}
-			}
-		case sp.newSets[name] != nil:
-			for _, k := range sp.order {
-				q.additions(name, nil, nv.svcs[k])
-			}
-		default:
-			for _, c := range sp.changes {
-				if c.new != nil {
-					q.additions(name, c.old, c.new)
-				}
+	// Element additions: a new map gets all its elements, a kept one what
+	// changed; one pass over the services, each map's elements packed
+	// into as few messages as fit.
+	qs := map[string]*elemQueue{}
+	queue := func(name string) *elemQueue {
+		if qs[name] == nil {
+			qs[name] = d.queue(t, nv.sets[name], false)
+		}
+		return qs[name]
+	}
+	if sp.newSets[setPickup] != nil || (nv.sets[setPickup] != nil && sp.pickupsChanged) {
+		q := queue(setPickup)
+		for _, k := range sortedPickupKeys(nv.pickup) {
+			if vip, ok := v.pickup[k]; sp.newSets[setPickup] != nil || !ok || vip != nv.pickup[k] {
+				q.add(appendPickupKey(q.scratch[:0], k), string(appendAP(nil, nv.pickup[k])), "", "")
 			}
 		}
-		q.flush()
+	}
+	olds := make(map[lvs.ServiceKey]*kSvc, len(sp.changes))
+	keys := make([]lvs.ServiceKey, 0, len(sp.changes))
+	for _, c := range sp.changes {
+		if c.new != nil {
+			olds[c.new.key] = c.old
+			keys = append(keys, c.new.key)
+		}
+	}
+	if len(sp.newSets) > 0 {
+		keys = sp.order // a new map may need any service's elements
+	}
+	for _, k := range keys {
+		n := nv.svcs[k]
+		o, changed := olds[k]
+		sets := []string{dispatchSet(k), realsSet(k)}
+		for set := range n.slots {
+			sets = append(sets, set)
+		}
+		for _, set := range sets {
+			switch {
+			case sp.newSets[set] != nil:
+				queue(set).additions(set, nil, n)
+			case changed && nv.sets[set] != nil:
+				queue(set).additions(set, o, n)
+			}
+		}
+	}
+	for _, name := range sortedKeys(qs) {
+		qs[name].flush()
 	}
 	for _, name := range sp.delChains {
 		rec.DelChain(&nftables.Chain{Name: name, Table: d.table})

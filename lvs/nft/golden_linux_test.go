@@ -81,33 +81,33 @@ func render(msgs [][]byte) string {
 
 // TestGoldenBatch pins the exact netlink messages of applying one service to
 // an empty table, and of changing one weight afterwards. The batch encodes
-// (nft syntax; the slots as computed by Maglev):
+// (nft syntax; the slots as computed by Maglev; 61 is the shard of
+// tcp 10.0.0.1:80):
 //
 //	add table ip vigil
-//	add chain ip vigil c_src_61_32
+//	add chain ip vigil c_src_61_32_s61
 //	add chain ip vigil postrouting { type nat hook postrouting priority srcnat; }
 //	add chain ip vigil prerouting { type nat hook prerouting priority dstnat; }
 //	add map ip vigil marks { type mark : verdict; size 64; }
-//	add map ip vigil mreals { type mark . ipv4_addr . inet_service : mark; size 64; }
 //	add map ip vigil pickup { type inet_proto . ipv4_addr . inet_service : ipv4_addr . inet_service; size 64; }
-//	add map ip vigil reals { type inet_proto . ipv4_addr . inet_service . ipv4_addr . inet_service : mark; size 64; }
+//	add map ip vigil reals_s61 { type inet_proto . ipv4_addr . inet_service . ipv4_addr . inet_service : mark; size 64; }
 //	add map ip vigil services { type inet_proto . ipv4_addr . inet_service : verdict; size 64; }
-//	add map ip vigil slots_src_61_32 { type inet_proto . ipv4_addr . inet_service . mark : ipv4_addr . inet_service; size 128; }
-//	add rule ip vigil c_src_61_32 counter dnat ip to meta l4proto . ip daddr . th dport . jhash ip saddr mod 61 seed 0x5eed map @slots_src_61_32
+//	add map ip vigil slots_src_61_32_s61 { type inet_proto . ipv4_addr . inet_service . mark : ipv4_addr . inet_service; size 128; }
+//	add rule ip vigil c_src_61_32_s61 counter dnat ip to meta l4proto . ip daddr . th dport . jhash ip saddr mod 61 seed 0x5eed map @slots_src_61_32_s61
 //	add rule ip vigil postrouting oifname "eth0" counter snat ip to meta l4proto . ip saddr . th sport map @pickup
 //	add rule ip vigil prerouting meta mark vmap @marks
 //	add rule ip vigil prerouting meta l4proto . ip daddr . th dport vmap @services
 //	add element ip vigil pickup { tcp . 10.0.1.1 . 8080 : 10.0.0.1 . 80, tcp . 10.0.1.2 . 8080 : 10.0.0.1 . 80 }
-//	add element ip vigil reals { tcp . 10.0.0.1 . 80 . 10.0.1.1 . 8080 : 1, tcp . 10.0.0.1 . 80 . 10.0.1.2 . 8080 : 1 }
-//	add element ip vigil services { tcp . 10.0.0.1 . 80 comment "vigil svc sched=mh flags=0x0 timeout=0 netmask=0" : goto c_src_61_32 }
-//	add element ip vigil slots_src_61_32 { tcp . 10.0.0.1 . 80 . 0 : 10.0.1.1 . 8080, ... 61 slots }
+//	add element ip vigil reals_s61 { tcp . 10.0.0.1 . 80 . 10.0.1.1 . 8080 : 1, tcp . 10.0.0.1 . 80 . 10.0.1.2 . 8080 : 1 }
+//	add element ip vigil services { tcp . 10.0.0.1 . 80 comment "vigil svc sched=mh flags=0x0 timeout=0 netmask=0" : goto c_src_61_32_s61 }
+//	add element ip vigil slots_src_61_32_s61 { tcp . 10.0.0.1 . 80 . 0 : 10.0.1.1 . 8080, ... 61 slots }
 //
 // and then, for weight 1 -> 2 of 10.0.1.2:8080:
 //
-//	delete element ip vigil reals { tcp . 10.0.0.1 . 80 . 10.0.1.2 . 8080 }
-//	delete element ip vigil slots_src_61_32 { <the slots that move> }
-//	add element ip vigil reals { tcp . 10.0.0.1 . 80 . 10.0.1.2 . 8080 : 2 }
-//	add element ip vigil slots_src_61_32 { <the slots that move> : 10.0.1.2 . 8080 }
+//	delete element ip vigil reals_s61 { tcp . 10.0.0.1 . 80 . 10.0.1.2 . 8080 }
+//	delete element ip vigil slots_src_61_32_s61 { <the slots that move> }
+//	add element ip vigil reals_s61 { tcp . 10.0.0.1 . 80 . 10.0.1.2 . 8080 : 2 }
+//	add element ip vigil slots_src_61_32_s61 { <the slots that move> : 10.0.1.2 . 8080 }
 func TestGoldenBatch(t *testing.T) {
 	opt := Options{Seed: 0x5eed, ClientInterface: "eth0"}
 	d, msgs := recordingTbl(t, opt)

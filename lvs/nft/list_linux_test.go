@@ -38,11 +38,11 @@ func TestListedRuleset(t *testing.T) {
 	t.Logf("nft list table ip vigil:\n%s", text)
 	for _, want := range []string{
 		"meta mark vmap @marks\n\t\tmeta l4proto . ip daddr . th dport vmap @services\n",
-		`tcp . 10.91.0.200 . 8080 comment "vigil svc sched=mh flags=0x0 timeout=0 netmask=0" : goto c_src_61_32`,
-		"dnat ip to meta l4proto . ip daddr . th dport . jhash ip saddr mod 61 seed 0x5eed map @slots_src_61_32\n",
-		"dnat ip to meta l4proto . ip daddr . th dport . jhash ip saddr . th sport mod 61 seed 0x5eed map @slots_srcport_61_32\n",
-		"dnat ip to meta l4proto . ip daddr . th dport . numgen inc mod 61 map @slots_numgen_61_32\n",
-		"dnat ip to meta l4proto . ip daddr . th dport . jhash ip saddr & 255.255.255.0 mod 61 seed 0x5eed map @slots_src_61_24\n",
+		`tcp . 10.91.0.200 . 8080 comment "vigil svc sched=mh flags=0x0 timeout=0 netmask=0" : goto c_src_61_32_s`,
+		"dnat ip to meta l4proto . ip daddr . th dport . jhash ip saddr mod 61 seed 0x5eed map @slots_src_61_32_s",
+		"dnat ip to meta l4proto . ip daddr . th dport . jhash ip saddr . th sport mod 61 seed 0x5eed map @slots_srcport_61_32_s",
+		"dnat ip to meta l4proto . ip daddr . th dport . numgen inc mod 61 map @slots_numgen_61_32_s",
+		"dnat ip to meta l4proto . ip daddr . th dport . jhash ip saddr & 255.255.255.0 mod 61 seed 0x5eed map @slots_src_61_24_s",
 		"tcp . 10.91.0.200 . 8080 . 0x00000000 : 10.92.0.2",
 		`oifname "eth0" counter packets 0 bytes 0 snat ip to meta l4proto . ip saddr . th sport map @pickup`,
 		"size 128\n", // capacity(61): the slots maps
@@ -79,12 +79,18 @@ func TestListedRuleset(t *testing.T) {
 	// 4 services with 61 slots each, in four classes; one weight and one
 	// pickup entry per real server; one rule per class chain, plus marks,
 	// dispatch and pickup.
-	want := map[string]int{"services": 4, "reals": 5, "pickup": 5, "marks": 0}
-	slots := 0
+	want := map[string]int{"services": 4, "pickup": 5, "marks": 0}
+	slots, reals := 0, 0
 	for name, n := range elems {
 		if strings.HasPrefix(name, "slots_") {
 			slots += n
 		}
+		if strings.HasPrefix(name, "reals_s") {
+			reals += n
+		}
+	}
+	if reals != 5 {
+		t.Errorf("%d elements in the reals maps, want 5", reals)
 	}
 	if slots != 4*61 {
 		t.Errorf("%d slots in the slots maps, want 4*61", slots)

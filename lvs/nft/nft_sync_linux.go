@@ -171,7 +171,10 @@ func (d *tbl) planMaps(sp *syncPlan) {
 				}
 			}
 		}
-		count[realsSet(k)] += len(s.weights)
+		if len(s.weights) > 0 {
+			want[realsSet(k)] = true
+			count[realsSet(k)] += len(s.weights)
+		}
 		for name, vals := range s.slots {
 			want[name] = true
 			for _, val := range vals {
@@ -301,13 +304,6 @@ func dispatchSet(k lvs.ServiceKey) string {
 		return setMarks
 	}
 	return setServices
-}
-
-func realsSet(k lvs.ServiceKey) string {
-	if k.FWMark != 0 {
-		return setMReals
-	}
-	return setReals
 }
 
 // sameType reports whether an existing map has the key and data lengths

@@ -11,22 +11,24 @@
 //
 // A table, the same on every director given the same State and Seed (`nft
 // list table ip vigil` shows it). A service is nothing but map elements; the
-// rules are a handful whatever the number of services, one per class (the
-// services with the same selector, table size M and persistence mask):
+// rules are a bounded number whatever the number of services, one per class
+// (the services with the same selector, table size M and persistence mask)
+// and shard (one of 64, by a hash of the service: the kernel reads a map
+// back in time quadratic in its size, so no map grows huge):
 //
-//	map services  proto . vip . vport -> goto c_<class>   (comment: the attributes)
-//	map marks     mark -> goto c_<class>                    fwmark services
-//	map slots_<class>  proto . vip . vport . slot -> rs . port   M slots per service
-//	                   (mark . slot for fwmark classes; -> rs alone keeps the
-//	                   port; -> MAC in DR)
-//	map reals     proto . vip . vport . rs . port -> weight  what Read reports
-//	map mreals    mark . rs . port -> weight
+//	map services  proto . vip . vport -> goto c_<class>_s<shard>   (comment: the attributes)
+//	map marks     mark -> goto c_<class>_s<shard>                    fwmark services
+//	map slots_<class>_s<shard>  proto . vip . vport . slot -> rs . port   M slots per service
+//	              (mark . slot for fwmark classes; -> rs alone keeps the
+//	              port; -> MAC in DR)
+//	map reals_s<shard>   proto . vip . vport . rs . port -> weight   what Read reports
+//	map mreals_s<shard>  mark . rs . port -> weight
 //	map pickup    proto . rs . port -> vip . vport           (NAT)
 //	chain prerouting (nat, dstnat):
 //	    meta mark vmap @marks                     (first, as IPVS looks fwmark services up first)
 //	    meta l4proto . ip daddr . th dport vmap @services
-//	chain c_<class>: one rule, for example
-//	    dnat ip to meta l4proto . ip daddr . th dport . jhash ip saddr mod 61 seed 0x5eed map @slots_src_61_32
+//	chain c_<class>_s<shard>: one rule, for example
+//	    dnat ip to meta l4proto . ip daddr . th dport . jhash ip saddr mod 61 seed 0x5eed map @slots_src_61_32_s7
 //	    (numgen inc mod M for rr/wrr: one counter per class, so two rr
 //	    services of a class share it and each alternates only on average)
 //	chain postrouting (nat, srcnat): the reply-side pickup rule
@@ -120,15 +122,17 @@ const (
 )
 
 // class is what one class chain serves: all services (of one table) with
-// the same selector kind, table size, persistence mask and key share one
-// rule and one slots map, so the kernel holds a handful of rules however
-// many services there are, and a service is nothing but map elements.
+// the same selector kind, table size, persistence mask and key, and of the
+// same shard, share one rule and one slots map, so the kernel holds a
+// bounded number of rules however many services there are, and a service
+// is nothing but map elements.
 type class struct {
 	Kind     string
 	M        uint32
 	Mask     uint8 // source prefix length hashed (32 or 128 = whole address)
 	Mark     bool  // fwmark services: the slots are keyed by meta mark
 	KeepPort bool  // NAT to the address only, keeping the packet's port (fwmark reals without a port)
+	Shard    uint8 // shardOf the services
 }
 
 func (c class) name() string {
@@ -139,7 +143,7 @@ func (c class) name() string {
 	if c.KeepPort {
 		n += "_keepport"
 	}
-	return n
+	return n + fmt.Sprintf("_s%d", c.Shard)
 }
 
 // plan is one service rendered for the kernel.
@@ -225,7 +229,7 @@ func isDR(s lvs.Service) bool { return len(s.Reals) > 0 && s.Reals[0].Method == 
 
 // planFor renders a canonical service that passed check.
 func (o Options) planFor(s lvs.Service) plan {
-	c := class{M: TableSize(len(s.Reals), o.MinTableSize), Mask: uint8(s.Addr.BitLen()), Mark: s.FWMark != 0}
+	c := class{M: TableSize(len(s.Reals), o.MinTableSize), Mask: uint8(s.Addr.BitLen()), Mark: s.FWMark != 0, Shard: shardOf(s.Key())}
 	if c.Mark && !isDR(s) && len(s.Reals) > 0 && s.Reals[0].Port == 0 {
 		c.KeepPort = true
 	}

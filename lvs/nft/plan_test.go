@@ -226,8 +226,8 @@ func TestTagAndNames(t *testing.T) {
 	}
 	for _, c := range []class{
 		{Kind: kindSrc, M: 61, Mask: 32},
-		{Kind: kindSrcPort, M: 16381, Mask: 128, Mark: true},
-		{Kind: kindNumgen, M: 251, Mask: 0, Mark: true, KeepPort: true},
+		{Kind: kindSrcPort, M: 16381, Mask: 128, Mark: true, Shard: 63},
+		{Kind: kindNumgen, M: 251, Mask: 0, Mark: true, KeepPort: true, Shard: 7},
 	} {
 		if got, ok := parseClass(c.name()); !ok || got != c {
 			t.Errorf("class round trip %+v: %+v %v", c, got, ok)
@@ -236,10 +236,19 @@ func TestTagAndNames(t *testing.T) {
 			t.Errorf("class %s: chain or map name not recognized", c.name())
 		}
 	}
-	for _, bad := range []string{"src_62_32", "src_61_129", "x_61_32", "src_61", "src_61_32_fwm_x", "src_061_32", "svc_1"} {
+	for _, bad := range []string{"src_62_32_s0", "src_61_129_s0", "x_61_32_s0", "src_61_s0", "src_61_32_fwm_x_s0", "src_061_32_s0",
+		"svc_1", "src_61_32", "src_61_32_s64", "src_61_32_s07", "src_61_32_keepport_fwm_s1"} {
 		if _, ok := parseClass(bad); ok {
 			t.Errorf("parseClass(%q) accepted", bad)
 		}
+	}
+	for _, k := range []lvs.ServiceKey{{Proto: lvs.TCP, Addr: netip.MustParseAddr("10.0.0.1"), Port: 80}, {FWMark: 3, Addr: netip.IPv6Unspecified()}} {
+		if mark, ok := isRealsSet(realsSet(k)); !ok || mark != (k.FWMark != 0) {
+			t.Errorf("reals map %q of %s not recognized", realsSet(k), k)
+		}
+	}
+	if _, ok := isRealsSet("reals"); ok {
+		t.Errorf("isRealsSet(reals) accepted")
 	}
 	for _, n := range []int{0, 1, 42, 43, 100, 10000, 610000} {
 		c := capacity(n)

@@ -159,8 +159,9 @@ func (d *tbl) read() (*view, error) {
 // decode adds one element of set name to the view; false if it is not one
 // this package writes.
 func (v *view) decode(name string, e nftables.SetElement, alen int) bool {
-	switch name {
-	case setServices, setMarks:
+	mreals, reals := isRealsSet(name)
+	switch {
+	case name == setServices || name == setMarks:
 		k, ok := decodeSvcKey(e.Key, alen)
 		if !ok || (k.FWMark != 0) != (name == setMarks) {
 			return false
@@ -168,14 +169,14 @@ func (v *view) decode(name string, e nftables.SetElement, alen int) bool {
 		s := v.svc(k)
 		s.listed, s.tag = true, e.Comment
 		s.chain = verdictChain(e.Val)
-	case setReals, setMReals:
+	case reals:
 		k, ap, ok := decodeRealKey(e.Key, alen)
 		w, ok2 := decodeWeight(e.Val)
-		if !ok || !ok2 || (k.FWMark != 0) != (name == setMReals) {
+		if !ok || !ok2 || (k.FWMark != 0) != mreals || realsSet(k) != name {
 			return false
 		}
 		v.svc(k).weights[ap] = w
-	case setPickup:
+	case name == setPickup:
 		k, ok := decodePickupKey(e.Key, alen)
 		ap, ok2 := decodeAP(e.Val, alen)
 		if !ok || !ok2 {

@@ -42,6 +42,12 @@ func (d *tbl) setSpec(name string, c class) *nftables.Set {
 	svcKey := []nftables.SetDatatype{nftables.TypeInetProto, a, nftables.TypeInetService}
 	ap := nftables.MustConcatSetType(a, nftables.TypeInetService)
 	s := &nftables.Set{Table: d.table, Name: name, IsMap: true}
+	if mark, ok := isRealsSet(name); ok {
+		name = setReals
+		if mark {
+			name = setMReals
+		}
+	}
 	switch name {
 	case setServices:
 		s.KeyType, s.DataType = nftables.MustConcatSetType(svcKey...), nftables.TypeVerdict
@@ -71,12 +77,13 @@ func (d *tbl) setSpec(name string, c class) *nftables.Set {
 	return s
 }
 
-// baseSets are the maps every table has.
+// baseSets are the maps every table has (the reals and slots maps exist
+// per shard and class in use).
 func (d *tbl) baseSets() []string {
 	if d.dr {
-		return []string{setMarks, setMReals, setReals, setServices}
+		return []string{setMarks, setServices}
 	}
-	return []string{setMarks, setMReals, setPickup, setReals, setServices}
+	return []string{setMarks, setPickup, setServices}
 }
 
 // A rule as wanted: its user data (tag), the maps it binds, and how to
