@@ -139,7 +139,7 @@ func (d *tbl) read() (*view, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nft: list sets: %w", err)
 	}
-	alen := int(d.alen())
+	alen := int(d.fam().alen)
 	for _, s := range sets {
 		s.Table = d.table
 		v.sets[s.Name] = s

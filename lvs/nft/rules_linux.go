@@ -120,35 +120,24 @@ func (d *tbl) classRuleSpec(c class) ruleSpec {
 	return ruleSpec{tag, []string{classSet(c.name())}, func(ch *nftables.Chain) *nftables.Rule { return d.classRule(ch, c, tag) }}
 }
 
-// alen is the length of an address in this table; words the registers it
-// takes.
-func (d *tbl) alen() uint32 {
-	if d.v6 {
-		return 16
-	}
-	return 4
+// family is what differs between the IPv4 and IPv6 tables' rules.
+type family struct {
+	alen         uint32 // address length
+	nfproto      uint32 // of the NAT expressions
+	saddr, daddr uint32 // offsets in the network header
+	ethertype    []byte // meta protocol, in DR
 }
 
-func (d *tbl) nfproto() uint32 {
-	if d.v6 {
-		return unix.NFPROTO_IPV6
-	}
-	return unix.NFPROTO_IPV4
-}
+var (
+	ipv4 = family{alen: 4, nfproto: unix.NFPROTO_IPV4, saddr: 12, daddr: 16, ethertype: []byte{0x08, 0x00}}
+	ipv6 = family{alen: 16, nfproto: unix.NFPROTO_IPV6, saddr: 8, daddr: 24, ethertype: []byte{0x86, 0xdd}}
+)
 
-// Offsets of the source and destination address in the network header.
-func (d *tbl) saddr() uint32 {
+func (d *tbl) fam() family {
 	if d.v6 {
-		return 8
+		return ipv6
 	}
-	return 12
-}
-
-func (d *tbl) daddr() uint32 {
-	if d.v6 {
-		return 24
-	}
-	return 16
+	return ipv4
 }
 
 // drPrefix matches, in DR, only frames addressed to this host (a standby
@@ -158,15 +147,11 @@ func (d *tbl) drPrefix() []expr.Any {
 	if !d.dr {
 		return nil
 	}
-	proto := []byte{0x08, 0x00}
-	if d.v6 {
-		proto = []byte{0x86, 0xdd}
-	}
 	return []expr.Any{
 		&expr.Meta{Key: expr.MetaKeyPKTTYPE, Register: 1},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.PACKET_HOST}},
 		&expr.Meta{Key: expr.MetaKeyPROTOCOL, Register: 1},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: proto},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: d.fam().ethertype},
 	}
 }
 
@@ -174,10 +159,10 @@ func (d *tbl) drPrefix() []expr.Any {
 // into the registers from reg: the key of the services and pickup maps. It
 // returns the next free register.
 func (d *tbl) loadSvcKey(addrOff, portOff uint32) ([]expr.Any, uint32) {
-	w := d.alen() / 4
+	w := d.fam().alen / 4
 	return []expr.Any{
 		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: reg},
-		&expr.Payload{DestRegister: reg + 1, Base: expr.PayloadBaseNetworkHeader, Offset: addrOff, Len: d.alen()},
+		&expr.Payload{DestRegister: reg + 1, Base: expr.PayloadBaseNetworkHeader, Offset: addrOff, Len: d.fam().alen},
 		&expr.Payload{DestRegister: reg + 1 + w, Base: expr.PayloadBaseTransportHeader, Offset: portOff, Len: 2},
 	}, reg + 2 + w
 }
@@ -185,7 +170,7 @@ func (d *tbl) loadSvcKey(addrOff, portOff uint32) ([]expr.Any, uint32) {
 // dispatchRule: meta l4proto . ip daddr . th dport vmap @services
 func (d *tbl) dispatchRule(ch *nftables.Chain) *nftables.Rule {
 	e := d.drPrefix()
-	key, _ := d.loadSvcKey(d.daddr(), 2)
+	key, _ := d.loadSvcKey(d.fam().daddr, 2)
 	e = append(e, key...)
 	e = append(e, &expr.Lookup{SourceRegister: reg, DestRegister: 0, IsDestRegSet: true, SetName: setServices})
 	return &nftables.Rule{Table: d.table, Chain: ch, Exprs: e, UserData: []byte(tagDispatch)}
@@ -209,7 +194,7 @@ func (d *tbl) marksRule(ch *nftables.Chain) *nftables.Rule {
 //
 //	ether saddr set <own MAC> ether daddr set meta l4proto . ip daddr . th dport . jhash ip saddr mod 61 seed 0x5eed map @slots_src_61_32 dup to <dev> drop
 func (d *tbl) classRule(ch *nftables.Chain, c class, tag string) *nftables.Rule {
-	w := d.alen() / 4
+	w := d.fam().alen / 4
 	var e []expr.Any
 	if d.dr {
 		// ether saddr set <own MAC>: the switch must not learn the
@@ -227,7 +212,7 @@ func (d *tbl) classRule(ch *nftables.Chain, c class, tag string) *nftables.Rule 
 		e = append(e, &expr.Meta{Key: expr.MetaKeyMARK, Register: reg})
 		slot = reg + 1
 	} else {
-		key, next := d.loadSvcKey(d.daddr(), 2)
+		key, next := d.loadSvcKey(d.fam().daddr, 2)
 		e = append(e, key...)
 		slot = next
 	}
@@ -236,15 +221,15 @@ func (d *tbl) classRule(ch *nftables.Chain, c class, tag string) *nftables.Rule 
 	case kindNumgen:
 		e = append(e, &expr.Numgen{Register: slot, Modulus: c.M, Type: unix.NFT_NG_INCREMENTAL})
 	default:
-		e = append(e, &expr.Payload{DestRegister: src, Base: expr.PayloadBaseNetworkHeader, Offset: d.saddr(), Len: d.alen()})
-		if bits := int(d.alen()) * 8; int(c.Mask) < bits {
-			mask := make([]byte, d.alen())
+		e = append(e, &expr.Payload{DestRegister: src, Base: expr.PayloadBaseNetworkHeader, Offset: d.fam().saddr, Len: d.fam().alen})
+		if bits := int(d.fam().alen) * 8; int(c.Mask) < bits {
+			mask := make([]byte, d.fam().alen)
 			for i := range int(c.Mask) {
 				mask[i/8] |= 0x80 >> (i % 8)
 			}
-			e = append(e, &expr.Bitwise{SourceRegister: src, DestRegister: src, Len: d.alen(), Mask: mask, Xor: make([]byte, d.alen())})
+			e = append(e, &expr.Bitwise{SourceRegister: src, DestRegister: src, Len: d.fam().alen, Mask: mask, Xor: make([]byte, d.fam().alen)})
 		}
-		n := d.alen()
+		n := d.fam().alen
 		if c.Kind == kindSrcPort {
 			e = append(e, &expr.Payload{DestRegister: src + w, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 2})
 			n += 4
@@ -264,7 +249,7 @@ func (d *tbl) classRule(ch *nftables.Chain, c class, tag string) *nftables.Rule 
 			&expr.Verdict{Kind: expr.VerdictDrop},
 		)
 	} else {
-		nat := &expr.NAT{Type: expr.NATTypeDestNAT, Family: d.nfproto(), RegAddrMin: src}
+		nat := &expr.NAT{Type: expr.NATTypeDestNAT, Family: d.fam().nfproto, RegAddrMin: src}
 		if !c.KeepPort {
 			nat.RegProtoMin = src + w
 		}
@@ -285,12 +270,12 @@ func (d *tbl) pickupRule(ch *nftables.Chain) *nftables.Rule {
 			&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
 			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: name})
 	}
-	key, val := d.loadSvcKey(d.saddr(), 0)
+	key, val := d.loadSvcKey(d.fam().saddr, 0)
 	e = append(e, key...)
 	e = append(e,
 		&expr.Lookup{SourceRegister: reg, DestRegister: val, IsDestRegSet: true, SetName: setPickup},
 		&expr.Counter{},
-		&expr.NAT{Type: expr.NATTypeSourceNAT, Family: d.nfproto(), RegAddrMin: val, RegProtoMin: val + d.alen()/4},
+		&expr.NAT{Type: expr.NATTypeSourceNAT, Family: d.fam().nfproto, RegAddrMin: val, RegProtoMin: val + d.fam().alen/4},
 	)
 	return &nftables.Rule{Table: d.table, Chain: ch, Exprs: e, UserData: []byte(pickupTag(d.opt.ClientInterface))}
 }
