@@ -77,3 +77,58 @@ virtual_server 10.0.0.201 80 {
 		}
 	}
 }
+
+// TestCheckNFTablesIPv6AndFWMark: the nftables datapath takes IPv6 and
+// fwmark services (IPv4, and IPv6 by ip_family), and refuses, at the
+// virtual_server, a fwmark service whose real servers mix a port and none.
+func TestCheckNFTablesIPv6AndFWMark(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vigil.conf")
+	src := `cluster {
+    name t
+    node d1 { address 10.0.0.1 }
+    node d2 { address 10.0.0.2 }
+    node d3 { address 10.0.0.3 }
+    datapath nftables
+}
+virtual_server fd00::200 80 {
+    lvs_sched mh
+    lvs_method NAT
+    protocol TCP
+    real_server fd00:1::1 8080 {
+    }
+}
+virtual_server fwmark 7 {
+    lvs_sched wrr
+    lvs_method NAT
+    real_server 10.0.1.1 80 {
+    }
+}
+virtual_server fwmark 9 {
+    ip_family inet6
+    lvs_sched sh
+    lvs_method NAT
+    real_server fd00:1::1 {
+    }
+}
+virtual_server fwmark 8 {
+    lvs_sched mh
+    lvs_method NAT
+    real_server 10.0.1.1 80 {
+    }
+    real_server 10.0.1.2 {
+    }
+}
+`
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := config.ParseFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := Check(c)
+	if len(errs) != 1 || errs[0].Pos.Line != 28 || errs[0].Keyword != "virtual_server" ||
+		!strings.Contains(errs[0].Msg, "mixes real servers with a port and without one") {
+		t.Fatalf("Check = %v, want one error at line 28 for fwmark 8", errs)
+	}
+}

@@ -45,7 +45,14 @@ func virtualServer(c *config.Config, v *config.VirtualServer) (lvs.VirtualServer
 	}
 	where := func(err error) error { return fmt.Errorf("agent: virtual_server %s: %w", vs.Name, err) }
 	var err error
-	if vs.Proto, err = lvs.ParseProto(v.Protocol); err != nil {
+	if v.Fwmark != 0 {
+		// A fwmark service has no protocol (the parser ignores one), and
+		// its address family is ip_family's.
+		vs.Addr = netip.IPv4Unspecified()
+		if v.IPFamily == "inet6" {
+			vs.Addr = netip.IPv6Unspecified()
+		}
+	} else if vs.Proto, err = lvs.ParseProto(v.Protocol); err != nil {
 		return vs, where(err)
 	}
 	if vs.Method, err = lvs.ParseMethod(v.LVSMethod); err != nil {
