@@ -5,6 +5,7 @@ package nft_test
 import (
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"vigil/lvs"
@@ -80,6 +81,16 @@ func TestTrafficDR(t *testing.T) {
 			if err != nil || !got.Equal(lvs.State{Services: []lvs.Service{svc}}) {
 				t.Errorf("Read = %v, %v", got, err)
 			}
+			// A director whose DR interface is gone (another datapath on
+			// the same tables, DRInterface missing): Apply reports it and
+			// leaves the DR service as it is, forwarding still.
+			broken := l.opt
+			broken.DRInterface = "nosuch0"
+			bdp := openDP(t, l.director, broken)
+			if err := bdp.Apply(t.Context(), lvs.State{Services: []lvs.Service{svc}}); err == nil || !strings.Contains(err.Error(), "nosuch0") {
+				t.Errorf("Apply without the DR interface = %v, want an error naming it", err)
+			}
+			l.checkPlacement(t, svc, 4, false)
 			// Back to no DR service: the netdev table goes away.
 			if err := l.dp.Apply(t.Context(), lvs.State{}); err != nil {
 				t.Fatal(err)

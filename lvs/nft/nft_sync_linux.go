@@ -64,6 +64,7 @@ type syncPlan struct {
 	pickupsChanged bool
 	newSets        map[string]*nftables.Set // created (or recreated) in this batch
 	classes        map[string]class         // the classes in use, by name
+	planned        map[string]bool          // the classes of the plans
 	wantRules      map[string][]ruleSpec    // every chain afterwards, with its rules
 	chainDefs      map[string]*nftables.Chain
 	addChains      []string // chains to create
@@ -75,10 +76,12 @@ type syncPlan struct {
 // planServices works out the services afterwards and what changes.
 func (d *tbl) planServices(sp *syncPlan, plans []plan, keep map[lvs.ServiceKey]bool) {
 	v, nv := sp.v, sp.nv
+	sp.planned = map[string]bool{}
 	for _, p := range plans {
 		key := p.svc.Key()
 		old := v.svcs[key]
 		cn := p.class.name()
+		sp.planned[cn] = true
 		chain, set := classChain(cn), classSet(cn)
 		tag := svcTag(p.svc)
 		if old != nil && v.cached && !d.dr && old.listed && old.tag == tag && old.chain == chain &&
@@ -206,7 +209,13 @@ func (d *tbl) planChains(sp *syncPlan) {
 	v, nv := sp.v, sp.nv
 	sp.wantRules = d.baseRules()
 	for cn, c := range sp.classes {
-		sp.wantRules[classChain(cn)] = []ruleSpec{d.classRuleSpec(c)}
+		r := d.classRuleSpec(c)
+		if old := v.rules[classChain(cn)]; d.dr && !sp.planned[cn] && len(old) == 1 {
+			// Only services left as they are use this DR class: its rule
+			// stays too (this Apply may not know the interface's MAC).
+			r.tag = old[0]
+		}
+		sp.wantRules[classChain(cn)] = []ruleSpec{r}
 	}
 	sp.chainDefs = map[string]*nftables.Chain{}
 	for _, c := range d.chains() {
