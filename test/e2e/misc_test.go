@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/binary"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -78,10 +77,11 @@ func TestMiscDynamicWeightAgreed(t *testing.T) {
 	c.waitWeights("d1's and d2's scripts exit 9", "7", "7", "7")
 }
 
-// weightOf reads rs1's weight from director n's nftables datapath ("" if
+// weightOf reads rs1's weight from director n's nftables datapath (the
+// reals map of its service's shard) ("" if
 // rs1, or the datapath, is not there).
 func (c *cluster3) weightOf(n string) string {
-	out, err := c.d[n].host.Run("nft", "list", "map", "ip", "vigil", "weights")
+	out, err := c.d[n].host.Run("nft", "list", "table", "ip", "vigil")
 	if err != nil {
 		return ""
 	}
@@ -89,14 +89,12 @@ func (c *cluster3) weightOf(n string) string {
 	if m == nil {
 		return ""
 	}
-	// The datapath stores the weight in host byte order; nft prints the
-	// mark's bytes as one big-endian number.
+	// The reals maps hold the weight as a mark, printed as a number.
 	v, err := strconv.ParseUint(m[1][2:], 16, 32)
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	b := binary.BigEndian.AppendUint32(nil, uint32(v))
-	return strconv.Itoa(int(binary.NativeEndian.Uint32(b)))
+	return strconv.FormatUint(v, 10)
 }
 
 // waitWeights polls until rs1 has weight want in the datapath of d1, d2
@@ -111,6 +109,6 @@ func (c *cluster3) waitWeights(what string, want ...string) {
 			return
 		}
 	}
-	out, _ := c.d["d1"].host.Run("nft", "list", "map", "ip", "vigil", "weights")
+	out, _ := c.d["d1"].host.Run("nft", "list", "table", "ip", "vigil")
 	c.t.Fatalf("%s: rs1's weight on d1, d2, d3 is %q, want %q\n%s\n%s", what, got, want, out, c.fullLogs())
 }
