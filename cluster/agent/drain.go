@@ -48,19 +48,37 @@ func (a *Agent) Drain(ctx context.Context, node string, drained bool) (DrainResu
 // node does not lead), again every Retry, until the committed state
 // satisfies done or ctx ends (errNotCommitted).
 func (a *Agent) write(ctx context.Context, cmd cluster.Command, done func(*cluster.State) bool) (*cluster.State, error) {
-	t := time.NewTicker(a.cfg.Timing.Retry)
-	defer t.Stop()
-	for {
-		if st := a.fsm.current(); done(st) {
-			return st, nil
-		}
+	return retry(ctx, a.cfg.Timing.Retry, errNotCommitted, func() (*cluster.State, bool) {
+		st := a.fsm.current()
+		return st, done(st)
+	}, func() {
 		select {
 		case a.writes <- cmd:
 		default:
 		}
+	})
+}
+
+// retry checks, and until the check holds calls try, every period until
+// ctx ends; then it returns errEnd (nil: ctx's error). try may be nil
+// (only wait).
+func retry[T any](ctx context.Context, period time.Duration, errEnd error, check func() (T, bool), try func()) (T, error) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		if v, ok := check(); ok {
+			return v, nil
+		}
+		if try != nil {
+			try()
+		}
 		select {
 		case <-ctx.Done():
-			return nil, errNotCommitted
+			var zero T
+			if errEnd == nil {
+				return zero, ctx.Err()
+			}
+			return zero, errEnd
 		case <-t.C:
 		}
 	}

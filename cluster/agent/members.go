@@ -100,24 +100,17 @@ func (a *Agent) ChangeMembers(ctx context.Context, req MembersRequest) (MembersR
 			}
 		}
 	}
-	t := time.NewTicker(a.cfg.Timing.Retry)
-	defer t.Stop()
-	for {
+	ms, err := retry(ctx, a.cfg.Timing.Retry, errNotCommitted, func() ([]Member, bool) {
 		ms, err := a.Members()
-		if err == nil && slices.ContainsFunc(ms, func(m Member) bool { return m.Name == req.Node && m.Suffrage == "voter" }) == want {
-			return MembersResult{Members: ms}, nil
-		}
+		return ms, err == nil && slices.ContainsFunc(ms, func(m Member) bool { return m.Name == req.Node && m.Suffrage == "voter" }) == want
+	}, func() {
 		if a.raft.State() == raft.Leader {
 			a.changeMembership(req)
 		} else if l := a.leader(); l != "" {
 			a.msgs.send(l, message{Kind: kindMembership, Membership: &req})
 		}
-		select {
-		case <-ctx.Done():
-			return MembersResult{}, errNotCommitted
-		case <-t.C:
-		}
-	}
+	})
+	return MembersResult{Members: ms}, err
 }
 
 // changeMembership starts a Raft configuration change on the leader; the

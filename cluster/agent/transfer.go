@@ -89,18 +89,10 @@ func (a *Agent) Transfer(ctx context.Context, req TransferRequest) (TransferResu
 
 // await waits until the committed state satisfies done or ctx ends.
 func (a *Agent) await(ctx context.Context, done func(*cluster.State) bool) (*cluster.State, error) {
-	t := time.NewTicker(10 * time.Millisecond)
-	defer t.Stop()
-	for {
-		if st := a.fsm.current(); done(st) {
-			return st, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-t.C:
-		}
-	}
+	return retry(ctx, 10*time.Millisecond, nil, func() (*cluster.State, bool) {
+		st := a.fsm.current()
+		return st, done(st)
+	}, nil)
 }
 
 func (a *Agent) spec(name string) (cluster.InstanceSpec, bool) {
