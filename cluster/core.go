@@ -60,7 +60,7 @@ func NewCore(cfg Config) (*Core, error) {
 	if err := cfg.Timing.Validate(); err != nil {
 		return nil, fmt.Errorf("cluster: new core: %w: %w", ErrConfig, err)
 	}
-	specs, names, nodes, err := normalizeSpecs(cfg.Node, cfg.Nodes, cfg.Instances)
+	specs, nodes, err := normalizeSpecs(cfg.Node, cfg.Nodes, cfg.Instances)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: new core: %w", err)
 	}
@@ -68,60 +68,54 @@ func NewCore(cfg Config) (*Core, error) {
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
-	c.holder = newHolder(cfg.Node, cfg.Timing, cfg.Incarnation, cfg.Barrier, names, &c.out)
+	c.holder = newHolder(cfg.Node, cfg.Timing, cfg.Incarnation, cfg.Barrier, specs, &c.out)
 	c.leader = newLeader(cfg.Node, cfg.Timing, specs, nodes, c.view, &c.out)
 	c.leader.fence = cfg.Fence
 	return c, nil
 }
 
-// normalizeSpecs validates specs and returns them sorted by name, their
-// names, and every node (me, nodes, and those named in a priority), sorted.
-func normalizeSpecs(me string, nodes []string, specs []InstanceSpec) ([]InstanceSpec, []string, []string, error) {
+// normalizeSpecs validates specs and returns them sorted by name, and
+// every node (me, nodes, and those named in a priority), sorted.
+func normalizeSpecs(me string, nodes []string, specs []InstanceSpec) ([]InstanceSpec, []string, error) {
 	specs = slices.Clone(specs)
 	slices.SortFunc(specs, func(a, b InstanceSpec) int { return cmpString(a.Name, b.Name) })
-	names := make([]string, 0, len(specs))
 	nodes = append(slices.Clone(nodes), me)
 	for i, s := range specs {
 		if s.Name == "" {
-			return nil, nil, nil, fmt.Errorf("%w: instance %d has no name", ErrConfig, i)
+			return nil, nil, fmt.Errorf("%w: instance %d has no name", ErrConfig, i)
 		}
 		if i > 0 && specs[i-1].Name == s.Name {
-			return nil, nil, nil, fmt.Errorf("%w: instance %q listed twice", ErrConfig, s.Name)
+			return nil, nil, fmt.Errorf("%w: instance %q listed twice", ErrConfig, s.Name)
 		}
 		if s.PreemptDelay < 0 {
-			return nil, nil, nil, fmt.Errorf("%w: instance %q: negative preempt_delay", ErrConfig, s.Name)
+			return nil, nil, fmt.Errorf("%w: instance %q: negative preempt_delay", ErrConfig, s.Name)
 		}
-		names = append(names, s.Name)
 		for n := range s.Priority {
 			nodes = append(nodes, n)
 		}
 	}
 	slices.Sort(nodes)
-	return specs, names, slices.Compact(nodes), nil
+	return specs, slices.Compact(nodes), nil
 }
 
-// SetInstances changes the ownership parameters of the instances while
-// running (a live configuration change): priorities, nopreempt and
-// preempt_delay. The instances themselves must stay the same (the same
-// names); adding or removing one needs a new Core. Safety does not depend
-// on these parameters, only on the leases and epochs, so the leader simply
-// decides again with the new ones: a node that became better preempts as
-// the new rules say, a pinned instance stays pinned.
+// SetInstances replaces the instances while running (a live
+// configuration change). Priorities, nopreempt and preempt_delay simply
+// take effect: safety does not depend on them, so the leader decides
+// again with the new ones. An instance whose Def changed, or that is gone,
+// is released by its holder at once (the holder side gives its epoch up
+// and acknowledges), and the leader grants no instance to anyone while an
+// assignment made under an older definition may still be held: a VIP that
+// moved from one instance to another is never held twice (see the package
+// doc, "Changing the instances").
 func (c *Core) SetInstances(now time.Time, specs []InstanceSpec) error {
-	specs, names, nodes, err := normalizeSpecs(c.cfg.Node, c.cfg.Nodes, specs)
+	specs, nodes, err := normalizeSpecs(c.cfg.Node, c.cfg.Nodes, specs)
 	if err != nil {
 		return fmt.Errorf("cluster: set instances: %w", err)
 	}
-	old := make([]string, 0, len(c.leader.specs))
-	for _, s := range c.leader.specs {
-		old = append(old, s.Name)
-	}
-	if !slices.Equal(old, names) {
-		return fmt.Errorf("cluster: set instances: %w: the instances are %v, not %v (adding or removing one needs a restart)", ErrConfig, old, names)
-	}
 	c.cfg.Instances = specs
-	c.leader.specs, c.leader.nodes = specs, nodes
 	n := len(c.out)
+	c.holder.setInstances(now, specs)
+	c.leader.specs, c.leader.nodes = specs, nodes
 	c.leader.tick(now)
 	c.logActions(n)
 	return nil

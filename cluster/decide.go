@@ -18,6 +18,14 @@ type InstanceSpec struct {
 	// PreemptDelay is how long a better node must have been eligible
 	// continuously before it preempts the holder.
 	PreemptDelay time.Duration
+	// Def fingerprints what holding the instance puts on the wire (its
+	// addresses, interface, VRID, advert settings), the same on every
+	// node for the same configuration. An assignment is bound to the Def
+	// it was made under: a holder holds it only while its own
+	// configuration has that Def, and a configuration change that gives
+	// the instance another one releases it first (see the package doc,
+	// "Changing the instances").
+	Def string
 }
 
 // NodeStatus is one node as the deciding leader sees it for one instance.

@@ -142,6 +142,38 @@
 // kernel lifetime late); KernelSlack covers the kernel's lifetime worker,
 // which runs at most once a second (see Timing.KernelSlack).
 //
+// # Changing the instances
+//
+// A configuration change (Core.SetInstances, from a committed OpConfig)
+// may add, remove and redefine instances while they are held. What an
+// instance puts on the wire is fingerprinted as InstanceSpec.Def, and
+// every assignment records the Def it was made under. The rules:
+//
+//   - A holder holds an assignment only while its own configuration gives
+//     the instance that Def. When its configuration changes the Def or
+//     removes the instance, it releases at once what it held under the
+//     old one, never holds that epoch again, and acknowledges; an
+//     assignment under a Def it does not run yet is neither held nor
+//     acknowledged until its configuration catches up.
+//   - The leader renews only assignments under the current Def; one under
+//     another Def, or of an instance the configuration no longer has, is
+//     revoked like any move: by (a) or (b) above.
+//   - The leader grants no instance to anyone while any assignment under
+//     an older Def may still be held ("settling"), except the one
+//     replacing that very assignment.
+//
+// Why this is enough: one configuration's instances share no address (the
+// configuration check refuses a VIP in two instances). A node holds an
+// address only under an assignment and the Def it was made under, and one
+// epoch is held by one node at a time (H and M above), so two holders of
+// one address would hold two assignments, both live. Every grant of a new epoch happens while all other
+// live assignments are under current Defs, so both are instances of the
+// current configuration, and disjoint; assignments that go stale later
+// keep their addresses, but nothing new is granted until they are gone.
+// The simulation changes the configuration while faults strike, moving
+// addresses between instances, and checks each address; its teeth test
+// shows that granting while settling is caught.
+//
 // # Liveness
 //
 // After faults heal (all nodes up and connected, no loss), a leader is
@@ -161,6 +193,7 @@
 //     delays (up to 1.5 s), duplicates and reorders, asymmetric partitions,
 //     crashes (process or machine) and quick restarts, pauses longer than
 //     the lease (also between Ready and executing it), flapping trackers,
+//     live configuration changes that add, remove and redefine instances,
 //     and the kernel's address lifetime. 10,000 schedules per go test;
 //     at every Hold no other node may have the address, epochs never go
 //     back, and after healing a holder appears within the stated bound.

@@ -79,10 +79,10 @@ func TestNewCoreRejects(t *testing.T) {
 	}
 }
 
-// TestSetInstancesRejects: a live change may change the ownership
-// parameters, never the set of instances; a refused change keeps the old
-// parameters.
-func TestSetInstancesRejects(t *testing.T) {
+// TestSetInstances: a live change may add, remove and redefine instances
+// and change their ownership parameters; a bad set is refused whole and
+// keeps the old one.
+func TestSetInstances(t *testing.T) {
 	vi := InstanceSpec{Name: "vi", Priority: map[string]int{"a": 100}}
 	c, err := NewCore(Config{Node: "a", Timing: DefaultTiming(), Instances: []InstanceSpec{vi}})
 	if err != nil {
@@ -90,10 +90,9 @@ func TestSetInstancesRejects(t *testing.T) {
 	}
 	now := time.Unix(1, 0)
 	for name, specs := range map[string][]InstanceSpec{
-		"instance added":   {vi, {Name: "vj", Priority: map[string]int{"a": 1}}},
-		"instance removed": {},
-		"instance renamed": {{Name: "vk", Priority: vi.Priority}},
-		"negative delay":   {{Name: "vi", Priority: vi.Priority, PreemptDelay: -1}},
+		"negative delay": {{Name: "vi", Priority: vi.Priority, PreemptDelay: -1}},
+		"listed twice":   {vi, vi},
+		"no name":        {vi, {Priority: vi.Priority}},
 	} {
 		if err := c.SetInstances(now, specs); err == nil || !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "cluster: set instances:") {
 			t.Errorf("%s: SetInstances = %v, want an ErrConfig naming the operation", name, err)
@@ -107,5 +106,11 @@ func TestSetInstancesRejects(t *testing.T) {
 	}
 	if got := c.leader.nodes; !slices.Equal(got, []string{"a", "b"}) {
 		t.Errorf("nodes after adding a priority for b = %v", got)
+	}
+	if err := c.SetInstances(now, []InstanceSpec{{Name: "vk", Priority: vi.Priority, Def: "x"}, {Name: "vj", Priority: vi.Priority}}); err != nil {
+		t.Fatalf("vi removed, vj and vk added: %v", err)
+	}
+	if got := c.holder.names; !slices.Equal(got, []string{"vi", "vj", "vk"}) || c.holder.insts["vi"].known || c.holder.insts["vk"].def != "x" {
+		t.Errorf("holder after the change: names %v, vi known %t, vk def %q", got, c.holder.insts["vi"].known, c.holder.insts["vk"].def)
 	}
 }

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"slices"
 	"time"
 )
 
@@ -15,7 +16,7 @@ type holder struct {
 	seq     uint64
 	now     time.Time // the latest time seen, for "due at once"
 	insts   map[string]*hInst
-	names   []string // sorted instance names, for deterministic output
+	names   []string // sorted names of every instance known, removed ones too, for deterministic output
 	out     *[]Action
 
 	// unsafeLeaseFromReceipt counts the lease from the grant's arrival.
@@ -31,6 +32,10 @@ type sentReq struct {
 
 type hInst struct {
 	committed Assignment
+	// def is the instance's definition in this node's configuration;
+	// known is false once the configuration no longer has the instance.
+	def   string
+	known bool
 
 	holding bool
 	epoch   uint64
@@ -46,12 +51,56 @@ type hInst struct {
 	ackPending bool
 }
 
-func newHolder(me string, t Timing, inc, barrier uint64, names []string, out *[]Action) *holder {
-	h := &holder{me: me, t: t, inc: inc, barrier: barrier, insts: map[string]*hInst{}, names: names, out: out}
-	for _, n := range names {
-		h.insts[n] = &hInst{}
+func newHolder(me string, t Timing, inc, barrier uint64, specs []InstanceSpec, out *[]Action) *holder {
+	h := &holder{me: me, t: t, inc: inc, barrier: barrier, insts: map[string]*hInst{}, out: out}
+	for _, s := range specs {
+		h.insts[s.Name] = &hInst{def: s.Def, known: true}
+		h.names = append(h.names, s.Name)
 	}
 	return h
+}
+
+// setInstances takes this node's new instances (specs sorted by name). An
+// instance that is gone, or whose definition changed, is given up: a held
+// one is released at once, and the epoch assigned to this node is never
+// held again and is acknowledged through the log, so the leader can grant
+// the new definition without waiting out a lease.
+func (h *holder) setInstances(now time.Time, specs []InstanceSpec) {
+	h.now = now
+	known := map[string]bool{}
+	for _, s := range specs {
+		known[s.Name] = true
+		in := h.insts[s.Name]
+		if in == nil {
+			in = &hInst{}
+			h.insts[s.Name] = in
+			h.names = append(h.names, s.Name)
+		} else if in.known && in.def != s.Def {
+			h.giveUp(s.Name, in, s.Def, false, "instance definition changed")
+		}
+		in.def, in.known = s.Def, true
+	}
+	for _, name := range h.names {
+		if in := h.insts[name]; !known[name] && in.known {
+			h.giveUp(name, in, "", true, "instance removed")
+			in.known = false
+		}
+	}
+	slices.Sort(h.names)
+	h.tick(now)
+}
+
+// giveUp releases the instance held under its old definition and never
+// holds that epoch again, nor the committed one unless it was made under
+// def, the new definition (none for a removed instance).
+func (h *holder) giveUp(name string, in *hInst, def string, removed bool, reason string) {
+	if in.holding {
+		in.released = max(in.released, in.epoch)
+	}
+	if c := in.committed; c.Holder == h.me && (removed || c.Def != def) {
+		in.released = max(in.released, c.Epoch)
+	}
+	h.release(name, in, reason)
 }
 
 func (h *holder) emit(a Action) { *h.out = append(*h.out, a) }
@@ -68,7 +117,16 @@ func (h *holder) committedState(now time.Time, s *State) {
 // assignment.
 func (h *holder) mine(in *hInst) bool {
 	c := in.committed
-	return c.Live() && c.Holder == h.me && c.Epoch > h.barrier && c.Epoch > in.released
+	return c.Live() && c.Holder == h.me && c.Epoch > h.barrier && c.Epoch > in.released && in.known && c.Def == in.def
+}
+
+// pending reports whether the committed assignment is this node's under a
+// definition its configuration does not have yet (or no longer has, and
+// it has not given the epoch up): it neither holds nor acknowledges, and
+// waits for its configuration or the leader's release request.
+func (h *holder) pending(in *hInst) bool {
+	c := in.committed
+	return in.known && c.Def != in.def && c.Epoch > h.barrier && c.Epoch > in.released
 }
 
 func (h *holder) release(name string, in *hInst, reason string) {
@@ -93,7 +151,7 @@ func (h *holder) tick(now time.Time) {
 		// Assigned to us, but we cannot hold that epoch (it predates this
 		// incarnation, or we gave it up): acknowledge through the log so
 		// the leader can move it without waiting out a lease.
-		if c.Live() && c.Holder == h.me && !h.mine(in) {
+		if c.Live() && c.Holder == h.me && !h.mine(in) && !h.pending(in) {
 			if !in.ackPending || in.ackEpoch != c.Epoch || !now.Before(in.ackSentAt.Add(h.t.Retry)) {
 				in.ackPending, in.ackEpoch, in.ackSentAt = true, c.Epoch, now
 				h.emit(Propose{Command{Op: OpRelease, Instance: name, Node: h.me, Epoch: c.Epoch}})

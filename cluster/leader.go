@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"slices"
 	"time"
 )
 
@@ -21,6 +22,9 @@ type leader struct {
 	unsafeNoElectionWait bool
 	// unsafeSkipVerify grants without a quorum round (teeth test only).
 	unsafeSkipVerify bool
+	// unsafeNoSettle grants while assignments under older definitions
+	// may still be held (teeth test only).
+	unsafeNoSettle bool
 
 	// fence gates every move away from a holder that did not acknowledge
 	// on a successful fence-peer hook (Config.Fence).
@@ -139,7 +143,7 @@ func (l *leader) verified(now time.Time, v Verified) {
 		for _, r := range reqs {
 			cur := l.view.Instances[r.Instance]
 			li := l.inst(r.Instance)
-			if cur.Holder != r.From || cur.Epoch != r.Epoch || cur.Released || li.revoking || li.doomed == cur.Epoch {
+			if cur.Holder != r.From || cur.Epoch != r.Epoch || cur.Released || li.revoking || li.doomed == cur.Epoch || !l.current(r.Instance, cur) {
 				continue
 			}
 			// Record the grant at the time the round completed: later than
@@ -200,10 +204,12 @@ func (l *leader) tick(now time.Time) {
 	if !l.ready {
 		return
 	}
-	for _, spec := range l.specs {
+	for _, li := range l.insts {
+		li.wakeAt = time.Time{} // set again below for what still has work
+	}
+	for _, spec := range l.work() {
 		cur := l.view.Instances[spec.Name]
 		li := l.inst(spec.Name)
-		li.wakeAt = time.Time{}
 		d := Decide(spec, cur, l.statuses(now, spec, cur), now)
 		if !d.Recheck.IsZero() {
 			li.wakeAt = d.Recheck
@@ -211,13 +217,17 @@ func (l *leader) tick(now time.Time) {
 		if li.proposing && li.proposedEp != cur.Epoch {
 			li.proposing = false // the proposal (or another) committed
 		}
-		if cur.Live() && d.Holder == cur.Holder {
+		stale := cur.Def != spec.Def
+		if cur.Live() && d.Holder == cur.Holder && !stale {
 			li.revoking = false
 			continue
 		}
 		if !cur.Live() {
+			if d.Holder != "" && l.settling(spec.Name) {
+				continue // the commit of that release or move ticks again
+			}
 			if d.Holder != "" || cur.Holder != "" {
-				l.propose(now, spec.Name, li, cur, d.Holder)
+				l.propose(now, spec, li, cur, d.Holder)
 			}
 			continue
 		}
@@ -251,8 +261,72 @@ func (l *leader) tick(now time.Time) {
 		if l.fence && li.fencedEp != cur.Epoch {
 			continue // the fence must succeed before the takeover
 		}
-		l.propose(now, spec.Name, li, cur, d.Holder)
+		to := d.Holder
+		if l.settling(spec.Name) {
+			to = "" // free it; it is granted once the older definitions are gone
+		}
+		l.propose(now, spec, li, cur, to)
 	}
+}
+
+// work is what tick decides on: every configured instance, and every
+// instance the configuration no longer has that is still assigned to a
+// live holder, as an instance no node is a candidate for (so it is
+// revoked).
+func (l *leader) work() []InstanceSpec {
+	out := l.specs
+	var gone []string
+	for name, a := range l.view.Instances {
+		if _, ok := l.spec(name); !ok && a.Live() {
+			gone = append(gone, name)
+		}
+	}
+	if len(gone) == 0 {
+		return out
+	}
+	slices.Sort(gone)
+	out = slices.Clone(out)
+	for _, name := range gone {
+		out = append(out, InstanceSpec{Name: name, Def: removedDef})
+	}
+	return out
+}
+
+// removedDef is the definition of an instance the configuration no
+// longer has: no assignment is ever made under it.
+const removedDef = "\x00removed"
+
+func (l *leader) spec(name string) (InstanceSpec, bool) {
+	i, ok := slices.BinarySearchFunc(l.specs, name, func(s InstanceSpec, n string) int { return cmpString(s.Name, n) })
+	if !ok {
+		return InstanceSpec{}, false
+	}
+	return l.specs[i], true
+}
+
+// current reports whether a was made under the instance's definition in
+// the running configuration.
+func (l *leader) current(name string, a Assignment) bool {
+	s, ok := l.spec(name)
+	return ok && a.Def == s.Def
+}
+
+// settling reports whether an instance other than except is still
+// assigned to a live holder under a definition the configuration no
+// longer has. While one is, no instance is granted: the VIPs of the old
+// definitions and of the new ones may overlap (a VIP moved from one
+// instance to another), and only the current configuration's instances
+// are known to be disjoint.
+func (l *leader) settling(except string) bool {
+	if l.unsafeNoSettle {
+		return false
+	}
+	for name, a := range l.view.Instances {
+		if name != except && a.Live() && !l.current(name, a) {
+			return true
+		}
+	}
+	return false
 }
 
 func (l *leader) fenced(now time.Time, f Fenced) {
@@ -281,7 +355,7 @@ func (l *leader) safeAt(li *lInst) time.Time {
 	return from.Add(l.wait)
 }
 
-func (l *leader) propose(now time.Time, name string, li *lInst, cur Assignment, to string) {
+func (l *leader) propose(now time.Time, spec InstanceSpec, li *lInst, cur Assignment, to string) {
 	// The leader's own proposals are lost only with its leadership (and
 	// then all of this is reset), so retry slowly: a proposal that cannot
 	// commit must not flood the log.
@@ -293,7 +367,11 @@ func (l *leader) propose(now time.Time, name string, li *lInst, cur Assignment, 
 	li.proposing, li.proposedEp, li.proposedAt = true, cur.Epoch, now
 	li.doomed = cur.Epoch
 	li.wake(now.Add(retry))
-	l.emit(Propose{Command{Op: OpAssign, Instance: name, Node: to, Epoch: cur.Epoch}})
+	def := spec.Def
+	if def == removedDef {
+		def = ""
+	}
+	l.emit(Propose{Command{Op: OpAssign, Instance: spec.Name, Node: to, Epoch: cur.Epoch, Def: def}})
 }
 
 func (l *leader) deadline() (time.Time, bool) {

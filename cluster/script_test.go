@@ -6,10 +6,12 @@ package cluster
 // diff). Commands, one per line ('#' starts a comment):
 //
 //	core node=a nodes=a,b,c [barrier=N] [inc=N] [fence] [lease=1s renew=333ms retry=100ms slack=100ms drift=0.01 margin=10ms]
-//	instance NAME prio=a:100,b:150 [nopreempt] [delay=2s]
-//	set-instance NAME prio=... [nopreempt] [delay=2s]   a live change (SetInstances)
+//	instance NAME prio=a:100,b:150 [nopreempt] [delay=2s] [def=X]
+//	set-instance NAME prio=... [nopreempt] [delay=2s] [def=X]   a live change or addition (SetInstances)
+//	remove-instance NAME          a live removal (SetInstances)
 //	at DURATION                   set the clock (relative to the origin) and Tick
-//	committed vi=a@5 vi2=b@7r report=b/vi:fault report=c/vi2:w-10 node=a:drained
+//	committed vi=a@5 vi2=b@7r vi3=c@9:X report=b/vi:fault report=c/vi2:w-10 node=a:drained
+//	                              (:X is the definition the assignment was made under)
 //	leader term=N | follower term=N | ready term=N
 //	reach NODE up|down
 //	request from=NODE INSTANCE epoch=N id=N [inc=N]
@@ -125,6 +127,14 @@ func (e *scriptEnv) u64(m map[string]string, k string) (uint64, error) {
 	return strconv.ParseUint(v, 10, 64)
 }
 
+func (e *scriptEnv) setInstances(specs []InstanceSpec) {
+	if err := e.core.SetInstances(e.now, specs); err != nil {
+		fmt.Fprintf(&e.out, "set-instances: %v\n", err)
+		return
+	}
+	e.cfg.Instances = specs
+}
+
 func (e *scriptEnv) do(f []string) error {
 	m, pos := kv(f[1:])
 	if f[0] != "core" && f[0] != "instance" && e.core == nil {
@@ -160,7 +170,7 @@ func (e *scriptEnv) do(f []string) error {
 		e.core = c
 		fmt.Fprintf(&e.out, "  (move wait %v)\n", e.cfg.Timing.MoveWait())
 	case "instance", "set-instance":
-		s := InstanceSpec{Name: pos[0], Priority: map[string]int{}, Nopreempt: len(pos) > 1 && pos[1] == "nopreempt"}
+		s := InstanceSpec{Name: pos[0], Priority: map[string]int{}, Nopreempt: len(pos) > 1 && pos[1] == "nopreempt", Def: m["def"]}
 		for _, p := range strings.Split(m["prio"], ",") {
 			n, v, _ := strings.Cut(p, ":")
 			s.Priority[n], _ = strconv.Atoi(v)
@@ -176,18 +186,12 @@ func (e *scriptEnv) do(f []string) error {
 			e.cfg.Instances = append(e.cfg.Instances, s)
 			break
 		}
-		// set-instance: a live change of a running core's instance.
-		specs := slices.Clone(e.cfg.Instances)
-		for i := range specs {
-			if specs[i].Name == s.Name {
-				specs[i] = s
-			}
-		}
-		if err := e.core.SetInstances(e.now, specs); err != nil {
-			fmt.Fprintf(&e.out, "set-instance: %v\n", err)
-			break
-		}
-		e.cfg.Instances = specs
+		// set-instance: a live change of a running core's instance, or a
+		// new one.
+		specs := slices.DeleteFunc(slices.Clone(e.cfg.Instances), func(x InstanceSpec) bool { return x.Name == s.Name })
+		e.setInstances(append(specs, s))
+	case "remove-instance":
+		e.setInstances(slices.DeleteFunc(slices.Clone(e.cfg.Instances), func(x InstanceSpec) bool { return x.Name == pos[0] }))
 	case "at":
 		d, err := e.dur(pos[0])
 		if err != nil {
@@ -227,6 +231,7 @@ func (e *scriptEnv) do(f []string) error {
 				st.Nodes[n] = r
 				continue
 			}
+			v, def, _ := strings.Cut(v, ":")
 			h, ep, _ := strings.Cut(v, "@")
 			rel := strings.HasSuffix(ep, "r")
 			n, err := strconv.ParseUint(strings.TrimSuffix(ep, "r"), 10, 64)
@@ -236,7 +241,7 @@ func (e *scriptEnv) do(f []string) error {
 			if h == "-" {
 				h = ""
 			}
-			st.Instances[k] = Assignment{Holder: h, Epoch: n, Released: rel}
+			st.Instances[k] = Assignment{Holder: h, Epoch: n, Released: rel, Def: def}
 		}
 		e.core.Step(e.now, Committed{State: st})
 	case "leader", "follower":

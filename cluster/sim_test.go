@@ -25,6 +25,10 @@ func (w *simWorld) fault() {
 	if r < 20 && w.targeted() {
 		return
 	}
+	if w.reconf && r >= 95 {
+		w.reconfigure()
+		return
+	}
 	if w.storm && r < 50 {
 		// Trackers flapping: decisions flip back and forth while
 		// assignments and acknowledgements are in flight.
@@ -200,7 +204,11 @@ func (w *simWorld) heal() {
 }
 
 func (w *simWorld) checkLive(by int64) {
+	cfg := w.finalConfig()
 	for i, s := range w.specs {
+		if !w.configured(cfg, i) {
+			continue
+		}
 		if w.held[i] < 0 || w.held[i] > by {
 			w.fail("LIVENESS: no holder of %s within %.0fms after the faults healed (priorities %v)", s.Name, float64(w.p.liveBound)/1e6, s.Priority)
 		}
@@ -208,15 +216,20 @@ func (w *simWorld) checkLive(by int64) {
 }
 
 func (w *simWorld) checkEnd() {
+	cfg := w.finalConfig()
 	for i, s := range w.specs {
+		want := 0
+		if w.configured(cfg, i) {
+			want = 1
+		}
 		c := 0
 		for _, n := range w.nodes {
 			if n.vip[i].present && n.vip[i].expires > w.now {
 				c++
 			}
 		}
-		if c != 1 {
-			w.fail("END: %d holders of %s at the end of a healed run", c, s.Name)
+		if c != want {
+			w.fail("END: %d holders of %s at the end of a healed run, want %d", c, s.Name, want)
 		}
 	}
 }
@@ -230,12 +243,13 @@ type simResult struct {
 	holds   int
 	moves   int
 	recover int64 // longest time from healing to a holder, over the instances
+	configs int   // configuration changes applied, over the nodes
 }
 
 func runSchedule(p simParams, seed uint64, trace bool) simResult {
 	w := newSimWorld(p, seed, trace)
 	w.run()
-	r := simResult{seed: seed, nodes: p.nodes, failure: w.failure, events: w.events, holds: w.faultHolds, moves: w.faultMoves}
+	r := simResult{seed: seed, nodes: p.nodes, failure: w.failure, events: w.events, holds: w.faultHolds, moves: w.faultMoves, configs: w.configsApplied}
 	for _, h := range w.held {
 		r.recover = max(r.recover, h-p.faultsUntil)
 	}
@@ -253,7 +267,7 @@ func sweep(p simParams, from uint64, count, maxFail int) (fails []simResult, st 
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	var stop atomic.Bool
-	var ev, holds, moves, recover atomic.Int64
+	var ev, holds, moves, recover, configs atomic.Int64
 	for range runtime.GOMAXPROCS(0) {
 		wg.Go(func() {
 			for !stop.Load() {
@@ -265,6 +279,7 @@ func sweep(p simParams, from uint64, count, maxFail int) (fails []simResult, st 
 				ev.Add(int64(r.events))
 				holds.Add(int64(r.holds))
 				moves.Add(int64(r.moves))
+				configs.Add(int64(r.configs))
 				for {
 					old := recover.Load()
 					if r.recover <= old || recover.CompareAndSwap(old, r.recover) {
@@ -283,10 +298,10 @@ func sweep(p simParams, from uint64, count, maxFail int) (fails []simResult, st 
 		})
 	}
 	wg.Wait()
-	return fails, sweepStats{events: ev.Load(), holds: holds.Load(), moves: moves.Load(), recover: recover.Load()}
+	return fails, sweepStats{events: ev.Load(), holds: holds.Load(), moves: moves.Load(), recover: recover.Load(), configs: configs.Load()}
 }
 
-type sweepStats struct{ events, holds, moves, recover int64 }
+type sweepStats struct{ events, holds, moves, recover, configs int64 }
 
 func replaySeed() (uint64, bool) {
 	if *simSeed != 0 {
@@ -329,7 +344,7 @@ func TestSimulation(t *testing.T) {
 		total = *simCount
 	}
 	start := time.Now()
-	var events, holds, moves int64
+	var events, holds, moves, configs int64
 	for _, n := range []int{3, 5} {
 		count := total * 7 / 10
 		if n == 5 {
@@ -337,7 +352,7 @@ func TestSimulation(t *testing.T) {
 		}
 		p := defaultSimParams(n)
 		fails, st := sweep(p, 1, count, 3)
-		events, holds, moves = events+st.events, holds+st.holds, moves+st.moves
+		events, holds, moves, configs = events+st.events, holds+st.holds, moves+st.moves, configs+st.configs
 		for _, f := range fails {
 			t.Errorf("%d nodes, seed %d: %s\n\treplay: go test ./cluster -run 'TestSimulation$' -sim.seed=%d -sim.nodes=%d -v", n, f.seed, f.failure, f.seed, n)
 		}
@@ -345,8 +360,8 @@ func TestSimulation(t *testing.T) {
 			n, time.Duration(p.liveBound), p.timing.MoveWait(), time.Duration(st.recover).Round(time.Millisecond))
 	}
 	el := time.Since(start)
-	t.Logf("%d schedules in %v: %.0f schedules/s, %.0f events/schedule; under faults %.1f acquisitions and %.1f moves to another node per schedule",
-		total, el.Round(time.Millisecond), float64(total)/el.Seconds(), float64(events)/float64(total), float64(holds)/float64(total), float64(moves)/float64(total))
+	t.Logf("%d schedules in %v: %.0f schedules/s, %.0f events/schedule; under faults %.1f acquisitions and %.1f moves to another node per schedule; %d live configuration changes applied (a third of the schedules add, remove and redefine instances, moving addresses between them)",
+		total, el.Round(time.Millisecond), float64(total)/el.Seconds(), float64(events)/float64(total), float64(holds)/float64(total), float64(moves)/float64(total), configs)
 }
 
 // TestSimulationHasTeeth proves the simulation would notice an unsafe core:
@@ -363,6 +378,7 @@ func TestSimulationHasTeeth(t *testing.T) {
 		{"no drift margin with drifting clocks", func(p *simParams) {
 			p.timing.Drift, p.timing.Margin, p.clockDrift = 0, 0, 0.08
 		}},
+		{"grants while an older definition may be held", func(p *simParams) { p.noSettle, p.reconf = true, true }},
 		{"kernel slack ignored", func(p *simParams) {
 			// The leader believes the kernel drops the address at once;
 			// the model keeps it for the real slack.

@@ -45,16 +45,18 @@ func (n *simNode) start() {
 	n.verActive, n.readySent = false, false
 	n.deferred, n.buffered, n.armed, n.pausedUntil = nil, nil, 0, 0
 	n.fsm = NewState()
+	n.cfg = 0 // its file; the log's configuration follows as it is applied
 	names := make([]string, len(w.nodes))
 	for i, o := range w.nodes {
 		names[i] = o.name
 	}
-	core, err := NewCore(Config{Node: n.name, Nodes: names, Timing: w.p.timing, Instances: w.specs, Incarnation: n.inc, Barrier: n.lastIdx(), Fence: w.fence})
+	core, err := NewCore(Config{Node: n.name, Nodes: names, Timing: w.p.timing, Instances: w.cfgs[0], Incarnation: n.inc, Barrier: n.lastIdx(), Fence: w.fence})
 	if err != nil {
 		panic(err)
 	}
 	core.leader.unsafeNoElectionWait = w.p.noElectionWait
 	core.leader.unsafeSkipVerify = w.p.skipVerify
+	core.leader.unsafeNoSettle = w.p.noSettle
 	core.holder.unsafeLeaseFromReceipt = w.p.leaseFromReceipt
 	n.core = core
 	n.core.Step(n.t(), Leadership{Leader: false, Term: n.term})
@@ -154,10 +156,21 @@ func (n *simNode) exec(a Action) {
 			w.tracef(n, "hold %s epoch=%d skipped: lease over", a.Instance, a.Epoch)
 			return
 		}
+		addrs := n.vip[i].addrs // a renewal keeps what was taken
+		if !n.vip[i].present || n.vip[i].expires <= w.now {
+			if addrs = n.addrsOf(a.Instance); addrs == nil {
+				w.fail("HOLD of %s epoch %d on %s, whose configuration %d has no such instance", a.Instance, a.Epoch, n.name, n.cfg)
+			}
+		}
 		for _, o := range w.nodes {
-			if o != n && o.vip[i].present && o.vip[i].expires > w.now {
-				w.fail("SPLIT BRAIN: %s holds %s epoch %d while %s holds it (epoch %d, kernel expiry in %.3fms)",
-					n.name, a.Instance, a.Epoch, o.name, o.vip[i].epoch, float64(o.vip[i].expires-w.now)/1e6)
+			for j, v := range o.vip {
+				if o == n || !v.present || v.expires <= w.now {
+					continue
+				}
+				if x := overlap(addrs, v.addrs); x >= 0 {
+					w.fail("SPLIT BRAIN: %s holds address %d (%s epoch %d) while %s holds it (%s epoch %d, kernel expiry in %.3fms)",
+						n.name, x, a.Instance, a.Epoch, o.name, w.specs[j].Name, v.epoch, float64(v.expires-w.now)/1e6)
+				}
 			}
 		}
 		if a.Epoch < w.maxEpoch[i] {
@@ -178,7 +191,7 @@ func (n *simNode) exec(a Action) {
 		if w.p.kernelSlack > 0 {
 			slack = w.p.kernelSlack
 		}
-		n.vip[i] = simVIP{present: true, epoch: a.Epoch, expires: n.trueAt(a.Until.UnixNano() + int64(slack))}
+		n.vip[i] = simVIP{present: true, epoch: a.Epoch, expires: n.trueAt(a.Until.UnixNano() + int64(slack)), addrs: addrs}
 		if w.healed && w.held[i] < 0 {
 			w.held[i] = w.now
 		}

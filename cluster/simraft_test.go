@@ -207,6 +207,7 @@ func (n *simNode) apply() {
 		}
 	}
 	if changed {
+		n.followConfig()
 		n.core.Step(n.t(), Committed{State: n.fsm.Clone()})
 	}
 	if n.role == roleLeader && !n.readySent && n.applied >= n.noopIdx {

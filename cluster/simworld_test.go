@@ -37,9 +37,13 @@ type simParams struct {
 	strikeAt int64
 	// specs, when set, replaces the random instances.
 	specs []InstanceSpec
+	// reconf makes every schedule change the configuration (otherwise a
+	// third of them do).
+	reconf bool
 	// teeth knobs
 	noElectionWait bool
 	skipVerify     bool
+	noSettle       bool
 	// leaseFromReceipt: the holder counts its lease from the grant's
 	// arrival instead of from its request.
 	leaseFromReceipt bool
@@ -88,6 +92,7 @@ type simVIP struct {
 	present bool
 	expires int64 // true time the kernel drops it
 	epoch   uint64
+	addrs   []int // the instance's addresses under the definition it was taken with
 }
 
 type simNode struct {
@@ -133,8 +138,9 @@ type simNode struct {
 	reportAt     int64
 	track        map[string]InstanceReport // the trackers' effect per instance
 	drained      bool
+	cfg          int // the configuration this node runs (index in w.cfgs)
 
-	vip []simVIP
+	vip []simVIP // per instance
 }
 
 type simWorld struct {
@@ -149,7 +155,10 @@ type simWorld struct {
 	loss                   float64
 	dup                    float64
 	longP                  float64
-	specs                  []InstanceSpec
+	specs                  []InstanceSpec   // every instance any configuration may have
+	cfgs                   [][]InstanceSpec // the configurations proposed; [0] is every node's file
+	reconf                 bool             // this schedule changes the configuration
+	configsApplied         int              // configuration changes applied by some node
 	inst                   map[string]int
 	healed                 bool
 	fence                  bool // Config.Fence: the leader fences holders that do not acknowledge
@@ -228,6 +237,7 @@ func newSimWorld(p simParams, seed uint64, trace bool) *simWorld {
 	}
 	w.storm = w.rng.IntN(3) == 0
 	w.fence = w.rng.IntN(4) == 0
+	w.setupConfigs(names)
 	w.block = make([][]bool, p.nodes)
 	for i := range p.nodes {
 		w.block[i] = make([]bool, p.nodes)

@@ -21,6 +21,9 @@ type Assignment struct {
 	// stickiness and nopreempt. Assigning the instance to any other node
 	// clears it, so a pin never pulls a VIP back after a failure.
 	Pinned string `json:"pinned,omitempty"`
+	// Def is the instance's definition (InstanceSpec.Def) the assignment
+	// was made under.
+	Def string `json:"def,omitempty"`
 }
 
 // Live reports whether the assignment names a holder that has not released.
@@ -54,9 +57,10 @@ type Op uint8
 
 // The commands of the replicated state machine.
 const (
-	// OpAssign sets Instance's holder to Node ("" for none) if the current
-	// epoch is still Epoch (compare-and-set, so a retried assignment is a
-	// no-op). The new epoch is the entry's index.
+	// OpAssign sets Instance's holder to Node ("" for none), under the
+	// instance definition Def, if the current epoch is still Epoch
+	// (compare-and-set, so a retried assignment is a no-op). The new epoch
+	// is the entry's index.
 	OpAssign Op = iota + 1
 	// OpRelease records that Node released Instance at Epoch.
 	OpRelease
@@ -118,11 +122,15 @@ type Command struct {
 	Dynamic  bool   `json:"dynamic,omitempty"`
 	Text     string `json:"text,omitempty"`
 	Initial  bool   `json:"initial,omitempty"`
+	Def      string `json:"def,omitempty"`
 }
 
 func (c Command) String() string {
 	switch c.Op {
 	case OpAssign:
+		if c.Def != "" {
+			return fmt.Sprintf("assign %s to %q if epoch %d, definition %s", c.Instance, c.Node, c.Epoch, c.Def)
+		}
 		return fmt.Sprintf("assign %s to %q if epoch %d", c.Instance, c.Node, c.Epoch)
 	case OpRelease:
 		return fmt.Sprintf("release %s by %s epoch %d", c.Instance, c.Node, c.Epoch)
@@ -220,7 +228,7 @@ func (s *State) Apply(index uint64, c Command) (bool, error) {
 		if cur.Epoch != c.Epoch {
 			return false, fmt.Errorf("cluster: apply %v: %w: epoch is %d", c, ErrStaleEpoch, cur.Epoch)
 		}
-		next := Assignment{Holder: c.Node, Epoch: index}
+		next := Assignment{Holder: c.Node, Epoch: index, Def: c.Def}
 		if cur.Pinned == c.Node {
 			next.Pinned = cur.Pinned // the pinned node took it: keep it there
 		}
