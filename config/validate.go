@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -52,6 +53,11 @@ func validateInstances(b *builder, c *Config, insts []*VRRPInstance) {
 		vrid   int
 	}
 	vrids := map[vridKey]*VRRPInstance{}
+	type vipAt struct {
+		inst string
+		pos  Pos
+	}
+	vips := map[netip.Addr]vipAt{}
 	syncOf := map[string]*SyncGroup{}
 	for _, g := range c.SyncGroups {
 		for _, m := range g.Group {
@@ -68,6 +74,14 @@ func validateInstances(b *builder, c *Config, insts []*VRRPInstance) {
 		}
 		if len(i.VirtualIPAddresses) == 0 && !i.NoVirtualIPAddress {
 			b.errorf(n, "instance %s has no virtual_ipaddress (keepalived: at least one is sensible)", i.Name)
+		}
+		for _, v := range slices.Concat(i.VirtualIPAddresses, i.VirtualIPExcluded) {
+			a := v.Prefix.Addr()
+			if prev, ok := vips[a]; ok && prev.inst != i.Name {
+				b.errorAt(v.Pos, v.Prefix.String(), "%s is also a VIP of instance %s (%s): two instances with one address could be held by two directors at once", a, prev.inst, prev.pos)
+			} else if !ok {
+				vips[a] = vipAt{i.Name, v.Pos}
+			}
 		}
 		v6 := false
 		for k, v := range i.VirtualIPAddresses {

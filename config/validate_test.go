@@ -57,6 +57,8 @@ func TestValidationErrors(t *testing.T) {
 		// Semantic checks.
 		{"duplicate vrid", inst("") + "vrrp_instance VI_2 {\n    interface eth0\n    virtual_router_id 51\n    virtual_ipaddress { 10.0.0.2/24 }\n}\n",
 			"8:5", "virtual_router_id", "VRID 51 is already used on interface eth0 by instance VI_1 (t.conf:1:1)"},
+		{"vip in two instances", inst("") + "vrrp_instance VI_2 {\n    interface eth0\n    virtual_router_id 52\n    virtual_ipaddress { 10.0.0.1/24 }\n}\n",
+			"9:25", "10.0.0.1/24", "10.0.0.1 is also a VIP of instance VI_1 (t.conf:4:25): two instances with one address"},
 		{"mixed family", inst("    virtual_ipaddress {\n        fd00::1/64\n    }\n"), "6:9", "fd00::1/64", "virtual_ipaddress mixes IPv4 and IPv6"},
 		{"v2 fractional advert", inst("    advert_int 0.5\n"), "5:5", "advert_int", "VRRPv2 advertises whole seconds; 0.5 is not"},
 		{"v3 sub-centisecond", inst("    version 3\n    advert_int 0.015\n"), "6:5", "advert_int", "VRRPv3 advertises centiseconds"},
