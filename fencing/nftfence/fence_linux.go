@@ -37,56 +37,131 @@ func New(vips []netip.Addr) (*Fence, error) {
 		return nil, fmt.Errorf("nftfence: open netlink: %w", err)
 	}
 	f := &Fence{conn: c, fams: map[nftables.TableFamily]*family{}, vips: map[netip.Addr]bool{}}
-	var v4, v6 []nftables.SetElement
-	for _, a := range vips {
-		a = a.Unmap()
-		f.vips[a] = true
-		if a.Is4() {
-			v4 = append(v4, nftables.SetElement{Key: a.AsSlice()})
-		} else {
-			v6 = append(v6, nftables.SetElement{Key: a.AsSlice()})
-		}
-	}
 	// Remove the tables of an earlier run first (ignore "not found"), in a
 	// batch of their own, so the new ones start empty.
 	for _, fam := range []nftables.TableFamily{nftables.TableFamilyARP, nftables.TableFamilyIPv4, nftables.TableFamilyIPv6} {
 		c.DelTable(&nftables.Table{Family: fam, Name: Table})
 		_ = c.Flush()
 	}
-	if len(v4) > 0 {
-		arp, err := f.addFamily(nftables.TableFamilyARP, nftables.TypeIPAddr, v4)
-		if err != nil {
-			return nil, err
-		}
-		// ARP over Ethernet/IPv4: ptype 0x0800, hlen 6, plen 4; the
-		// sender IP is at offset 14.
-		// The arp family numbers its hooks on their own: NF_ARP_OUT is 1.
-		f.rule(arp, "output", nftables.ChainHookRef(1), 0, 14, 4,
-			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 2, Len: 4},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{0x08, 0x00, 6, 4}})
-		ip, err := f.addFamily(nftables.TableFamilyIPv4, nftables.TypeIPAddr, v4)
-		if err != nil {
-			return nil, err
-		}
-		f.ipRules(ip, 16, 12, 4)
-	}
-	if len(v6) > 0 {
-		ip6, err := f.addFamily(nftables.TableFamilyIPv6, nftables.TypeIP6Addr, v6)
-		if err != nil {
-			return nil, err
-		}
-		f.ipRules(ip6, 24, 8, 16)
-	}
-	if err := c.Flush(); err != nil {
+	if err := f.setVIPs(vips); err != nil {
+		_ = c.CloseLasting()
 		return nil, fmt.Errorf("nftfence: install fence tables: %w", err)
 	}
 	return f, nil
 }
 
-func (f *Fence) addFamily(fam nftables.TableFamily, key nftables.SetDatatype, vips []nftables.SetElement) (*family, error) {
+// SetVIPs replaces the VIPs the fence guards (a live configuration change
+// added or removed some): a new VIP is fenced from now on, not held until
+// Set says so; a VIP left out is no longer fenced, and should no longer be
+// on any interface. One batch per call.
+func (f *Fence) SetVIPs(vips []netip.Addr) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.setVIPs(vips); err != nil {
+		return fmt.Errorf("nftfence: set VIPs: %w", err)
+	}
+	return nil
+}
+
+func (f *Fence) setVIPs(vips []netip.Addr) error {
+	want := map[netip.Addr]bool{}
+	add := map[nftables.TableFamily][]nftables.SetElement{}
+	for _, a := range vips {
+		a = a.Unmap()
+		want[a] = true
+		if f.vips[a] {
+			continue
+		}
+		el := nftables.SetElement{Key: a.AsSlice()}
+		for _, fam := range families(a) {
+			add[fam] = append(add[fam], el)
+		}
+	}
+	del := map[nftables.TableFamily][]nftables.SetElement{}
+	for a := range f.vips {
+		if !want[a] {
+			for _, fam := range families(a) {
+				del[fam] = append(del[fam], nftables.SetElement{Key: a.AsSlice()})
+			}
+		}
+	}
+	var added []nftables.TableFamily
+	undo := func(err error) error {
+		for _, fam := range added {
+			delete(f.fams, fam) // not in the kernel: the batch failed
+		}
+		return err
+	}
+	for _, fam := range []nftables.TableFamily{nftables.TableFamilyARP, nftables.TableFamilyIPv4, nftables.TableFamilyIPv6} {
+		fa := f.fams[fam]
+		switch {
+		case fa == nil && len(add[fam]) > 0:
+			added = append(added, fam)
+			if err := f.addFamily(fam, add[fam]); err != nil {
+				return undo(err)
+			}
+		case fa != nil:
+			if len(add[fam]) > 0 {
+				if err := f.conn.SetAddElements(fa.vips, add[fam]); err != nil {
+					return undo(err)
+				}
+			}
+			if len(del[fam]) > 0 {
+				if err := f.conn.SetDeleteElements(fa.vips, del[fam]); err != nil {
+					return undo(err)
+				}
+			}
+		}
+	}
+	if err := f.conn.Flush(); err != nil {
+		return undo(err)
+	}
+	f.vips = want
+	return nil
+}
+
+// families are the fence's tables that guard a.
+func families(a netip.Addr) []nftables.TableFamily {
+	if a.Is4() {
+		return []nftables.TableFamily{nftables.TableFamilyARP, nftables.TableFamilyIPv4}
+	}
+	return []nftables.TableFamily{nftables.TableFamilyIPv6}
+}
+
+// addFamily adds the table of fam with its sets and rules to the batch.
+func (f *Fence) addFamily(fam nftables.TableFamily, vips []nftables.SetElement) error {
+	switch fam {
+	case nftables.TableFamilyARP:
+		fa, err := f.addTable(fam, nftables.TypeIPAddr, vips)
+		if err != nil {
+			return err
+		}
+		// ARP over Ethernet/IPv4: ptype 0x0800, hlen 6, plen 4; the
+		// sender IP is at offset 14.
+		// The arp family numbers its hooks on their own: NF_ARP_OUT is 1.
+		f.rule(fa, "output", nftables.ChainHookRef(1), 0, 14, 4,
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 2, Len: 4},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{0x08, 0x00, 6, 4}})
+	case nftables.TableFamilyIPv4:
+		fa, err := f.addTable(fam, nftables.TypeIPAddr, vips)
+		if err != nil {
+			return err
+		}
+		f.ipRules(fa, 16, 12, 4)
+	default:
+		fa, err := f.addTable(fam, nftables.TypeIP6Addr, vips)
+		if err != nil {
+			return err
+		}
+		f.ipRules(fa, 24, 8, 16)
+	}
+	return nil
+}
+
+func (f *Fence) addTable(fam nftables.TableFamily, key nftables.SetDatatype, vips []nftables.SetElement) (*family, error) {
 	t := f.conn.AddTable(&nftables.Table{Family: fam, Name: Table})
 	fa := &family{table: t,
-		vips: &nftables.Set{Table: t, Name: "vips", KeyType: key, Constant: true},
+		vips: &nftables.Set{Table: t, Name: "vips", KeyType: key},
 		held: &nftables.Set{Table: t, Name: "held", KeyType: key, HasTimeout: true},
 	}
 	if err := f.conn.AddSet(fa.vips, vips); err != nil {

@@ -85,6 +85,38 @@ func TestFenceOnARealKernel(t *testing.T) {
 		t.Errorf("Set of a foreign address: %v, want ErrNotOwned", err)
 	}
 
+	// A live configuration change: 10.77.0.201 becomes a VIP (fenced at
+	// once, answered for once held), fd00:77::200 stops being one (no
+	// longer fenced).
+	v4b := netip.MustParseAddr("10.77.0.201")
+	d.MustRun("ip", "addr", "add", "10.77.0.201/24", "dev", "eth0")
+	if err := f.SetVIPs([]netip.Addr{v4, v4b}); err != nil {
+		t.Fatal(err)
+	}
+	pings := func() (a, b, c bool) {
+		_, err := client.Run("ping", "-c1", "-W1", v4.String())
+		a = err == nil
+		_, err = client.Run("ping", "-c1", "-W1", v4b.String())
+		b = err == nil
+		_, err = client.Run("ping", "-6", "-c1", "-W1", v6.String())
+		return a, b, err == nil
+	}
+	if a, b, c := pings(); a || b || !c {
+		t.Errorf("after SetVIPs, nothing held: ping %s %t, %s %t, %s %t; want false, false, true", v4, a, v4b, b, v6, c)
+	}
+	if err := f.Set(time.Now(), []nftfence.Held{{Addr: v4b, Until: time.Now().Add(time.Minute)}}); err != nil {
+		t.Fatal(err)
+	}
+	if a, b, _ := pings(); a || !b {
+		t.Errorf("new VIP held: ping %s %t, %s %t; want false, true", v4, a, v4b, b)
+	}
+	if err := f.Set(time.Now(), []nftfence.Held{{Addr: v6, Until: time.Now().Add(time.Minute)}}); !errors.Is(err, nftfence.ErrNotOwned) {
+		t.Errorf("Set of a VIP SetVIPs dropped: %v, want ErrNotOwned", err)
+	}
+	if err := f.Set(time.Now(), nil); err != nil {
+		t.Fatal(err)
+	}
+
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
