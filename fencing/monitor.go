@@ -44,7 +44,7 @@ func (c MonitorConfig) withDefaults() MonitorConfig {
 }
 
 // Event is an input of the Monitor. The concrete types are
-// InstanceConfigured, NodeIdentity, HolderChanged, AdvertObservation,
+// InstanceConfigured, InstanceRemoved, NodeIdentity, HolderChanged, AdvertObservation,
 // ARPObservation, QuorumChanged, LinkChanged, FenceOutcome and
 // ConfigApplied.
 type Event interface{ monitorEvent() }
@@ -55,6 +55,10 @@ type InstanceConfigured struct {
 	VRID uint8
 	VIPs []netip.Addr
 }
+
+// InstanceRemoved forgets an instance a configuration change removed: its
+// VRID and VIPs are no longer judged.
+type InstanceRemoved struct{ Name string }
 
 // HolderChanged reports the replicated holder of an instance (Holder.Node
 // empty: released).
@@ -103,6 +107,7 @@ type ConfigApplied struct {
 }
 
 func (InstanceConfigured) monitorEvent() {}
+func (InstanceRemoved) monitorEvent()    {}
 func (HolderChanged) monitorEvent()      {}
 func (AdvertObservation) monitorEvent()  {}
 func (ARPObservation) monitorEvent()     {}
@@ -191,6 +196,8 @@ func (m *Monitor) Step(e Event) error {
 		ih := m.holders[e.Name]
 		ih.VRID, ih.VIPs = e.VRID, append([]netip.Addr(nil), e.VIPs...)
 		m.holders[e.Name] = ih
+	case InstanceRemoved:
+		delete(m.holders, e.Name)
 	case HolderChanged:
 		if e.Instance == "" {
 			return bad("HolderChanged without an instance")

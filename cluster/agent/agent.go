@@ -102,7 +102,7 @@ type Config struct {
 	Report ReportConfig
 	// Trackers are this node's trackers; their reports per instance go
 	// to the log (the Director runs the tracker loops and hands their
-	// statuses to ReportTrack).
+	// statuses to reportTrack).
 	Trackers Trackers
 	// Health are the checked real servers; their verdicts are agreed
 	// under HealthQuorum, and OnVerdicts (called from the loop, must not
@@ -147,6 +147,7 @@ type Agent struct {
 
 	writes        chan cluster.Command // operator writes (drain) to propose
 	trackIn       chan trackReport
+	trackGen      uint64 // the running trackers' generation
 	tracks        map[trackKey]health.TrackStatus // latest status per tracked object
 	proposedR     map[string]time.Time            // when each instance's tracker report was last proposed
 	reportSettled bool                            // every instance's tracker report is committed
@@ -333,15 +334,17 @@ func (a *Agent) Run(ctx context.Context) error {
 			}
 		case s := <-a.fsm.notify:
 			now := time.Now()
+			// A new configuration first: the core must see an assignment
+			// with the instance definitions it was made under.
+			if err := a.committedConfig(ctx, now, s); err != nil {
+				a.releaseAll("configuration refused")
+				return err
+			}
 			a.core.Step(now, cluster.Committed{State: s})
 			a.setState(s)
 			a.report.committed(now, s)
 			a.committedHealth(ctx, now, s)
 			a.proposeReport(ctx, now, s)
-			if err := a.committedConfig(ctx, now, s); err != nil {
-				a.releaseAll("configuration refused")
-				return err
-			}
 		case o := <-a.obs:
 			a.observe(ctx, o)
 		case <-a.gossip.notify:
@@ -351,6 +354,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		case m := <-a.msgs.in:
 			a.deliver(m)
 		case r := <-a.trackIn:
+			if r.gen != a.trackGen {
+				continue // from trackers a configuration change replaced
+			}
 			a.tracks[r.key] = r.st
 			a.proposeReport(ctx, time.Now(), a.fsm.current())
 		case cmd := <-a.writes:

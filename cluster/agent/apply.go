@@ -82,25 +82,26 @@ func (d *Director) applyConfig(text string) error {
 
 // liveChange refuses what a running director cannot change yet.
 func liveChange(cur, next *Setup) error {
+	if err := vmacChange(cur, next); err != nil {
+		return err
+	}
 	switch {
-	case !sameInstances(cur, next):
-		return fmt.Errorf("vrrp_instance changes other than priority, nopreempt and preempt_delay %w yet: restart the directors one by one with the new file", ErrNotLive)
-	case !reflect.DeepEqual(cur.Trackers, next.Trackers):
-		return fmt.Errorf("tracker changes (vrrp_script, track_file, track_interface) %w yet: restart the directors one by one", ErrNotLive)
 	case (cur.VirtualServers == nil) != (next.VirtualServers == nil) || cur.Datapath != next.Datapath:
 		return fmt.Errorf("adding the first or removing the last virtual_server, or changing the datapath, %w yet: restart the directors one by one", ErrNotLive)
 	case !sameClusterTiming(cur.Agent, next.Agent) || !reflect.DeepEqual(cur.Fence, next.Fence):
 		return fmt.Errorf("lease, heartbeat, clock_drift, port, TLS, gossip_key and fence_peer changes %w yet: restart the directors one by one", ErrNotLive)
 	case !reflect.DeepEqual(cur.GARP, next.GARP) || !sameReport(cur.Agent.Report, next.Agent.Report):
-		return fmt.Errorf("gratuitous ARP timing and notification changes %w yet: restart the directors one by one", ErrNotLive)
+		return fmt.Errorf("gratuitous ARP timing, notify_fifo, SMTP and webhook changes %w yet: restart the directors one by one", ErrNotLive)
 	}
 	return nil
 }
 
-// sameReport compares the notification settings, leaving out the advert
-// sources (they follow the cluster block's nodes, which change live).
+// sameReport compares the notification settings read only at start,
+// leaving out what follows the instances and the cluster block's nodes,
+// which change live: the notify scripts, advert sources, VIPs and MACs.
 func sameReport(a, b ReportConfig) bool {
-	a.AdvertSrc, b.AdvertSrc = nil, nil
+	a.Scripts, a.AdvertSrc, a.VIPs, a.MACs = nil, nil, nil, nil
+	b.Scripts, b.AdvertSrc, b.VIPs, b.MACs = nil, nil, nil, nil
 	return reflect.DeepEqual(a, b)
 }
 
@@ -112,45 +113,23 @@ func sameClusterTiming(a, b Config) bool {
 		a.Gossip == b.Gossip
 }
 
-// sameInstances reports whether the instances differ at most in what
-// applies live: priorities, nopreempt and preempt_delay.
-func sameInstances(cur, next *Setup) bool {
-	if len(cur.Instances) != len(next.Instances) || len(cur.Agent.Instances) != len(next.Agent.Instances) {
-		return false
-	}
-	for i := range cur.Instances {
-		a, b := cur.Instances[i], next.Instances[i]
-		a.Advert.Priority, b.Advert.Priority = 0, 0
-		a.AdvertSrc, b.AdvertSrc = nil, nil // nodes come and go live
-		if !reflect.DeepEqual(a, b) {
-			return false
+// vmacChange refuses a use_vmac interface that would change under the
+// same name (another parent or MAC): the old one may be in use until its
+// instance is released, so both cannot exist at once.
+func vmacChange(cur, next *Setup) error {
+	had := map[string]VMACSetup{}
+	for _, is := range cur.Instances {
+		if is.VMAC != nil {
+			had[is.VMAC.Name] = *is.VMAC
 		}
 	}
-	for i := range cur.Agent.Instances {
-		a, b := cur.Agent.Instances[i], next.Agent.Instances[i]
-		if a.Name != b.Name || a.VRID != b.VRID {
-			return false
+	for _, is := range next.Instances {
+		if is.VMAC == nil {
+			continue
 		}
-	}
-	return true
-}
-
-// applyInstances applies a live change of the instances' ownership
-// parameters: the core decides again with them, and a held instance
-// advertises its new priority.
-func (d *Director) applyInstances(cur, next *Setup) error {
-	if reflect.DeepEqual(cur.Agent.Instances, next.Agent.Instances) && reflect.DeepEqual(cur.Instances, next.Instances) {
-		return nil
-	}
-	if err := d.Agent.setInstances(next.Agent.Instances); err != nil {
-		return err
-	}
-	if d.wire == nil {
-		return nil
-	}
-	for _, in := range next.Instances {
-		if err := d.wire.SetPriority(in.Name, in.Advert.Priority); err != nil {
-			return err
+		if o, ok := had[is.VMAC.Name]; ok && (o.Parent != is.VMAC.Parent || o.Addr().String() != is.VMAC.Addr().String() || o.IPv6 != is.VMAC.IPv6) {
+			return fmt.Errorf("instance %s: use_vmac %s would change from %s on %s to %s on %s while in use, which %w; give it another name (vmac_name) or restart the directors one by one",
+				is.Name, is.VMAC.Name, o.Addr(), o.Parent, is.VMAC.Addr(), is.VMAC.Parent, ErrNotLive)
 		}
 	}
 	return nil

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"net"
@@ -99,6 +100,7 @@ func localMACs(ifaces map[string][]netip.Addr) []net.HardwareAddr {
 // claim goes to the agent's monitor. An interface that cannot be watched
 // is logged and left: the other detectors still run.
 func (d *Director) openARPWatchers(ifaces map[string][]netip.Addr) {
+	d.arpIfaces = ifaces
 	for _, name := range slices.Sorted(maps.Keys(ifaces)) {
 		w, err := arpwatch.Open(arpwatch.Config{
 			Interface: name, VIPs: ifaces[name],
@@ -113,6 +115,26 @@ func (d *Director) openARPWatchers(ifaces map[string][]netip.Addr) {
 	}
 }
 
+// startARPWatchers runs the watchers (from Run, or from the loop once Run
+// has started).
+func (d *Director) startARPWatchers() {
+	var fns []func(context.Context) error
+	for _, w := range d.arp {
+		fns = append(fns, w.Run)
+	}
+	d.arpRun = d.start("arpwatch", fns...)
+}
+
+// closeARPWatchers stops and closes the watchers.
+func (d *Director) closeARPWatchers() {
+	d.arpRun.stop()
+	d.arpRun = nil
+	for _, w := range d.arp {
+		w.Close()
+	}
+	d.arp = nil
+}
+
 // setSources replaces the advert source table (a live configuration
 // change that added or removed a node), keeping the MACs gossip taught.
 func (r *reporter) setSources(src map[string]map[string]netip.Addr) {
@@ -124,5 +146,21 @@ func (r *reporter) setSources(src map[string]map[string]netip.Addr) {
 		if fmt.Sprint(r.ids[id.Node]) != fmt.Sprint(id) {
 			r.identify(id)
 		}
+	}
+}
+
+// setMACs changes the MACs this node answers ARP with for the VIPs (a
+// live configuration change added an interface or a VMAC) and gossips
+// them, so the other directors' ARP detectors know them.
+func (a *Agent) setMACs(macs []net.HardwareAddr) {
+	meta, err := encodeMeta(macs)
+	if err != nil {
+		a.log.Warn("this node's MACs not gossiped", "err", err)
+		return
+	}
+	a.gossip.setLocalMeta(meta)
+	if id := a.report.ids[a.cfg.Node]; fmt.Sprint(id.MACs) != fmt.Sprint(macs) {
+		id.Node, id.MACs = a.cfg.Node, macs
+		a.report.identify(id)
 	}
 }

@@ -34,29 +34,57 @@ type Director struct {
 	link    *vip.LinkSender
 	mgr     *vip.Manager
 	ann     *vip.Announcer
-	vconn   []*vrrp.Conn
-	lsn     []*vrrp.Listener
-	wires   []*WireInstance
-	wire    *Wire // the Executor
+	insts   []*runInstance                  // the running configuration's instances
+	retired map[*WireInstance]*runInstance // superseded by a configuration change, still held
+	wire    *Wire                          // the Executor
 	lb      *Balancer
 	dp      lvs.Datapath
-	vmacs   []string                // use_vmac interfaces made, removed by Close
-	parents map[string]func() error // their parents' ARP settings to restore
-	listen  []listenOn              // the instances' listeners, opened with the agent
-	missing map[string]string       // instances that cannot run here → the interface missing
-	guard   *conflictGuard          // the pre-take ARP check
+	vmacUse map[string]int            // use_vmac interfaces made → instances using them
+	parents map[string]func() error   // their parents' ARP settings to restore
+	missing map[string]string         // instances that cannot run here → the interface missing
+	guard   *conflictGuard            // the pre-take ARP check
+	bg      context.Context           // Run's: the instances' goroutines run under it
 	// stopProbes ends the guard's startup round (Close waits for it).
 	stopProbes context.CancelFunc
 	fence      *nftfence.Fence
 	hd         *health.Driver
 	track      []func(context.Context) error // tracker loops
+	trackers   Trackers                      // what they track (the setup's, with the missing interfaces)
+	trackRun   *group
 	arp        []*arpwatch.Watcher
+	arpIfaces  map[string][]netip.Addr // what they watch
+	arpRun     *group
 }
 
-// listenOn is an instance's listener socket.
-type listenOn struct {
-	is InstanceSetup
-	c  *vrrp.Conn
+// group is goroutines started and stopped together: an instance's, the
+// trackers', the ARP watchers' (a live configuration change replaces
+// them).
+type group struct {
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// start runs fns under Run's context until the group is stopped. Call it
+// from Run, or from the loop once Run has started.
+func (d *Director) start(what string, fns ...func(context.Context) error) *group {
+	ctx, cancel := context.WithCancel(d.bg)
+	g := &group{cancel: cancel}
+	for _, fn := range fns {
+		g.wg.Go(func() {
+			if err := fn(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				d.log.Error("stopped", "component", what, "err", err)
+			}
+		})
+	}
+	return g
+}
+
+// stop ends the group's goroutines and waits for them (nil: nothing).
+func (g *group) stop() {
+	if g != nil {
+		g.cancel()
+		g.wg.Wait()
+	}
 }
 
 // OpenDirector opens the sockets a director needs and the agent. An
@@ -69,7 +97,8 @@ func OpenDirector(s *Setup, log *slog.Logger) (*Director, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &Director{setup: s, log: log, parents: map[string]func() error{}, missing: map[string]string{}}
+	d := &Director{setup: s, log: log, parents: map[string]func() error{}, missing: map[string]string{},
+		vmacUse: map[string]int{}, retired: map[*WireInstance]*runInstance{}}
 	var err error
 	if d.conn, err = vip.NewNetlinkConn(); err != nil {
 		return nil, fmt.Errorf("agent: open netlink: %w", err)
@@ -83,15 +112,12 @@ func OpenDirector(s *Setup, log *slog.Logger) (*Director, error) {
 		return nil, fmt.Errorf("agent: announcer: %w", err)
 	}
 	for _, is := range s.Instances {
-		w, c, err := d.openInstance(is)
+		ri, err := d.openInstance(is)
 		if err != nil {
 			d.Close()
 			return nil, err
 		}
-		d.wires = append(d.wires, w)
-		if c != nil {
-			d.listen = append(d.listen, listenOn{is, c})
-		}
+		d.insts = append(d.insts, ri)
 	}
 	if len(s.VirtualServers) > 0 {
 		var kind datapath.Kind
@@ -102,7 +128,7 @@ func OpenDirector(s *Setup, log *slog.Logger) (*Director, error) {
 		log.Info("load balancer datapath", "kind", kind)
 		d.lb = NewBalancer(d.dp, s.VirtualServers, log.With("component", "lvs"))
 	}
-	d.mgr = vip.NewManager(d.conn, Owned(d.wires), vip.ManagerOptions{Logger: log.With("component", "vip")})
+	d.mgr = vip.NewManager(d.conn, Owned(wiresOf(d.insts)), vip.ManagerOptions{Logger: log.With("component", "vip")})
 	// Remove leftovers of a previous run at once: this node holds nothing
 	// until the cluster grants it a lease, and it acknowledges the release
 	// of its old epochs, so a leftover address would overlap the next
@@ -115,18 +141,12 @@ func OpenDirector(s *Setup, log *slog.Logger) (*Director, error) {
 	d.guard = newConflictGuard(probeARP, func(ev fencing.Event) { d.Agent.Observe(ev) }, log.With("component", "conflicts"))
 	var probes context.Context
 	probes, d.stopProbes = context.WithCancel(context.Background())
-	targets := probeTargets(s.Instances, d.wires)
+	targets := probeTargets(d.insts)
 	d.guard.start(probes, targets)
-	vetTakes(d.guard, targets, d.wires)
+	vetTakes(d.guard, targets, d.insts)
 	cfg := s.Agent
-	var vips []netip.Addr
-	for _, o := range Owned(d.wires) {
-		if !slices.Contains(vips, o.Addr) { // on a VMAC and its parent
-			vips = append(vips, o.Addr)
-		}
-	}
 	var fence Fence
-	if d.fence, err = nftfence.New(vips); err != nil {
+	if d.fence, err = nftfence.New(vipsOf(wiresOf(d.insts))); err != nil {
 		// Without the fence only the address lifetime bounds a frozen
 		// holder: its whole-second resolution must be waited out.
 		log.Warn("no nftables fence: the cluster waits out address lifetimes before moving a VIP", "err", err)
@@ -135,7 +155,7 @@ func OpenDirector(s *Setup, log *slog.Logger) (*Director, error) {
 		fence = d.fence
 		cfg.Timing.KernelSlack = nftfence.KernelSlack
 	}
-	d.wire = NewWire(d.mgr, d.ann, fence, d.wires, log)
+	d.wire = NewWire(d.mgr, d.ann, fence, wiresOf(d.insts), d.retire, log)
 	cfg.Executor = d.wire
 	if d.lb != nil {
 		cfg.OnVerdicts = d.lb.SetHealth
@@ -154,12 +174,13 @@ func OpenDirector(s *Setup, log *slog.Logger) (*Director, error) {
 	arpIfaces := arpInterfaces(s.Instances)
 	cfg.Report.MACs = slices.Concat(cfg.Report.MACs, localMACs(arpIfaces))
 	cfg.Trackers = trackMissing(cfg.Trackers, d.missing)
+	d.trackers = cfg.Trackers
 	if d.Agent, err = New(cfg); err != nil {
 		d.Close()
 		return nil, err
 	}
 	d.openARPWatchers(arpIfaces)
-	if d.track, err = d.trackers(cfg.Trackers); err != nil {
+	if d.track, err = d.trackerLoops(cfg.Trackers, 0); err != nil {
 		d.Close()
 		return nil, err
 	}
@@ -167,21 +188,14 @@ func OpenDirector(s *Setup, log *slog.Logger) (*Director, error) {
 		d.Close()
 		return nil, err
 	}
-	for _, lo := range d.listen {
-		l, err := d.listener(lo.is, lo.c)
-		if err != nil {
-			d.Close()
-			return nil, err
-		}
-		d.lsn = append(d.lsn, l)
-	}
 	return d, nil
 }
 
-// trackers builds the tracker loops; each reports its status to the agent.
-func (d *Director) trackers(t Trackers) ([]func(context.Context) error, error) {
+// trackerLoops builds the tracker loops; each reports its status to the
+// agent, as of tracker generation gen (see Agent.setTrackers).
+func (d *Director) trackerLoops(t Trackers, gen uint64) ([]func(context.Context) error, error) {
 	report := func(kind TrackKind) func(health.TrackStatus) {
-		return func(st health.TrackStatus) { d.Agent.ReportTrack(kind, st) }
+		return func(st health.TrackStatus) { d.Agent.reportTrack(gen, kind, st) }
 	}
 	var out []func(context.Context) error
 	for _, s := range t.Scripts {
@@ -284,24 +298,18 @@ func (d *Director) Run(ctx context.Context) error {
 	if d.hd != nil {
 		run("health", d.hd.Run)
 	}
-	for _, t := range d.track {
-		run("tracker", t)
+	d.bg = bg
+	d.trackRun = d.start("tracker", d.track...)
+	for _, ri := range d.insts {
+		d.startInstance(ri)
 	}
-	for _, w := range d.wires {
-		if w.Sender != nil {
-			run("adverts "+w.Name, w.Sender.Run)
-		}
-	}
-	for _, l := range d.lsn {
-		run("listener", l.Run)
-	}
-	for _, w := range d.arp {
-		run("arpwatch", w.Run)
-	}
+	d.startARPWatchers()
 	err := d.Agent.Run(ctx)
 	cancel()
 	wg.Wait()
-	d.Close()
+	d.trackRun.stop()
+	d.arpRun.stop()
+	d.Close() // stops the instances' goroutines too
 	return err
 }
 
@@ -336,14 +344,7 @@ func (d *Director) Close() {
 		d.fence.Close()
 		d.fence = nil
 	}
-	for _, c := range d.vconn {
-		c.Close()
-	}
-	d.vconn = nil
-	for _, w := range d.arp {
-		w.Close()
-	}
-	d.arp = nil
+	d.closeARPWatchers()
 	if d.ann != nil {
 		d.ann.Close()
 	}
@@ -355,14 +356,15 @@ func (d *Director) Close() {
 		d.conn.Close()
 		d.conn = nil
 	}
-	// The VMACs go last: Run released their VIPs and sent the priority-0
-	// adverts from them before.
-	for _, name := range d.vmacs {
-		if err := vrrp.DelVMAC(name); err != nil {
-			d.log.Warn("use_vmac interface not removed", "vmac", name, "err", err)
-		}
+	// The instances (and their VMACs) go last: Run released their VIPs
+	// and sent the priority-0 adverts from them before.
+	for _, ri := range d.insts {
+		d.closeInstance(ri)
 	}
-	d.vmacs = nil
+	for _, ri := range d.retired {
+		d.closeInstance(ri)
+	}
+	d.insts, d.retired = nil, map[*WireInstance]*runInstance{}
 	for parent, restore := range d.parents {
 		if err := restore(); err != nil {
 			d.log.Warn("ARP settings of a use_vmac parent not restored", "iface", parent, "err", err)

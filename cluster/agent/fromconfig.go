@@ -152,6 +152,9 @@ func FromConfig(c *config.Config, node string) (*Setup, error) {
 			Nopreempt:    base.Nopreempt,
 			PreemptDelay: time.Duration(base.PreemptDelay),
 		}
+		if spec.Def, err = instanceDef(base); err != nil {
+			return nil, err
+		}
 		for _, n := range cl.Nodes {
 			ni, err := base.ForNode(n.Name)
 			if err != nil {

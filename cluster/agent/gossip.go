@@ -29,8 +29,10 @@ type gossip struct {
 	alive []map[string]bool // per link: peer → alive
 	since map[string]time.Time
 	macs  map[string][]net.HardwareAddr // peer → MACs from its metadata
+	meta  *metaDelegate                 // this node's metadata
 
 	stop, done chan struct{} // the rejoin loop
+	updates    sync.WaitGroup
 }
 
 // Link states of a peer, over all links.
@@ -67,7 +69,7 @@ func (t GossipTiming) orDefault(heartbeat time.Duration) GossipTiming {
 // node's metadata (see encodeMeta).
 func startGossip(me string, peers *peerTable, port int, key, meta []byte, t GossipTiming, lg *slog.Logger) (*gossip, error) {
 	g := &gossip{me: me, addrs: peers, port: port, log: lg, notify: make(chan struct{}, 1), since: map[string]time.Time{},
-		macs: map[string][]net.HardwareAddr{}}
+		macs: map[string][]net.HardwareAddr{}, meta: &metaDelegate{b: meta}}
 	local, _ := peers.addrs(me)
 	for i, addr := range local {
 		g.alive = append(g.alive, map[string]bool{})
@@ -82,7 +84,7 @@ func startGossip(me string, peers *peerTable, port int, key, meta []byte, t Goss
 		c.Label = fmt.Sprintf("vigil-link%d", i)
 		c.SecretKey = key
 		c.Events = &linkEvents{g: g, link: i}
-		c.Delegate = metaDelegate(meta)
+		c.Delegate = g.meta
 		c.Logger = log.New(io.Discard, "", 0)
 		c.DNSConfigPath = "/dev/null"
 		ml, err := memberlist.Create(c)
@@ -155,18 +157,42 @@ func (e *linkEvents) NotifyUpdate(n *memberlist.Node) {
 
 // metaDelegate is a memberlist Delegate that only announces this node's
 // metadata: gossip carries no messages or state of vigil's.
-type metaDelegate []byte
+type metaDelegate struct {
+	mu sync.Mutex
+	b  []byte
+}
 
-func (d metaDelegate) NodeMeta(limit int) []byte {
-	if len(d) > limit {
+func (d *metaDelegate) NodeMeta(limit int) []byte {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.b) > limit {
 		return nil // encodeMeta keeps it within the limit
 	}
-	return d
+	return d.b
 }
-func (metaDelegate) NotifyMsg([]byte)                           {}
-func (metaDelegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
-func (metaDelegate) LocalState(join bool) []byte                { return nil }
-func (metaDelegate) MergeRemoteState(buf []byte, join bool)     {}
+func (*metaDelegate) NotifyMsg([]byte)                           {}
+func (*metaDelegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
+func (*metaDelegate) LocalState(join bool) []byte                { return nil }
+func (*metaDelegate) MergeRemoteState(buf []byte, join bool)     {}
+
+// setLocalMeta changes this node's metadata (a live configuration change
+// gave it other MACs) and gossips it on every link in the background.
+func (g *gossip) setLocalMeta(meta []byte) {
+	g.meta.mu.Lock()
+	same := string(g.meta.b) == string(meta)
+	g.meta.b = meta
+	g.meta.mu.Unlock()
+	if same {
+		return
+	}
+	for i, ml := range g.lists {
+		g.updates.Go(func() {
+			if err := ml.UpdateNode(time.Second); err != nil {
+				g.log.Warn("gossiping this node's new MACs", "link", i, "err", err)
+			}
+		})
+	}
+}
 
 // setMeta records a peer's metadata and reports whether its MACs changed.
 func (g *gossip) setMeta(node string, meta []byte) bool {
@@ -261,6 +287,7 @@ func (g *gossip) close() {
 		<-g.done
 		g.stop = nil
 	}
+	g.updates.Wait()
 	for _, ml := range g.lists {
 		_ = ml.Leave(100 * time.Millisecond)
 		_ = ml.Shutdown()

@@ -168,6 +168,19 @@ func (g *conflictGuard) startup(ctx context.Context, targets []probeTarget) {
 	}
 }
 
+// suspectAll marks targets suspect: each is probed before its first take
+// (an instance a configuration change added or redefined was not probed
+// at startup).
+func (g *conflictGuard) suspectAll(targets []probeTarget) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, t := range targets {
+		g.suspect[t.key()] = true
+		delete(g.last, t.key())
+		delete(g.lastErr, t.key())
+	}
+}
+
 // vet is Wire's Vet for t: nil lets the take go ahead (steps 2-4).
 func (g *conflictGuard) vet(t probeTarget) error {
 	<-g.ready

@@ -108,8 +108,12 @@ func TestProbeTargets(t *testing.T) {
 	}
 	setups[1].VMAC.Name = "vrrp.52"
 	wires := []*WireInstance{{Name: "A"}, {Name: "B"}, {Name: "C", Vet: func() error { return ErrNoInterface }}}
+	var insts []*runInstance
+	for i := range setups {
+		insts = append(insts, &runInstance{setup: setups[i], wire: wires[i]})
+	}
 	var got []string
-	for _, pt := range probeTargets(setups, wires) {
+	for _, pt := range probeTargets(insts) {
 		got = append(got, pt.Instance+" "+pt.Iface+" "+strings.Join(addrStrings(pt.Addrs), ","))
 	}
 	want := "A eth0 10.0.0.1;A eth1 10.0.1.1;B eth0 10.0.0.2"

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -16,6 +17,19 @@ import (
 // which does not exist on this node.
 var ErrNoInterface = errors.New("interface does not exist on this node")
 
+// runInstance is one instance as it runs on this node: its setup, what
+// holding it puts on the wire, and the sockets, VMAC and goroutines that
+// serve it. A live configuration change opens a new one for an instance
+// whose definition changed, and closes the old one once it is released.
+type runInstance struct {
+	setup InstanceSetup
+	wire  *WireInstance
+	conns []*vrrp.Conn // closed with it
+	lsn   *vrrp.Conn   // the listener's socket (one of conns); nil: no listener
+	vmac  string       // the use_vmac interface it uses, made or shared ("" for none)
+	run   *group       // its adverts and listener goroutines
+}
+
 // openInstance prepares what instance is needs on this node, in order:
 //
 //  1. its interfaces are checked: the instance's and every VIP's (dev);
@@ -30,15 +44,17 @@ var ErrNoInterface = errors.New("interface does not exist on this node")
 // An instance that cannot run here (an interface missing, a VMAC that
 // cannot be made) is logged now and gets a Vet that refuses every take
 // with the reason; for a missing interface the node also reports a fault
-// for the instance (trackMissing). The other instances are not affected. It returns the
-// wire instance and the listener's socket (nil: no listener).
-func (d *Director) openInstance(is InstanceSetup) (*WireInstance, *vrrp.Conn, error) {
-	w := &WireInstance{Name: is.Name, Addrs: is.Addrs, Advert: is.Advert}
-	refuse := func(err error) (*WireInstance, *vrrp.Conn, error) {
+// for the instance (trackMissing). The other instances are not affected.
+// Its goroutines start with startInstance.
+func (d *Director) openInstance(is InstanceSetup) (*runInstance, error) {
+	ri := &runInstance{setup: is, wire: &WireInstance{Name: is.Name, Addrs: is.Addrs, Advert: is.Advert}}
+	w := ri.wire
+	refuse := func(err error) (*runInstance, error) {
 		d.log.Error("instance cannot run on this node: it will not take its VIPs; the other instances run on", "instance", is.Name, "err", err)
 		w.Vet = func() error { return err }
-		return w, nil, nil
+		return ri, nil
 	}
+	delete(d.missing, is.Name)
 	if n := missingInterface(is); n != "" {
 		d.missing[is.Name] = n
 		return refuse(fmt.Errorf("instance %s: %s: %w (this node reports a fault for the instance, so that a director that has it takes it)", is.Name, n, ErrNoInterface))
@@ -48,27 +64,69 @@ func (d *Director) openInstance(is InstanceSetup) (*WireInstance, *vrrp.Conn, er
 		if err := d.addVMAC(is); err != nil {
 			return refuse(fmt.Errorf("instance %s: use_vmac: %w", is.Name, err))
 		}
+		ri.vmac = is.VMAC.Name
 	}
 	noGroup := is.Dsts[0] != vrrp.GroupV4 && is.Dsts[0] != vrrp.GroupV6
 	c, err := vrrp.Dial(vrrp.DialConfig{Interface: is.Interface, IPv6: is.IPv6, Src: is.Src, NoMulticast: noGroup})
 	if err != nil {
 		d.log.Error("instance runs without VRRP adverts", "instance", is.Name, "interface", is.Interface, "err", err)
-		return w, nil, nil
+		return ri, nil
 	}
-	d.vconn = append(d.vconn, c)
+	ri.conns, ri.lsn = append(ri.conns, c), c
 	send := c
 	if is.VMAC != nil && !is.VMAC.XmitBase {
 		if send, err = vrrp.Dial(vrrp.DialConfig{Interface: is.VMAC.Name, IPv6: is.IPv6, Src: c.Src(), NoMulticast: true}); err != nil {
 			d.log.Error("instance runs without VRRP adverts", "instance", is.Name, "interface", is.VMAC.Name, "err", err)
-			return w, c, nil
+			return ri, nil
 		}
-		d.vconn = append(d.vconn, send)
+		ri.conns = append(ri.conns, send)
 	}
 	w.Sender, err = vrrp.NewSender(send, vrrp.SenderConfig{Src: send.Src(), Dsts: is.Dsts, Options: is.Options, Logger: d.log.With("instance", is.Name)})
 	if err != nil {
-		return nil, nil, fmt.Errorf("agent: instance %s: advert sender: %w", is.Name, err)
+		d.closeInstance(ri)
+		return nil, fmt.Errorf("agent: instance %s: advert sender: %w", is.Name, err)
 	}
-	return w, c, nil
+	return ri, nil
+}
+
+// startInstance runs the instance's advert sender and its listener (which
+// reports foreign adverts of its VRID) until closeInstance. Call it from
+// Run, or from the loop once Run has started.
+func (d *Director) startInstance(ri *runInstance) {
+	var fns []func(context.Context) error
+	if ri.wire.Sender != nil {
+		fns = append(fns, ri.wire.Sender.Run)
+	}
+	if ri.lsn != nil {
+		if l, err := d.listener(ri.setup, ri.lsn); err != nil {
+			d.log.Error("instance runs without watching for foreign adverts", "instance", ri.setup.Name, "err", err)
+		} else {
+			fns = append(fns, l.Run)
+		}
+	}
+	ri.run = d.start("instance "+ri.setup.Name, fns...)
+}
+
+// closeInstance stops the instance's goroutines, closes its sockets and
+// removes its VMAC unless another instance uses it. Its VIPs must be
+// released first.
+func (d *Director) closeInstance(ri *runInstance) {
+	ri.run.stop()
+	for _, c := range ri.conns {
+		c.Close()
+	}
+	ri.conns, ri.lsn = nil, nil
+	if ri.vmac == "" {
+		return
+	}
+	if d.vmacUse[ri.vmac]--; d.vmacUse[ri.vmac] > 0 {
+		return
+	}
+	delete(d.vmacUse, ri.vmac)
+	if err := vrrp.DelVMAC(ri.vmac); err != nil {
+		d.log.Warn("use_vmac interface not removed", "vmac", ri.vmac, "err", err)
+	}
+	ri.vmac = ""
 }
 
 // missingInterface is the first of the instance's interface and the
@@ -142,7 +200,7 @@ func (d *Director) addVMAC(is InstanceSetup) error {
 	if _, err := vrrp.AddVMAC(v); err != nil {
 		return err
 	}
-	d.vmacs = append(d.vmacs, v.Name)
+	d.vmacUse[v.Name]++
 	d.log.Info("use_vmac interface up", "instance", is.Name, "vmac", v.Name, "mac", v.Addr().String(), "parent", v.Parent, "adverts_from", map[bool]string{true: v.Parent, false: v.Name}[is.VMAC.XmitBase])
 	return nil
 }
@@ -170,10 +228,11 @@ func linkLocal(iface string) (netip.Addr, error) {
 // probeTargets is what the conflict guard probes of each instance that can
 // run here: its IPv4 VIPs, on the interface they are announced on (the
 // VMAC's parent for a VMAC).
-func probeTargets(setups []InstanceSetup, wires []*WireInstance) []probeTarget {
+func probeTargets(insts []*runInstance) []probeTarget {
 	var out []probeTarget
-	for i, is := range setups {
-		if wires[i].Vet != nil {
+	for _, ri := range insts {
+		is := ri.setup
+		if ri.wire.Vet != nil {
 			continue // cannot run here at all
 		}
 		byIface := map[string]int{}
@@ -199,8 +258,9 @@ func probeTargets(setups []InstanceSetup, wires []*WireInstance) []probeTarget {
 }
 
 // vetTakes gives every instance that can run here its conflict check.
-func vetTakes(g *conflictGuard, targets []probeTarget, wires []*WireInstance) {
-	for _, w := range wires {
+func vetTakes(g *conflictGuard, targets []probeTarget, insts []*runInstance) {
+	for _, ri := range insts {
+		w := ri.wire
 		if w.Vet != nil {
 			continue
 		}
@@ -221,4 +281,22 @@ func vetTakes(g *conflictGuard, targets []probeTarget, wires []*WireInstance) {
 			return errors.Join(errs...)
 		}
 	}
+}
+
+// wiresOf are the instances' wire definitions.
+func wiresOf(insts []*runInstance) []*WireInstance {
+	out := make([]*WireInstance, len(insts))
+	for i, ri := range insts {
+		out[i] = ri.wire
+	}
+	return out
+}
+
+// setupsOf are the instances' setups.
+func setupsOf(insts []*runInstance) []InstanceSetup {
+	out := make([]InstanceSetup, len(insts))
+	for i, ri := range insts {
+		out[i] = ri.setup
+	}
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
@@ -70,6 +71,7 @@ type reporter struct {
 	sf   map[string]*fencing.SelfFence // self-fencings waiting for notify_fault
 
 	src     map[string]map[string]netip.Addr
+	decl    map[string]fencing.InstanceConfigured // per instance, as last declared
 	ids     map[string]fencing.NodeIdentity // identity last fed, per node
 	holders map[string]string               // instance → holder last reported
 	links   map[[2]string]bool
@@ -83,7 +85,7 @@ func newReporter(cfg ReportConfig, node string, instances []cluster.InstanceSpec
 		metrics: metrics.New(),
 		monitor: fencing.NewMonitor(fencing.MonitorConfig{Node: node}),
 		holders: map[string]string{}, links: map[[2]string]bool{},
-		src: cfg.AdvertSrc, ids: map[string]fencing.NodeIdentity{},
+		src: cfg.AdvertSrc, ids: map[string]fencing.NodeIdentity{}, decl: map[string]fencing.InstanceConfigured{},
 		sf: map[string]*fencing.SelfFence{},
 	}
 	r.notifier = notify.NewNotifier(notify.NotifierConfig{Instances: cfg.Scripts, OnDone: r.notified, Logger: log.With("component", "notify")})
@@ -118,12 +120,34 @@ func newReporter(cfg ReportConfig, node string, instances []cluster.InstanceSpec
 		}
 		r.identify(id)
 	}
-	for _, s := range instances {
-		r.step(fencing.InstanceConfigured{Name: s.Name, VRID: s.VRID, VIPs: cfg.VIPs[s.Name]})
-		// keepalived enters BACKUP at start and runs notify_backup.
-		r.transition(now, s.Name, notify.StateBackup, s.Priority[node], 0)
-	}
+	r.setInstances(now, cfg, instances)
 	return r, nil
+}
+
+// setInstances declares the instances to the monitor (at start, and at a
+// live configuration change, which may add, change and remove some) and
+// takes their notify scripts. A new instance enters BACKUP and runs
+// notify_backup, as keepalived does at start and reload.
+func (r *reporter) setInstances(now time.Time, cfg ReportConfig, instances []cluster.InstanceSpec) {
+	r.notifier.SetInstances(cfg.Scripts)
+	gone := maps.Clone(r.decl)
+	for _, s := range instances {
+		d := fencing.InstanceConfigured{Name: s.Name, VRID: s.VRID, VIPs: cfg.VIPs[s.Name]}
+		old, known := r.decl[s.Name]
+		delete(gone, s.Name)
+		if known && old.VRID == d.VRID && slices.Equal(old.VIPs, d.VIPs) {
+			continue
+		}
+		r.decl[s.Name] = d
+		r.step(d)
+		if !known {
+			r.transition(now, s.Name, notify.StateBackup, s.Priority[r.node], 0)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(gone)) {
+		delete(r.decl, name)
+		r.step(fencing.InstanceRemoved{Name: name})
+	}
 }
 
 // transition runs the instance's notify scripts and FIFO line for a state

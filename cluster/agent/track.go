@@ -183,19 +183,34 @@ func trackersFromConfig(c, mine *config.Config) (Trackers, error) {
 }
 
 type trackReport struct {
+	gen uint64
 	key trackKey
 	st  health.TrackStatus
 }
 
-// ReportTrack hands a tracked object's new status to the loop. Safe from
-// any goroutine; a full queue drops it (the tracker reports again on
-// change).
-func (a *Agent) ReportTrack(kind TrackKind, st health.TrackStatus) {
+// reportTrack hands a tracked object's new status, from a tracker of
+// generation gen, to the loop. Safe from any goroutine; a full queue drops
+// it (the tracker reports again on change).
+func (a *Agent) reportTrack(gen uint64, kind TrackKind, st health.TrackStatus) {
 	select {
-	case a.trackIn <- trackReport{trackKey{kind, st.Name}, st}:
+	case a.trackIn <- trackReport{gen, trackKey{kind, st.Name}, st}:
 	default:
 		a.log.Warn("tracker queue full", "tracker", st.Name)
 	}
+}
+
+// setTrackers replaces the trackers (a live configuration change) and
+// returns the new trackers' generation: reports from older ones are
+// dropped. Until every new tracker has reported once, the committed
+// reports stand, as at start. Call it from the loop.
+func (a *Agent) setTrackers(t Trackers) uint64 {
+	a.mu.Lock()
+	a.cfg.Trackers = t
+	a.mu.Unlock()
+	a.trackGen++
+	a.tracks = map[trackKey]health.TrackStatus{}
+	a.reportSettled = false
+	return a.trackGen
 }
 
 // proposeReport writes this node's tracker report for every instance

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,16 +42,29 @@ type WireInstance struct {
 // addresses first and announces them after; releasing stops the
 // announcements first, then removes the addresses, then sends the
 // priority-0 advert, so no packet ever claims an address that is gone.
+//
+// A live configuration change replaces the instances (SetInstances): a
+// held instance keeps the definition it was taken with until it is
+// released (the cluster core releases it at once when its definition
+// changed), and only then is the old definition retired.
 type Wire struct {
-	mgr   *vip.Manager
-	ann   *vip.Announcer
-	fence Fence
-	inst  map[string]*WireInstance
-	log   *slog.Logger
+	mgr    *vip.Manager
+	ann    *vip.Announcer
+	fence  Fence
+	log    *slog.Logger
+	retire func(*WireInstance) // called with a superseded definition once nothing holds it
 
 	mu      sync.Mutex
-	until   map[string]time.Time // held instances → lease end
-	refused map[string]string    // instances whose take Vet refuses → why, as last said
+	inst    map[string]*WireInstance // the running configuration's, taken at the next take
+	held    map[string]heldInstance  // held instances
+	refused map[string]string        // instances whose take Vet refuses → why, as last said
+}
+
+// heldInstance is an instance held under the definition it was taken with,
+// until its lease end.
+type heldInstance struct {
+	*WireInstance
+	until time.Time
 }
 
 // errStillRefused marks a refusal said before in the same words: the
@@ -65,16 +80,67 @@ type Fence interface {
 
 // NewWire returns a Wire over the manager, announcer and fence (nil: no
 // fence; the address lifetime alone then bounds a frozen holder) for
-// instances.
-func NewWire(mgr *vip.Manager, ann *vip.Announcer, fence Fence, instances []*WireInstance, log *slog.Logger) *Wire {
+// instances. retire (nil: nothing to do) is called, from Release or
+// SetInstances, with each definition a configuration change superseded,
+// once nothing holds it: its sockets can be closed, its addresses dropped
+// from the VIP manager's and the fence's.
+func NewWire(mgr *vip.Manager, ann *vip.Announcer, fence Fence, instances []*WireInstance, retire func(*WireInstance), log *slog.Logger) *Wire {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	w := &Wire{mgr: mgr, ann: ann, fence: fence, inst: map[string]*WireInstance{}, until: map[string]time.Time{}, refused: map[string]string{}, log: log}
+	if retire == nil {
+		retire = func(*WireInstance) {}
+	}
+	w := &Wire{mgr: mgr, ann: ann, fence: fence, inst: map[string]*WireInstance{}, held: map[string]heldInstance{}, refused: map[string]string{}, retire: retire, log: log}
 	for _, i := range instances {
 		w.inst[i.Name] = i
 	}
 	return w
+}
+
+// SetInstances replaces the instances (a live configuration change). An
+// instance whose definition is a new one is taken under it from its next
+// take; a superseded definition nothing holds is retired at once, a held
+// one when it is released. Call it from the agent's loop.
+func (w *Wire) SetInstances(instances []*WireInstance) {
+	next := map[string]*WireInstance{}
+	for _, i := range instances {
+		next[i.Name] = i
+	}
+	w.mu.Lock()
+	var retired []*WireInstance
+	for name, old := range w.inst {
+		if next[name] == old {
+			continue
+		}
+		if h, ok := w.held[name]; !ok || h.WireInstance != old {
+			retired = append(retired, old)
+		}
+	}
+	w.inst = next
+	w.mu.Unlock()
+	for _, old := range retired {
+		w.retire(old)
+	}
+}
+
+// Definitions are every definition in use: the running configuration's
+// and the superseded ones still held. Their addresses are what the VIP
+// manager and the fence must know.
+func (w *Wire) Definitions() []*WireInstance {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []*WireInstance
+	for _, i := range w.inst {
+		out = append(out, i)
+	}
+	for name, h := range w.held {
+		if w.inst[name] != h.WireInstance {
+			out = append(out, h.WireInstance)
+		}
+	}
+	slices.SortFunc(out, func(a, b *WireInstance) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }
 
 // Owned lists every address of the instances: the VIP manager removes
@@ -94,13 +160,16 @@ func Owned(instances []*WireInstance) []vip.Owned {
 
 // Hold implements Executor.
 func (w *Wire) Hold(instance string, epoch uint64, until time.Time) error {
-	i, ok := w.inst[instance]
-	if !ok {
+	w.mu.Lock()
+	h, was := w.held[instance]
+	i := h.WireInstance
+	if !was {
+		i = w.inst[instance]
+	}
+	w.mu.Unlock()
+	if i == nil {
 		return fmt.Errorf("agent: hold %s: no such instance", instance)
 	}
-	w.mu.Lock()
-	_, was := w.until[instance]
-	w.mu.Unlock()
 	if !was && i.Vet != nil {
 		if err := i.Vet(); err != nil {
 			w.mu.Lock()
@@ -116,7 +185,7 @@ func (w *Wire) Hold(instance string, epoch uint64, until time.Time) error {
 	}
 	w.mu.Lock()
 	delete(w.refused, instance)
-	w.until[instance] = until
+	w.held[instance] = heldInstance{i, until}
 	holds := w.holdsLocked()
 	w.mu.Unlock()
 	// Open the fence before the address appears: the lease bounds both.
@@ -138,7 +207,7 @@ func (w *Wire) Hold(instance string, epoch uint64, until time.Time) error {
 				// it went on, so the next Hold starts afresh (burst,
 				// adverts) and the instance is all or nothing.
 				w.mu.Lock()
-				delete(w.until, instance)
+				delete(w.held, instance)
 				holds = w.holdsLocked()
 				w.mu.Unlock()
 				if rerr := errors.Join(w.mgr.Set(holds), w.setFence(holds)); rerr != nil {
@@ -163,17 +232,22 @@ func (w *Wire) Hold(instance string, epoch uint64, until time.Time) error {
 	return nil
 }
 
-// Release implements Executor.
+// Release implements Executor. A superseded definition is retired once
+// released.
 func (w *Wire) Release(instance string, epoch uint64, reason string) error {
-	i, ok := w.inst[instance]
-	if !ok {
+	w.mu.Lock()
+	h, was := w.held[instance]
+	i := h.WireInstance
+	if !was {
+		i = w.inst[instance]
+	}
+	delete(w.held, instance)
+	holds := w.holdsLocked()
+	superseded := was && w.inst[instance] != i
+	w.mu.Unlock()
+	if i == nil {
 		return fmt.Errorf("agent: release %s: no such instance", instance)
 	}
-	w.mu.Lock()
-	_, was := w.until[instance]
-	delete(w.until, instance)
-	holds := w.holdsLocked()
-	w.mu.Unlock()
 	if was {
 		for _, h := range i.Addrs {
 			w.ann.Stop(h.Iface, h.Addr.Addr())
@@ -184,6 +258,9 @@ func (w *Wire) Release(instance string, epoch uint64, reason string) error {
 	err := errors.Join(w.setFence(holds), w.mgr.Set(holds))
 	if i.Sender != nil {
 		err = errors.Join(err, i.Sender.Release())
+	}
+	if superseded {
+		w.retire(i)
 	}
 	if err != nil {
 		return fmt.Errorf("agent: release %s epoch %d (%s): %w", instance, epoch, reason, err)
@@ -205,9 +282,9 @@ func (w *Wire) setFence(holds []vip.Hold) error {
 // holdsLocked is every address held now, with its lease end.
 func (w *Wire) holdsLocked() []vip.Hold {
 	var out []vip.Hold
-	for name, until := range w.until {
-		for _, h := range w.inst[name].Addrs {
-			h.Until = until
+	for _, hi := range w.held {
+		for _, h := range hi.Addrs {
+			h.Until = hi.until
 			out = append(out, h)
 		}
 	}
@@ -260,15 +337,15 @@ func failedAddrs(err error) map[netip.Addr]bool {
 // configuration change): a held instance's adverts carry it at once. Call
 // it from the agent's loop, as Hold and Release are.
 func (w *Wire) SetPriority(instance string, priority uint8) error {
+	w.mu.Lock()
 	i, ok := w.inst[instance]
+	h, held := w.held[instance]
+	w.mu.Unlock()
 	if !ok {
 		return fmt.Errorf("agent: set priority of %s: no such instance", instance)
 	}
 	i.Advert.Priority = priority
-	w.mu.Lock()
-	_, held := w.until[instance]
-	w.mu.Unlock()
-	if held && i.Sender != nil {
+	if held && h.WireInstance == i && i.Sender != nil {
 		if err := i.Sender.Hold(i.Advert); err != nil {
 			return fmt.Errorf("agent: set priority of %s: %w", instance, err)
 		}

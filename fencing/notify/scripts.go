@@ -82,6 +82,9 @@ type Notifier struct {
 	mu     sync.Mutex
 	queues map[string]*scriptQueue // by Type+" "+Name
 	closed bool
+
+	smu       sync.Mutex           // guards instances
+	instances map[string]Scripts // cfg.Instances, then SetInstances'
 }
 
 type scriptQueue struct {
@@ -102,7 +105,15 @@ func NewNotifier(cfg NotifierConfig) *Notifier {
 		log = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Notifier{cfg: cfg, log: log, ctx: ctx, cancel: cancel, queues: map[string]*scriptQueue{}}
+	return &Notifier{cfg: cfg, log: log, ctx: ctx, cancel: cancel, queues: map[string]*scriptQueue{}, instances: cfg.Instances}
+}
+
+// SetInstances replaces the instances' scripts (a live configuration
+// change): each transition runs the scripts in force when it runs.
+func (n *Notifier) SetInstances(scripts map[string]Scripts) {
+	n.smu.Lock()
+	n.instances = scripts
+	n.smu.Unlock()
 }
 
 // Name is "notify_scripts".
@@ -152,7 +163,9 @@ func (n *Notifier) scripts(t Transition) Scripts {
 	if t.Group {
 		return n.cfg.Groups[t.Name]
 	}
-	return n.cfg.Instances[t.Name]
+	n.smu.Lock()
+	defer n.smu.Unlock()
+	return n.instances[t.Name]
 }
 
 // drain runs the queue's transitions one after the other until it is

@@ -114,7 +114,6 @@ func TestHealthVerdictsAgreed(t *testing.T) {
 		// Bad input changes nothing and names file, line and keyword.
 		refused(write("typo.conf", strings.Replace(orig, "lvs_sched mh", "lvs_shed mh", 1)), "typo.conf:")
 		refused(write("rename.conf", strings.Replace(orig, "name e2e", "name other", 1)), "cluster: ")
-		refused(write("vrid.conf", strings.Replace(orig, "virtual_router_id 51", "virtual_router_id 52", 1)), "vrrp_instance")
 
 		// A priority change applies live: d3 at 150 preempts d1 and
 		// advertises 150; back at 98, d1 (100) preempts it again.

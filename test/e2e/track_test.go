@@ -188,13 +188,18 @@ func TestTrackersPerInstance(t *testing.T) {
 
 // vipHolders maps every address of trackVIPs to the directors that have it.
 func (c *cluster3) vipHolders() map[string][]string {
+	return c.addrHolders(slices.Collect(maps.Values(trackVIPs))...)
+}
+
+// addrHolders maps each of addrs to the directors that have it.
+func (c *cluster3) addrHolders(want ...string) map[string][]string {
 	out := map[string][]string{}
 	for _, n := range []string{"d1", "d2", "d3"} {
 		addrs, err := c.d[n].host.Run("ip", "-o", "-4", "addr", "show")
 		if err != nil {
 			c.t.Fatal(err)
 		}
-		for _, a := range trackVIPs {
+		for _, a := range want {
 			if strings.Contains(addrs, " "+a+"/") {
 				out[a] = append(out[a], n)
 			}
