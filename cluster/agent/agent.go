@@ -147,7 +147,7 @@ type Agent struct {
 
 	writes        chan cluster.Command // operator writes (drain) to propose
 	trackIn       chan trackReport
-	trackGen      uint64 // the running trackers' generation
+	trackGen      uint64                          // the running trackers' generation
 	tracks        map[trackKey]health.TrackStatus // latest status per tracked object
 	proposedR     map[string]time.Time            // when each instance's tracker report was last proposed
 	reportSettled bool                            // every instance's tracker report is committed

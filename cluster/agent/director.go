@@ -34,16 +34,16 @@ type Director struct {
 	link    *vip.LinkSender
 	mgr     *vip.Manager
 	ann     *vip.Announcer
-	insts   []*runInstance                  // the running configuration's instances
+	insts   []*runInstance                 // the running configuration's instances
 	retired map[*WireInstance]*runInstance // superseded by a configuration change, still held
 	wire    *Wire                          // the Executor
 	lb      *Balancer
 	dp      lvs.Datapath
-	vmacUse map[string]int            // use_vmac interfaces made → instances using them
-	parents map[string]func() error   // their parents' ARP settings to restore
-	missing map[string]string         // instances that cannot run here → the interface missing
-	guard   *conflictGuard            // the pre-take ARP check
-	bg      context.Context           // Run's: the instances' goroutines run under it
+	vmacUse map[string]int          // use_vmac interfaces made → instances using them
+	parents map[string]func() error // their parents' ARP settings to restore
+	missing map[string]string       // instances that cannot run here → the interface missing
+	guard   *conflictGuard          // the pre-take ARP check
+	bg      context.Context         // Run's: the instances' goroutines run under it
 	// stopProbes ends the guard's startup round (Close waits for it).
 	stopProbes context.CancelFunc
 	fence      *nftfence.Fence

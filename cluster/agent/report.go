@@ -72,8 +72,8 @@ type reporter struct {
 
 	src     map[string]map[string]netip.Addr
 	decl    map[string]fencing.InstanceConfigured // per instance, as last declared
-	ids     map[string]fencing.NodeIdentity // identity last fed, per node
-	holders map[string]string               // instance → holder last reported
+	ids     map[string]fencing.NodeIdentity       // identity last fed, per node
+	holders map[string]string                     // instance → holder last reported
 	links   map[[2]string]bool
 	quorum  *bool
 	ticked  time.Time

@@ -83,7 +83,7 @@ type Notifier struct {
 	queues map[string]*scriptQueue // by Type+" "+Name
 	closed bool
 
-	smu       sync.Mutex           // guards instances
+	smu       sync.Mutex         // guards instances
 	instances map[string]Scripts // cfg.Instances, then SetInstances'
 }
 
