@@ -18,14 +18,23 @@ apply replaces the cluster's configuration with FILE, atomically and
 cluster-wide: FILE is validated here first (as 'vigil config check'), sent
 to the local agent, validated again there, written to the cluster's log, and
 every director applies it. An invalid FILE changes nothing and the errors
-name file, line and keyword. Today a running director applies changes to
-virtual servers, real servers, weights, health checkers, and a
-vrrp_instance's priority (node overrides included), nopreempt and
-preempt_delay live (the leader decides again at once: a director that is
-now better preempts, in a planned handover); a change to the cluster block
-is refused (a cluster keeps its name and nodes), and any other change to a
-vrrp_instance or tracker is refused with what to do (restart the directors
-one by one with the new file).
+name file, line and keyword. A running director applies live: virtual
+servers, real servers, weights and health checkers (only what differs is
+touched); vrrp_instances added, removed or changed (VIPs, interface, VRID,
+advert settings, use_vmac, notify scripts; priority, nopreempt and
+preempt_delay, node overrides included); and trackers (vrrp_script,
+track_script, track_file, track_interface). An instance whose VIPs or wire
+settings changed is released by its holder and taken again under the new
+definition, usually within a second; no instance is granted to anyone
+while an old definition may still be held, so a VIP moved from one
+instance to another is never on two directors. The leader decides again at
+once with new priorities (a director that is now better preempts, in a
+planned handover). Refused, with what to do instead: another cluster name,
+moved node addresses or another number of heartbeat links; the cluster
+block's timing, ports, TLS, gossip key and fence_peer; gratuitous ARP
+timing, notify_fifo, SMTP and webhooks; the datapath, or the first or last
+virtual_server; and a use_vmac interface that would change MAC or parent
+under the same name (restart the directors one by one with the new file).
 
 diff shows how FILE differs from the cluster's configuration (- the
 cluster's, + FILE's), in normalized syntax.
