@@ -291,12 +291,3 @@ func wiresOf(insts []*runInstance) []*WireInstance {
 	}
 	return out
 }
-
-// setupsOf are the instances' setups.
-func setupsOf(insts []*runInstance) []InstanceSetup {
-	out := make([]InstanceSetup, len(insts))
-	for i, ri := range insts {
-		out[i] = ri.setup
-	}
-	return out
-}
