@@ -260,13 +260,17 @@ func validateVirtualServers(b *builder, c *Config) {
 		fwmark uint32
 		group  string
 		proto  string
+		family string // a fwmark's: the same mark in IPv4 and IPv6 are two services
 	}
 	seen := make(map[vsKey]*VirtualServer, len(c.VirtualServers))
 	for _, vs := range c.VirtualServers {
 		n := vs.Node
-		k := vsKey{vs.Address, vs.Port, vs.Fwmark, vs.Group, vs.Protocol}
+		k := vsKey{addr: vs.Address, port: vs.Port, fwmark: vs.Fwmark, group: vs.Group, proto: vs.Protocol}
 		if vs.Fwmark != 0 || vs.Group != "" {
 			k.proto = ""
+		}
+		if vs.Fwmark != 0 && vs.IPFamily == "inet6" {
+			k.family = "inet6"
 		}
 		if prev := seen[k]; prev != nil {
 			b.errorf(n, "virtual server %s %s defined twice (first at %s)", vsName(vs), vs.Protocol, prev.Node.Pos)

@@ -194,14 +194,15 @@ virtual_server 10.0.0.1 80 {
 
 func TestValidConfigsHaveNoErrors(t *testing.T) {
 	for name, src := range map[string]string{
-		"granularity prefix v6":  "virtual_server fd00::1 80 {\n    protocol TCP\n    persistence_timeout\n    persistence_granularity 64\n    real_server fd00::2 80 { }\n}\n",
-		"granularity mask":       vs("    persistence_timeout 30\n    persistence_granularity 255.255.255.0\n"),
-		"same vrid other iface":  inst("") + "vrrp_instance VI_2 {\n    interface eth1\n    virtual_router_id 51\n    virtual_ipaddress { 10.0.0.2/24 }\n}\n",
-		"same vrid other family": inst("") + "vrrp_instance VI_6 {\n    interface eth0\n    virtual_router_id 51\n    virtual_ipaddress { fd00::2/64 }\n}\n",
-		"v3 centiseconds":        inst("    version 3\n    advert_int 0.25\n"),
-		"excluded mixes":         inst("    virtual_ipaddress_excluded {\n        fd00::9/64\n        10.9.9.9\n    }\n"),
-		"unicast no interface":   "vrrp_instance U {\n    virtual_router_id 3\n    unicast_peer { 10.0.0.2 }\n    virtual_ipaddress { 10.0.0.9 }\n}\n",
-		"tun mixes family":       "virtual_server 10.0.0.1 80 {\n    protocol TCP\n    lvs_method TUN\n    real_server fd00::5 80 { }\n}\n",
+		"granularity prefix v6":   "virtual_server fd00::1 80 {\n    protocol TCP\n    persistence_timeout\n    persistence_granularity 64\n    real_server fd00::2 80 { }\n}\n",
+		"granularity mask":        vs("    persistence_timeout 30\n    persistence_granularity 255.255.255.0\n"),
+		"same vrid other iface":   inst("") + "vrrp_instance VI_2 {\n    interface eth1\n    virtual_router_id 51\n    virtual_ipaddress { 10.0.0.2/24 }\n}\n",
+		"same vrid other family":  inst("") + "vrrp_instance VI_6 {\n    interface eth0\n    virtual_router_id 51\n    virtual_ipaddress { fd00::2/64 }\n}\n",
+		"v3 centiseconds":         inst("    version 3\n    advert_int 0.25\n"),
+		"excluded mixes":          inst("    virtual_ipaddress_excluded {\n        fd00::9/64\n        10.9.9.9\n    }\n"),
+		"unicast no interface":    "vrrp_instance U {\n    virtual_router_id 3\n    unicast_peer { 10.0.0.2 }\n    virtual_ipaddress { 10.0.0.9 }\n}\n",
+		"fwmark in both families": "virtual_server fwmark 7 {\n    real_server 10.0.1.1 80 { }\n}\nvirtual_server fwmark 7 {\n    ip_family inet6\n    real_server fd00::5 80 { }\n}\n",
+		"tun mixes family":        "virtual_server 10.0.0.1 80 {\n    protocol TCP\n    lvs_method TUN\n    real_server fd00::5 80 { }\n}\n",
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, _, err := Parse("t.conf", []byte(src)); err != nil {

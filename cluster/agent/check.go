@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"vigil/config"
 	"vigil/health"
@@ -110,7 +111,11 @@ func serviceErrors(c *config.Config, err error) []*config.Error {
 					break
 				}
 			}
-			ce.Msg = fmt.Sprintf("%s: the %s datapath cannot do this: %s", se.Service, datapathName(c), se.Reason)
+			reason := se.Reason
+			for _, dp := range []string{"nftables", "ipvs"} {
+				reason = strings.TrimPrefix(reason, dp+" datapath: ") // said once is enough
+			}
+			ce.Msg = fmt.Sprintf("%s: the %s datapath cannot do this: %s", se.Service, datapathName(c), reason)
 		}
 		out = append(out, ce)
 	}

@@ -103,7 +103,7 @@ virtual_server fwmark 7 {
     real_server 10.0.1.1 80 {
     }
 }
-virtual_server fwmark 9 {
+virtual_server fwmark 7 {
     ip_family inet6
     lvs_sched sh
     lvs_method NAT
@@ -130,5 +130,8 @@ virtual_server fwmark 8 {
 	if len(errs) != 1 || errs[0].Pos.Line != 28 || errs[0].Keyword != "virtual_server" ||
 		!strings.Contains(errs[0].Msg, "mixes real servers with a port and without one") {
 		t.Fatalf("Check = %v, want one error at line 28 for fwmark 8", errs)
+	}
+	if n := strings.Count(errs[0].Msg, "nftables datapath"); n != 1 {
+		t.Errorf("the message names the datapath %d times, want once: %s", n, errs[0].Msg)
 	}
 }

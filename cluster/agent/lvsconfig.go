@@ -38,6 +38,8 @@ func virtualServer(c *config.Config, v *config.VirtualServer) (lvs.VirtualServer
 	switch {
 	case v.Group != "":
 		vs.Name = "group " + v.Group
+	case v.Fwmark != 0 && v.IPFamily == "inet6":
+		vs.Name = fmt.Sprintf("fwmark %d inet6", v.Fwmark) // the same mark in IPv4 is another service
 	case v.Fwmark != 0:
 		vs.Name = fmt.Sprintf("fwmark %d", v.Fwmark)
 	default:
