@@ -8,8 +8,11 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
+
+	"vigil/cluster"
 )
 
 // ClusterStatus is the JSON of GET /v1/status and `vigil status --json`.
@@ -71,6 +74,20 @@ type InstanceStatus struct {
 	// LeaseRemainingMS is the holder's remaining lease, known only when
 	// the holder answers; null otherwise.
 	LeaseRemainingMS *int64 `json:"lease_remaining_ms"`
+	// Priorities are the candidates' priorities for the instance as the
+	// leader decides with them: configured, plus the node's tracker
+	// weights for this instance (committed), clamped to 1-254; a fault
+	// makes the node ineligible.
+	Priorities []NodePriority `json:"priorities"`
+}
+
+// NodePriority is one node's priority for one instance.
+type NodePriority struct {
+	Node       string `json:"node"`
+	Configured int    `json:"configured"`
+	Weight     int    `json:"weight"`
+	Effective  int    `json:"effective"`
+	Fault      bool   `json:"fault,omitempty"`
 }
 
 // AlertStatus is one open alert.
@@ -152,6 +169,11 @@ func (a *Agent) ClusterStatus() ClusterStatus {
 		if until, ok := st.LeaseUntil[spec.Name]; ok {
 			ms := max(until.Sub(now).Milliseconds(), 0)
 			is.LeaseRemainingMS = &ms
+		}
+		for _, n := range slices.Sorted(maps.Keys(spec.Priority)) {
+			r := st.State.Nodes[n].Instances[spec.Name]
+			eff, _ := cluster.EffectivePriority(spec, cluster.NodeStatus{Name: n, Weight: r.Weight, Fault: r.Fault})
+			is.Priorities = append(is.Priorities, NodePriority{Node: n, Configured: spec.Priority[n], Weight: r.Weight, Effective: eff, Fault: r.Fault})
 		}
 		cs.Instances = append(cs.Instances, is)
 	}

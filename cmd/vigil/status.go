@@ -84,7 +84,7 @@ func printStatus(w io.Writer, st *agent.ClusterStatus) {
 		fmt.Fprintf(tw, "%s\t%s\t%s (%s)\t%t\n", n.Name, n.RaftState, n.State, strings.Join(links, " "), n.Drained)
 	}
 	fmt.Fprintln(tw)
-	fmt.Fprintln(tw, "INSTANCE\tVRID\tHOLDER\tEPOCH\tLEASE\tPINNED")
+	fmt.Fprintln(tw, "INSTANCE\tVRID\tHOLDER\tEPOCH\tLEASE\tPINNED\tPRIORITIES")
 	for _, i := range st.Instances {
 		holder, lease := i.Holder, "-"
 		if holder == "" {
@@ -97,7 +97,18 @@ func printStatus(w io.Writer, st *agent.ClusterStatus) {
 		if pinned == "" {
 			pinned = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%s\n", i.Name, i.VRID, holder, i.Epoch, lease, pinned)
+		var prios []string
+		for _, p := range i.Priorities {
+			switch {
+			case p.Fault:
+				prios = append(prios, p.Node+"=fault")
+			case p.Weight != 0:
+				prios = append(prios, fmt.Sprintf("%s=%d(%d%+d)", p.Node, p.Effective, p.Configured, p.Weight))
+			default:
+				prios = append(prios, fmt.Sprintf("%s=%d", p.Node, p.Effective))
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%s\t%s\n", i.Name, i.VRID, holder, i.Epoch, lease, pinned, strings.Join(prios, " "))
 	}
 	if len(st.Services) > 0 {
 		fmt.Fprintln(tw)

@@ -131,6 +131,9 @@ func TestInstancesLive(t *testing.T) {
 		gated = "vrrp_script gate {\n    script \"" + gate + "\"\n    interval 1\n    weight -50\n}\n" + gated
 		apply("tracker.conf", gated)
 		answers(vip, "d2") // d1 at 100-50 is below d2's 99
+		if out := d1.MustRun(vigilBin, "status"); !strings.Contains(out, "d1=50(100-50)") {
+			t.Errorf("vigil status does not show d1's priority for VI_1 as 50 (100, gate -50):\n%s", out)
+		}
 		apply("untracked.conf", base)
 		answers(vip, "d1")
 	}
