@@ -139,7 +139,13 @@ func vmacChange(cur, next *Setup) error {
 // starts checking new or changed ones; unchanged servers keep their state.
 func (d *Director) reconcileHealth(cur, next []HealthServer) error {
 	if d.hd == nil {
-		return fmt.Errorf("adding the first health checker %w yet: restart the directors one by one", ErrNotLive)
+		// The first checked real servers: the health driver starts now.
+		hd, err := d.startHealth(next)
+		if err != nil {
+			return err
+		}
+		d.hd, d.hdRun = hd, d.start("health", hd.Run)
+		return nil
 	}
 	old := map[string]HealthServer{}
 	for _, s := range cur {

@@ -48,6 +48,7 @@ type Director struct {
 	stopProbes context.CancelFunc
 	fence      *nftfence.Fence
 	hd         *health.Driver
+	hdRun      *group
 	track      []func(context.Context) error // tracker loops
 	trackers   Trackers                      // what they track (the setup's, with the missing interfaces)
 	trackRun   *group
@@ -280,25 +281,14 @@ func (d *Director) listener(is InstanceSetup, c *vrrp.Conn) (*vrrp.Listener, err
 // agent releases everything first; the rest stops after.
 func (d *Director) Run(ctx context.Context) error {
 	bg, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	run := func(name string, fn func(context.Context) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := fn(bg); err != nil && !errors.Is(err, context.Canceled) {
-				d.log.Error("stopped", "component", name, "err", err)
-			}
-		}()
-	}
-	run("vip", d.mgr.Run)
-	run("announcer", d.ann.Run)
+	d.bg = bg
+	parts := []*group{d.start("vip", d.mgr.Run), d.start("announcer", d.ann.Run)}
 	if d.lb != nil {
-		run("load balancer", d.lb.Run)
+		parts = append(parts, d.start("load balancer", d.lb.Run))
 	}
 	if d.hd != nil {
-		run("health", d.hd.Run)
+		d.hdRun = d.start("health", d.hd.Run)
 	}
-	d.bg = bg
 	d.trackRun = d.start("tracker", d.track...)
 	for _, ri := range d.insts {
 		d.startInstance(ri)
@@ -306,10 +296,10 @@ func (d *Director) Run(ctx context.Context) error {
 	d.startARPWatchers()
 	err := d.Agent.Run(ctx)
 	cancel()
-	wg.Wait()
-	d.trackRun.stop()
-	d.arpRun.stop()
-	d.Close() // stops the instances' goroutines too
+	for _, g := range append(parts, d.hdRun, d.trackRun) {
+		g.stop()
+	}
+	d.Close() // stops the instances' and ARP watchers' goroutines too
 	return err
 }
 

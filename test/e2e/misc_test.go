@@ -37,7 +37,9 @@ virtual_server 10.99.0.200 9000 {
 // programmed on every director: all three scripts exiting 7 set rs1's
 // weight to 5 in the nftables datapath of d1, d2 and d3; d1's script
 // alone exiting 9 changes nothing anywhere, d1 included (health_quorum
-// majority); d1's and d2's exiting 9 set 7 everywhere, d3 included.
+// majority); d1's and d2's exiting 9 set 7 everywhere, d3 included. The
+// cluster starts without any checker: the MISC_CHECK arrives through vigil
+// config apply, which starts the directors' health checking live.
 func TestMiscDynamicWeightAgreed(t *testing.T) {
 	dir := t.TempDir()
 	script := "#!/bin/sh\nf=" + dir + "/code-$(ip netns identify)\n[ -e $f ] || f=" + dir + "/code\nexit $(cat $f 2>/dev/null || echo 0)\n"
@@ -49,15 +51,18 @@ func TestMiscDynamicWeightAgreed(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c := newCluster3With(t, strings.ReplaceAll(miscConf, "DIR", dir))
+	checked := strings.ReplaceAll(miscConf, "DIR", dir)
+	i := strings.Index(checked, "        MISC_CHECK {")
+	j := strings.Index(checked, "    real_server 192.168.99.22")
+	c := newCluster3With(t, checked[:i]+"    }\n"+checked[j:]) // no checker yet
 	c.startRealServers()
 	for _, n := range []string{"d1", "d2", "d3"} {
 		c.start(n)
 	}
 	ns := func(n string) string { return "code-" + c.d[n].host.Namespace() }
-
-	c.waitWeights("exit 0: the configured weight", "1", "1", "1")
+	c.waitWeights("no checker: the configured weight", "1", "1", "1")
 	code("code", "7")
+	c.d["d1"].host.MustRun(vigilBin, "config", "apply", c.writeConf("checked.conf", strings.Replace(c.confText(), checked[:i]+"    }\n"+checked[j:], checked, 1)))
 	c.waitWeights("every script exits 7", "5", "5", "5")
 	code(ns("d1"), "9")
 	// Once d1's checker has seen 9, and for a while after (its report
