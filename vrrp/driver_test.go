@@ -163,6 +163,53 @@ func TestSenderHoldRelease(t *testing.T) {
 	}
 }
 
+// TestSenderLease: no periodic advert once the lease ends (a holder frozen
+// past its lease that runs again stays silent); a renewal resumes them;
+// Release still sends the priority-0 advert.
+func TestSenderLease(t *testing.T) {
+	checkGoroutines(t)
+	lan := vrrptest.NewLAN()
+	conn, obs := lan.Port(holderIP), lan.Port(obsIP)
+	s, err := vrrp.NewSender(conn, vrrp.SenderConfig{Src: holderIP, Dsts: []netip.Addr{vrrp.GroupV4}, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	s.Lease(time.Now().Add(50 * time.Millisecond))
+	if err := s.Hold(advert()); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // the lease is over
+	for {                              // drain what was sent within it
+		if _, _, err := recv(t, obs, 30*time.Millisecond); err != nil {
+			break
+		}
+	}
+	if a, _, err := recv(t, obs, 100*time.Millisecond); err == nil {
+		t.Fatalf("advert after the lease end: %+v", a)
+	}
+	s.Lease(time.Now().Add(time.Second))
+	if _, _, err := recv(t, obs, time.Second); err != nil {
+		t.Fatalf("no advert after a renewal: %v", err)
+	}
+	s.Lease(time.Now())
+	if err := s.Release(); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		a, _, err := recv(t, obs, time.Second)
+		if err != nil {
+			t.Fatalf("no priority-0 advert after the lease end: %v", err)
+		}
+		if a.Priority == 0 {
+			break
+		}
+	}
+}
+
 func TestSenderUnicastPeers(t *testing.T) {
 	lan := vrrptest.NewLAN()
 	conn, p1, p2, bystander := lan.Port(holderIP), lan.Port(otherIP), lan.Port(obsIP), lan.Port(rogueIP)

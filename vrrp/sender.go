@@ -49,6 +49,7 @@ type Sender struct {
 	mu    sync.Mutex // serializes sends: nothing follows the priority-0 advert
 	adv   *Advert    // nil while not holding
 	wires [][]byte   // adv encoded for each of cfg.Dsts
+	until time.Time  // the lease end (Lease); zero: none
 }
 
 // NewSender returns a Sender writing to conn.
@@ -135,6 +136,16 @@ func (s *Sender) Release() error {
 	return s.sendLocked(wires)
 }
 
+// Lease bounds the periodic adverts: none is sent once the clock reaches
+// until (the holder's lease end, refreshed on every renewal), so a process
+// that was frozen past its lease and runs again does not advertise before
+// its driver releases. Release's priority-0 advert is always sent.
+func (s *Sender) Lease(until time.Time) {
+	s.mu.Lock()
+	s.until = until
+	s.mu.Unlock()
+}
+
 // Holding reports whether the Sender is announcing.
 func (s *Sender) Holding() bool {
 	s.mu.Lock()
@@ -192,7 +203,7 @@ func (s *Sender) Run(ctx context.Context) error {
 			arm() // Hold just sent one: the next is one interval away
 		case <-t.C:
 			s.mu.Lock()
-			if s.wires != nil {
+			if s.wires != nil && (s.until.IsZero() || time.Now().Before(s.until)) {
 				_ = s.sendLocked(s.wires) // counted and logged
 			}
 			s.mu.Unlock()

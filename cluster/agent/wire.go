@@ -218,6 +218,14 @@ func (w *Wire) Hold(instance string, epoch uint64, until time.Time) error {
 		}
 		w.log.Warn("some addresses failed", "err", err)
 	}
+	// No gratuitous ARP or advert after the lease end, even from a process
+	// that was frozen and runs again before its loop releases.
+	for _, h := range i.Addrs {
+		w.ann.Lease(h.Iface, h.Addr.Addr(), until)
+	}
+	if i.Sender != nil {
+		i.Sender.Lease(until)
+	}
 	if was {
 		return nil
 	}

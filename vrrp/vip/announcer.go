@@ -38,6 +38,9 @@ type AnnouncerOptions struct {
 //     for that target is sent any more, not even the rest of a burst.
 //  3. Announce and Stop are reference-counted per target: the first
 //     Announce starts the takeover burst, further ones only count.
+//  4. A target with a lease (Lease) is announced only before the lease
+//     ends: a process that was frozen past its lease and runs again sends
+//     nothing for the address before its owner stops the target.
 type Announcer struct {
 	send  Sender
 	clock Clock
@@ -49,8 +52,9 @@ type Announcer struct {
 	sent, failed atomic.Uint64
 
 	sendMu sync.Mutex // held across one Send; Stop waits on it
-	mu     sync.Mutex // guards sched
+	mu     sync.Mutex // guards sched and until
 	sched  *Schedule
+	until  map[Target]time.Time // lease ends (Lease)
 }
 
 // NewAnnouncer returns an Announcer sending through s with timing t.
@@ -66,6 +70,7 @@ func NewAnnouncer(s Sender, t Timing, opts AnnouncerOptions) (*Announcer, error)
 		wake:  make(chan struct{}, 1),
 		quit:  make(chan struct{}),
 		sched: sched,
+		until: map[Target]time.Time{},
 	}
 	if a.clock == nil {
 		a.clock = SystemClock{}
@@ -88,11 +93,23 @@ func (a *Announcer) Announce(iface string, addr netip.Addr) {
 	}
 }
 
+// Lease bounds the announcements of addr on iface: none is sent once the
+// clock reaches until (the holder's lease end, refreshed on every
+// renewal). The bound is dropped with the target's last Stop.
+func (a *Announcer) Lease(iface string, addr netip.Addr, until time.Time) {
+	a.mu.Lock()
+	a.until[Target{iface, addr.Unmap()}] = until
+	a.mu.Unlock()
+}
+
 // Stop drops a reference on addr on iface. When it was the last, no packet
 // for it is sent after Stop returns.
 func (a *Announcer) Stop(iface string, addr netip.Addr) {
 	a.mu.Lock()
 	last := a.sched.Stop(Target{iface, addr.Unmap()})
+	if last {
+		delete(a.until, Target{iface, addr.Unmap()})
+	}
 	a.mu.Unlock()
 	// A packet for addr may be in flight (it was checked before the
 	// schedule changed): wait for it. Any later one sees addr stopped.
@@ -170,8 +187,13 @@ func (a *Announcer) sendOne(tg Target) {
 	defer a.sendMu.Unlock()
 	a.mu.Lock()
 	active := a.sched.Active(tg)
+	until, leased := a.until[tg]
 	a.mu.Unlock()
 	if !active {
+		return
+	}
+	if leased && !a.clock.Now().Before(until) {
+		a.log.Warn("not announcing: the lease ended", "iface", tg.Iface, "addr", tg.Addr)
 		return
 	}
 	if err := a.send.Send(tg); err != nil {

@@ -180,3 +180,31 @@ func TestNewAnnouncerRejectsBadTiming(t *testing.T) {
 		t.Errorf("zero Timing: %v, want ErrInvalid", err)
 	}
 }
+
+// TestAnnouncerLease: a leased target is announced until its lease end,
+// and not after it (a holder frozen past its lease that runs again claims
+// nothing), until a renewal extends the lease.
+func TestAnnouncerLease(t *testing.T) {
+	checkGoroutines(t)
+	clk := viptest.NewClock()
+	snd := viptest.NewSender(clk)
+	env := startAnnouncer(t, snd, clk, vip.Timing{Repeat: 1, Refresh: time.Second, RefreshRepeat: 1})
+	env.snd = snd
+	addr := netip.MustParseAddr("10.0.0.200")
+	env.a.Lease("eth0", addr, clk.Now().Add(1500*time.Millisecond))
+	env.a.Announce("eth0", addr)
+	env.settle(t, 1, 1)
+	clk.Advance(time.Second) // refresh at 1 s: inside the lease
+	env.settle(t, 2, 1)
+	clk.Advance(time.Second) // refresh at 2 s: the lease ended at 1.5 s
+	if !clk.WaitTimers(1, 5*time.Second) {
+		t.Fatal("Run did not go back to sleep")
+	}
+	time.Sleep(20 * time.Millisecond)
+	if got := strings.Count(snd.String(), "eth0"); got != 2 {
+		t.Errorf("packets after the lease end:\n%s\nwant 2 (at 0 s and 1 s)", snd)
+	}
+	env.a.Lease("eth0", addr, clk.Now().Add(5*time.Second)) // renewed
+	clk.Advance(time.Second)
+	env.settle(t, 3, 1)
+}
