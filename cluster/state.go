@@ -24,6 +24,10 @@ type Assignment struct {
 	// Def is the instance's definition (InstanceSpec.Def) the assignment
 	// was made under.
 	Def string `json:"def,omitempty"`
+	// PinID is the request ID of the last OpTransfer applied to the
+	// instance, kept across assignments: the operator's write waits for
+	// it, not for a pin value a stale replica may show by chance.
+	PinID string `json:"pin_id,omitempty"`
 }
 
 // Live reports whether the assignment names a holder that has not released.
@@ -40,6 +44,9 @@ type NodeReport struct {
 	Instances map[string]InstanceReport `json:"instances,omitempty"`
 	// Drained is set by an operator (vigil drain): the node is ineligible.
 	Drained bool `json:"drained,omitempty"`
+	// DrainID is the request ID of the last OpDrain applied to the node
+	// (see Assignment.PinID).
+	DrainID string `json:"drain_id,omitempty"`
 }
 
 // InstanceReport is a node's trackers' effect on one instance.
@@ -123,6 +130,10 @@ type Command struct {
 	Text     string `json:"text,omitempty"`
 	Initial  bool   `json:"initial,omitempty"`
 	Def      string `json:"def,omitempty"`
+	// ID identifies an operator's write (OpDrain, OpTransfer) across its
+	// retries: the state records the last one applied, so the operator
+	// learns that this very write committed.
+	ID string `json:"id,omitempty"`
 }
 
 func (c Command) String() string {
@@ -228,7 +239,7 @@ func (s *State) Apply(index uint64, c Command) (bool, error) {
 		if cur.Epoch != c.Epoch {
 			return false, fmt.Errorf("cluster: apply %v: %w: epoch is %d", c, ErrStaleEpoch, cur.Epoch)
 		}
-		next := Assignment{Holder: c.Node, Epoch: index, Def: c.Def}
+		next := Assignment{Holder: c.Node, Epoch: index, Def: c.Def, PinID: cur.PinID}
 		if cur.Pinned == c.Node {
 			next.Pinned = cur.Pinned // the pinned node took it: keep it there
 		}
@@ -239,10 +250,10 @@ func (s *State) Apply(index uint64, c Command) (bool, error) {
 			return false, fmt.Errorf("cluster: apply %v: %w: no instance", c, ErrBadCommand)
 		}
 		cur := s.Instances[c.Instance]
-		if cur.Pinned == c.Node {
+		if cur.Pinned == c.Node && cur.PinID == c.ID {
 			return false, nil
 		}
-		cur.Pinned = c.Node
+		cur.Pinned, cur.PinID = c.Node, c.ID
 		s.Instances[c.Instance] = cur
 		return true, nil
 	case OpRelease:
@@ -284,10 +295,10 @@ func (s *State) Apply(index uint64, c Command) (bool, error) {
 			return false, fmt.Errorf("cluster: apply %v: %w: no node", c, ErrBadCommand)
 		}
 		r := s.Nodes[c.Node]
-		if r.Drained == c.Drained {
+		if r.Drained == c.Drained && r.DrainID == c.ID {
 			return false, nil
 		}
-		r.Drained = c.Drained
+		r.Drained, r.DrainID = c.Drained, c.ID
 		s.Nodes[c.Node] = r
 		return true, nil
 	case OpConfig:

@@ -271,3 +271,38 @@ func TestApplyConfig(t *testing.T) {
 		t.Fatal("Clone lost the configuration")
 	}
 }
+
+// TestOperatorWriteIDs: an operator's drain or transfer records its request
+// ID even when the value does not change, so its writer can tell that this
+// very write committed (a stale replica may already show the value); a
+// retry with the same ID changes nothing; assignments keep the ID of the
+// last transfer.
+func TestOperatorWriteIDs(t *testing.T) {
+	s := NewState()
+	steps := []struct {
+		c       Command
+		changed bool
+	}{
+		{Command{Op: OpDrain, Node: "a", Drained: false, ID: "u1"}, true}, // the value is the default: still recorded
+		{Command{Op: OpDrain, Node: "a", Drained: false, ID: "u1"}, false},
+		{Command{Op: OpDrain, Node: "a", Drained: true, ID: "d1"}, true},
+		{Command{Op: OpTransfer, Instance: "vi", Node: "b", ID: "t1"}, true},
+		{Command{Op: OpTransfer, Instance: "vi", Node: "b", ID: "t1"}, false},
+		{Command{Op: OpAssign, Instance: "vi", Node: "c"}, true},
+		{Command{Op: OpTransfer, Instance: "vi", Node: "", ID: "t2"}, true}, // a clear of a pin already gone
+	}
+	for i, st := range steps {
+		if ch, err := s.Apply(uint64(i+1), st.c); err != nil || ch != st.changed {
+			t.Errorf("step %d %v: changed %t, err %v; want %t", i, st.c, ch, err, st.changed)
+		}
+		if i == 5 && s.Instances["vi"].PinID != "t1" {
+			t.Errorf("after an assignment the last transfer's ID is %q, want t1", s.Instances["vi"].PinID)
+		}
+	}
+	if r := s.Nodes["a"]; !r.Drained || r.DrainID != "d1" {
+		t.Errorf("node a: %+v, want drained by d1", r)
+	}
+	if a := s.Instances["vi"]; a.Pinned != "" || a.PinID != "t2" {
+		t.Errorf("vi: %+v, want no pin, last transfer t2", a)
+	}
+}

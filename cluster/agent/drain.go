@@ -2,6 +2,8 @@ package agent
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,12 +38,23 @@ func (a *Agent) Drain(ctx context.Context, node string, drained bool) (DrainResu
 	if _, ok := a.peers.addrs(node); !ok {
 		return DrainResult{}, fmt.Errorf("node %q is not a cluster member (members: %v)", node, a.peers.names())
 	}
-	st, err := a.write(ctx, cluster.Command{Op: cluster.OpDrain, Node: node, Drained: drained},
-		func(st *cluster.State) bool { return st.Nodes[node].Drained == drained })
+	id := requestID()
+	st, err := a.write(ctx, cluster.Command{Op: cluster.OpDrain, Node: node, Drained: drained, ID: id},
+		func(st *cluster.State) bool { return st.Nodes[node].DrainID == id })
 	if err != nil {
 		return DrainResult{}, err
 	}
 	return DrainResult{Node: node, Drained: drained, Index: st.Index}, nil
+}
+
+// requestID is a new random ID for an operator's write. The write is done
+// when the committed state records its ID: a replica that has not caught
+// up (a restarted director) may show the wanted value by chance, from
+// before an earlier, opposite write.
+func requestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // write proposes cmd through the loop (forwarded to the leader when this

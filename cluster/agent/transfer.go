@@ -66,8 +66,9 @@ func (a *Agent) Transfer(ctx context.Context, req TransferRequest) (TransferResu
 			return TransferResult{}, errField{"to", fmt.Sprintf("node %s cannot take instance %s: %s", to, spec.Name, why)}
 		}
 	}
-	st, err := a.write(ctx, cluster.Command{Op: cluster.OpTransfer, Instance: spec.Name, Node: to},
-		func(st *cluster.State) bool { return st.Instances[spec.Name].Pinned == to })
+	id := requestID()
+	st, err := a.write(ctx, cluster.Command{Op: cluster.OpTransfer, Instance: spec.Name, Node: to, ID: id},
+		func(st *cluster.State) bool { return st.Instances[spec.Name].PinID == id })
 	if err != nil {
 		return TransferResult{}, err
 	}
