@@ -78,9 +78,10 @@ virtual_server 10.0.0.201 80 {
 	}
 }
 
-// TestCheckNFTablesIPv6AndFWMark: the nftables datapath takes IPv6 and
-// fwmark services (IPv4, and IPv6 by ip_family), and refuses, at the
-// virtual_server, a fwmark service whose real servers mix a port and none.
+// TestCheckNFTablesIPv6AndFWMark: IPv6 and fwmark services, the same
+// fwmark in both families and the same address and port in TCP and UDP
+// (DNS) pass; a fwmark service mixing real servers with and without a
+// port is refused at its line, naming the datapath once.
 func TestCheckNFTablesIPv6AndFWMark(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "vigil.conf")
 	src := `cluster {
@@ -116,6 +117,20 @@ virtual_server fwmark 8 {
     real_server 10.0.1.1 80 {
     }
     real_server 10.0.1.2 {
+    }
+}
+virtual_server 10.0.0.9 53 {
+    lvs_sched mh
+    lvs_method NAT
+    protocol TCP
+    real_server 10.0.1.1 53 {
+    }
+}
+virtual_server 10.0.0.9 53 {
+    lvs_sched mh
+    lvs_method NAT
+    protocol UDP
+    real_server 10.0.1.1 53 {
     }
 }
 `

@@ -42,8 +42,10 @@ func virtualServer(c *config.Config, v *config.VirtualServer) (lvs.VirtualServer
 		vs.Name = fmt.Sprintf("fwmark %d inet6", v.Fwmark) // the same mark in IPv4 is another service
 	case v.Fwmark != 0:
 		vs.Name = fmt.Sprintf("fwmark %d", v.Fwmark)
-	default:
+	case v.Protocol == "" || v.Protocol == "TCP":
 		vs.Name = fmt.Sprintf("%s %d", v.Address, v.Port)
+	default: // the same address and port in TCP is another service
+		vs.Name = fmt.Sprintf("%s %d %s", v.Address, v.Port, v.Protocol)
 	}
 	where := func(err error) error { return fmt.Errorf("agent: virtual_server %s: %w", vs.Name, err) }
 	var err error
