@@ -130,10 +130,31 @@ type Command struct {
 	Text     string `json:"text,omitempty"`
 	Initial  bool   `json:"initial,omitempty"`
 	Def      string `json:"def,omitempty"`
-	// ID identifies an operator's write (OpDrain, OpTransfer) across its
-	// retries: the state records the last one applied, so the operator
-	// learns that this very write committed.
-	ID string `json:"id,omitempty"`
+	// ID identifies an operator's write (OpDrain, OpTransfer, OpConfig)
+	// across its retries: the state records the last one applied, so the
+	// operator learns that this very write committed. Base is the ID the
+	// writer's replica showed when it (re)sent the write: the write
+	// applies only if it is still the last one (compare-and-set, as
+	// OpAssign's epoch), so a copy delayed past a later write is refused
+	// instead of undoing it. Commands without ID apply unconditionally.
+	ID   string `json:"id,omitempty"`
+	Base string `json:"base,omitempty"`
+}
+
+// casWrite checks an operator write against the ID of the last write
+// applied: done when this one already was, an error when another came
+// since its writer looked.
+func casWrite(c Command, last string) (done bool, err error) {
+	if c.ID == "" {
+		return false, nil
+	}
+	if last == c.ID {
+		return true, nil
+	}
+	if c.Base != last {
+		return false, fmt.Errorf("cluster: apply %v: %w: the last write is %q, not %q", c, ErrStaleWrite, last, c.Base)
+	}
+	return false, nil
 }
 
 func (c Command) String() string {
@@ -170,6 +191,7 @@ var (
 	ErrStaleEpoch = errors.New("stale epoch")
 	ErrNotHolder  = errors.New("not the holder of that epoch")
 	ErrBadCommand = errors.New("bad command")
+	ErrStaleWrite = errors.New("stale write: another write came first")
 )
 
 // State is the replicated data of the state machine. Apply is a pure
@@ -196,6 +218,8 @@ type ConfigEntry struct {
 	// Version is the Raft index of the entry that set it; 0: none yet.
 	Version uint64 `json:"version"`
 	Text    string `json:"text"`
+	// ID is the request ID of the last OpConfig applied (see Command.ID).
+	ID string `json:"id,omitempty"`
 }
 
 // NewState returns an empty state.
@@ -250,6 +274,9 @@ func (s *State) Apply(index uint64, c Command) (bool, error) {
 			return false, fmt.Errorf("cluster: apply %v: %w: no instance", c, ErrBadCommand)
 		}
 		cur := s.Instances[c.Instance]
+		if done, err := casWrite(c, cur.PinID); done || err != nil {
+			return false, err
+		}
 		if cur.Pinned == c.Node && cur.PinID == c.ID {
 			return false, nil
 		}
@@ -295,6 +322,9 @@ func (s *State) Apply(index uint64, c Command) (bool, error) {
 			return false, fmt.Errorf("cluster: apply %v: %w: no node", c, ErrBadCommand)
 		}
 		r := s.Nodes[c.Node]
+		if done, err := casWrite(c, r.DrainID); done || err != nil {
+			return false, err
+		}
 		if r.Drained == c.Drained && r.DrainID == c.ID {
 			return false, nil
 		}
@@ -305,10 +335,20 @@ func (s *State) Apply(index uint64, c Command) (bool, error) {
 		if c.Text == "" {
 			return false, fmt.Errorf("cluster: apply %v: %w: empty configuration", c, ErrBadCommand)
 		}
-		if s.Config.Text == c.Text || (c.Initial && s.Config.Version != 0) {
+		if c.Initial && s.Config.Version != 0 {
 			return false, nil
 		}
-		s.Config = ConfigEntry{Version: index, Text: c.Text}
+		if done, err := casWrite(c, s.Config.ID); done || err != nil {
+			return false, err
+		}
+		if s.Config.Text == c.Text {
+			if s.Config.ID == c.ID {
+				return false, nil
+			}
+			s.Config.ID = c.ID // the same text again: no new version
+			return true, nil
+		}
+		s.Config = ConfigEntry{Version: index, Text: c.Text, ID: c.ID}
 		return true, nil
 	case OpHealth:
 		if c.Node == "" || c.Server == "" {

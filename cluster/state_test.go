@@ -250,18 +250,18 @@ func TestApplyConfig(t *testing.T) {
 	if _, err := s.Apply(1, Command{Op: OpConfig}); !errors.Is(err, ErrBadCommand) {
 		t.Fatalf("empty config: %v", err)
 	}
-	if ch, err := s.Apply(2, Command{Op: OpConfig, Text: "a"}); !ch || err != nil || s.Config != (ConfigEntry{2, "a"}) {
+	if ch, err := s.Apply(2, Command{Op: OpConfig, Text: "a"}); !ch || err != nil || s.Config != (ConfigEntry{Version: 2, Text: "a"}) {
 		t.Fatalf("first config: %t %v %+v", ch, err, s.Config)
 	}
 	if ch, _ := s.Apply(3, Command{Op: OpConfig, Text: "a"}); ch || s.Config.Version != 2 {
 		t.Fatalf("same text again changed the version to %d", s.Config.Version)
 	}
-	if ch, _ := s.Apply(4, Command{Op: OpConfig, Text: "b"}); !ch || s.Config != (ConfigEntry{4, "b"}) {
+	if ch, _ := s.Apply(4, Command{Op: OpConfig, Text: "b"}); !ch || s.Config != (ConfigEntry{Version: 4, Text: "b"}) {
 		t.Fatalf("new text: %+v", s.Config)
 	}
 	// A leader that has not replayed the log proposes its own file as the
 	// initial configuration: it must not replace an existing one.
-	if ch, _ := s.Apply(5, Command{Op: OpConfig, Text: "stale", Initial: true}); ch || s.Config != (ConfigEntry{4, "b"}) {
+	if ch, _ := s.Apply(5, Command{Op: OpConfig, Text: "stale", Initial: true}); ch || s.Config != (ConfigEntry{Version: 4, Text: "b"}) {
 		t.Fatalf("an initial config replaced the cluster's: %+v", s.Config)
 	}
 	if ch, _ := NewState().Apply(1, Command{Op: OpConfig, Text: "x", Initial: true}); !ch {
@@ -272,35 +272,47 @@ func TestApplyConfig(t *testing.T) {
 	}
 }
 
-// TestOperatorWriteIDs: an operator's drain or transfer records its request
-// ID even when the value does not change, so its writer can tell that this
-// very write committed (a stale replica may already show the value); a
-// retry with the same ID changes nothing; assignments keep the ID of the
-// last transfer.
+// TestOperatorWriteIDs: an operator's drain, transfer or configuration
+// records its request ID even when the value does not change, so its
+// writer can tell that this very write committed (a stale replica may
+// already show the value); a retry with the same ID changes nothing; a
+// copy whose base is not the last write (delayed past a later write) is
+// refused; assignments keep the ID of the last transfer.
 func TestOperatorWriteIDs(t *testing.T) {
 	s := NewState()
 	steps := []struct {
 		c       Command
 		changed bool
+		stale   bool
 	}{
-		{Command{Op: OpDrain, Node: "a", Drained: false, ID: "u1"}, true}, // the value is the default: still recorded
-		{Command{Op: OpDrain, Node: "a", Drained: false, ID: "u1"}, false},
-		{Command{Op: OpDrain, Node: "a", Drained: true, ID: "d1"}, true},
-		{Command{Op: OpTransfer, Instance: "vi", Node: "b", ID: "t1"}, true},
-		{Command{Op: OpTransfer, Instance: "vi", Node: "b", ID: "t1"}, false},
-		{Command{Op: OpAssign, Instance: "vi", Node: "c"}, true},
-		{Command{Op: OpTransfer, Instance: "vi", Node: "", ID: "t2"}, true}, // a clear of a pin already gone
+		{c: Command{Op: OpDrain, Node: "a", Drained: false, ID: "u1"}, changed: true}, // the value is the default: still recorded
+		{c: Command{Op: OpDrain, Node: "a", Drained: false, ID: "u1"}},
+		{c: Command{Op: OpDrain, Node: "a", Drained: true, ID: "d1", Base: "u1"}, changed: true},
+		{c: Command{Op: OpDrain, Node: "a", Drained: false, ID: "u2", Base: "d1"}, changed: true},
+		{c: Command{Op: OpDrain, Node: "a", Drained: true, ID: "d0", Base: "u1"}, stale: true}, // an older drain, delayed
+		{c: Command{Op: OpDrain, Node: "a", Drained: true, ID: "d2", Base: "u2"}, changed: true},
+		{c: Command{Op: OpTransfer, Instance: "vi", Node: "b", ID: "t1"}, changed: true},
+		{c: Command{Op: OpTransfer, Instance: "vi", Node: "b", ID: "t1"}},
+		{c: Command{Op: OpAssign, Instance: "vi", Node: "c"}, changed: true},
+		{c: Command{Op: OpTransfer, Instance: "vi", Node: "", ID: "t2", Base: "t1"}, changed: true}, // a clear of a pin already gone
+		{c: Command{Op: OpConfig, Text: "x", ID: "c1"}, changed: true},
+		{c: Command{Op: OpConfig, Text: "y", ID: "c0"}, stale: true},
+		{c: Command{Op: OpConfig, Text: "x", ID: "c2", Base: "c1"}, changed: true}, // the same text: recorded, no new version
 	}
 	for i, st := range steps {
-		if ch, err := s.Apply(uint64(i+1), st.c); err != nil || ch != st.changed {
-			t.Errorf("step %d %v: changed %t, err %v; want %t", i, st.c, ch, err, st.changed)
+		ch, err := s.Apply(uint64(i+1), st.c)
+		if ch != st.changed || errors.Is(err, ErrStaleWrite) != st.stale || (err != nil && !st.stale) {
+			t.Errorf("step %d %v: changed %t, err %v; want changed %t, stale %t", i, st.c, ch, err, st.changed, st.stale)
 		}
-		if i == 5 && s.Instances["vi"].PinID != "t1" {
+		if i == 8 && s.Instances["vi"].PinID != "t1" {
 			t.Errorf("after an assignment the last transfer's ID is %q, want t1", s.Instances["vi"].PinID)
 		}
 	}
-	if r := s.Nodes["a"]; !r.Drained || r.DrainID != "d1" {
-		t.Errorf("node a: %+v, want drained by d1", r)
+	if r := s.Nodes["a"]; !r.Drained || r.DrainID != "d2" {
+		t.Errorf("node a: %+v, want drained by d2", r)
+	}
+	if s.Config != (ConfigEntry{Version: 11, Text: "x", ID: "c2"}) {
+		t.Errorf("config %+v, want x at version 11, last written by c2", s.Config)
 	}
 	if a := s.Instances["vi"]; a.Pinned != "" || a.PinID != "t2" {
 		t.Errorf("vi: %+v, want no pin, last transfer t2", a)

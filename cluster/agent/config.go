@@ -108,8 +108,10 @@ func (a *Agent) ApplyConfig(ctx context.Context, text string) (ConfigResult, err
 			return ConfigResult{}, err
 		}
 	}
-	st, err := a.write(ctx, cluster.Command{Op: cluster.OpConfig, Text: text},
-		func(st *cluster.State) bool { return st.Config.Text == text })
+	id := requestID()
+	st, err := a.write(ctx, func(st *cluster.State) cluster.Command {
+		return cluster.Command{Op: cluster.OpConfig, Text: text, ID: id, Base: st.Config.ID}
+	}, func(st *cluster.State) bool { return st.Config.ID == id })
 	if err != nil {
 		return ConfigResult{}, err
 	}

@@ -39,8 +39,9 @@ func (a *Agent) Drain(ctx context.Context, node string, drained bool) (DrainResu
 		return DrainResult{}, fmt.Errorf("node %q is not a cluster member (members: %v)", node, a.peers.names())
 	}
 	id := requestID()
-	st, err := a.write(ctx, cluster.Command{Op: cluster.OpDrain, Node: node, Drained: drained, ID: id},
-		func(st *cluster.State) bool { return st.Nodes[node].DrainID == id })
+	st, err := a.write(ctx, func(st *cluster.State) cluster.Command {
+		return cluster.Command{Op: cluster.OpDrain, Node: node, Drained: drained, ID: id, Base: st.Nodes[node].DrainID}
+	}, func(st *cluster.State) bool { return st.Nodes[node].DrainID == id })
 	if err != nil {
 		return DrainResult{}, err
 	}
@@ -50,23 +51,27 @@ func (a *Agent) Drain(ctx context.Context, node string, drained bool) (DrainResu
 // requestID is a new random ID for an operator's write. The write is done
 // when the committed state records its ID: a replica that has not caught
 // up (a restarted director) may show the wanted value by chance, from
-// before an earlier, opposite write.
+// before an earlier, opposite write. Each copy also names the last write
+// the replica saw (Command.Base), so a copy delayed past a later write is
+// refused rather than undoing it.
 func requestID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
 
-// write proposes cmd through the loop (forwarded to the leader when this
-// node does not lead), again every Retry, until the committed state
-// satisfies done or ctx ends (errNotCommitted).
-func (a *Agent) write(ctx context.Context, cmd cluster.Command, done func(*cluster.State) bool) (*cluster.State, error) {
+// write proposes the command mk makes from this node's committed state
+// through the loop (forwarded to the leader when this node does not
+// lead), again every Retry with the state as it is then, until the
+// committed state satisfies done or ctx ends (errNotCommitted).
+func (a *Agent) write(ctx context.Context, mk func(*cluster.State) cluster.Command, done func(*cluster.State) bool) (*cluster.State, error) {
+	var st *cluster.State
 	return retry(ctx, a.cfg.Timing.Retry, errNotCommitted, func() (*cluster.State, bool) {
-		st := a.fsm.current()
+		st = a.fsm.current()
 		return st, done(st)
 	}, func() {
 		select {
-		case a.writes <- cmd:
+		case a.writes <- mk(st):
 		default:
 		}
 	})

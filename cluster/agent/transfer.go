@@ -67,8 +67,9 @@ func (a *Agent) Transfer(ctx context.Context, req TransferRequest) (TransferResu
 		}
 	}
 	id := requestID()
-	st, err := a.write(ctx, cluster.Command{Op: cluster.OpTransfer, Instance: spec.Name, Node: to, ID: id},
-		func(st *cluster.State) bool { return st.Instances[spec.Name].PinID == id })
+	st, err := a.write(ctx, func(st *cluster.State) cluster.Command {
+		return cluster.Command{Op: cluster.OpTransfer, Instance: spec.Name, Node: to, ID: id, Base: st.Instances[spec.Name].PinID}
+	}, func(st *cluster.State) bool { return st.Instances[spec.Name].PinID == id })
 	if err != nil {
 		return TransferResult{}, err
 	}
