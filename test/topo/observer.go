@@ -33,7 +33,8 @@ type Observer struct {
 	gapFrom time.Time     // start of the current run of unanswered rounds
 	maxGap  time.Duration // longest run of unanswered rounds since ResetGap
 	splits  []Split
-	inSplit bool // the last round was part of splits[len-1]
+	inSplit bool     // the last round was part of splits[len-1]
+	changes []Change // every round whose answer differed from the round before
 
 	stop, stopped chan struct{}
 }
@@ -47,6 +48,15 @@ type Split struct {
 
 // Duration is how long the split was seen.
 func (s Split) Duration() time.Duration { return s.To.Sub(s.From) }
+
+// Change is the client's record of the VIP answering: from the round whose
+// request went out At on, until the next change, Who (the directors whose
+// MACs answered; "unknown MAC" for a MAC that is no director's; none:
+// nobody answered) answered ARP for the VIP.
+type Change struct {
+	At  time.Time
+	Who []string
+}
 
 // Observe starts observing from th's client, one round every round (the
 // time it waits for replies). onSplit, if not nil, is called from the
@@ -130,6 +140,9 @@ func (o *Observer) ask() []string {
 func (o *Observer) record(from, now time.Time, who []string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if o.rounds == 0 || !slices.Equal(who, o.last) {
+		o.changes = append(o.changes, Change{At: from, Who: who})
+	}
 	o.last, o.rounds = who, o.rounds+1
 	switch {
 	case len(who) == 0 && o.gapFrom.IsZero():
@@ -196,6 +209,26 @@ func (o *Observer) Splits(since time.Time) []Split {
 			s.Who = slices.Clone(s.Who)
 			out = append(out, s)
 		}
+	}
+	return out
+}
+
+// Changes are the changes of who answers ARP for the VIP in [from, to)
+// (zero to: until now), preceded by the one standing at from.
+func (o *Observer) Changes(from, to time.Time) []Change {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []Change
+	for i, c := range o.changes {
+		if !to.IsZero() && !c.At.Before(to) {
+			break
+		}
+		if c.At.Before(from) && (i+1 == len(o.changes) || o.changes[i+1].At.After(from)) {
+			c.At = from // the standing one, as of from
+		} else if c.At.Before(from) {
+			continue
+		}
+		out = append(out, Change{At: c.At, Who: slices.Clone(c.Who)})
 	}
 	return out
 }
