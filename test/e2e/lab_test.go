@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,10 +22,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	vigilBin = filepath.Join(dir, "vigil")
-	out, err := exec.Command("go", "build", "-o", vigilBin, "vigil/cmd/vigil").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "build vigil: %v\n%s", err, out)
+	if vigilBin, err = topo.BuildVigil(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -38,6 +35,8 @@ func TestMain(m *testing.M) {
 var subnets = topo.Subnets{LAN: "10.99.0", HB: "192.168.99"}
 
 const vip = "10.99.0.200"
+
+var names3 = topo.Names
 
 // director is one vigil agent in its own namespace, on two links.
 type director struct {
@@ -138,9 +137,7 @@ func newCluster3Opts(t *testing.T, clusterExtra, extra string) *cluster3 {
 		td := th.D[n]
 		c.d[n] = &director{name: n, host: td.Host, lan: td.LAN, hb: td.HB, dir: filepath.Join(dir, n), lanIP: td.LANIP}
 	}
-	c.vigil = topo.NewDaemons(th, "vigil", func(n string) []string {
-		return []string{vigilBin, "agent", "-f", c.conf, "--node", n, "--data-dir", c.d[n].dir, "--log-level", "info"}
-	})
+	c.vigil = topo.Vigil(th, vigilBin, c.conf, dir, "info")
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("agent logs:\n%s", c.fullLogs())
