@@ -24,11 +24,11 @@ type target struct {
 	obs    *topo.Observer
 	rec    *topo.Recorder
 	advert time.Duration // the system's VRRP advert interval
-	conf   string     // vigil's configuration file; "" for keepalived
-	ops    *opQueue   // vigil's operations, one at a time in the background
-	config *configLog // vigil's configuration changes and their outcomes
-	tables int        // nftables tables added so far (each fault gets its own)
-	stats  opStats    // vigil's drains and transfers
+	conf   string        // vigil's configuration file; "" for keepalived
+	ops    *opQueue      // vigil's operations, one at a time in the background
+	config *configLog    // vigil's configuration changes and their outcomes
+	tables int           // nftables tables added so far (each fault gets its own)
+	stats  opStats       // vigil's drains and transfers
 }
 
 // do carries out st and returns how to undo it.
