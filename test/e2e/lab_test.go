@@ -16,20 +16,7 @@ import (
 // vigilBin is the vigil binary built once for the package by TestMain.
 var vigilBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "vigil-e2e-bin")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if vigilBin, err = topo.BuildVigil(dir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(topo.RunWithVigil(m, &vigilBin)) }
 
 // subnets of the e2e lab: directors 10.99.0.11-13 and 192.168.99.11-13.
 var subnets = topo.Subnets{LAN: "10.99.0", HB: "192.168.99"}

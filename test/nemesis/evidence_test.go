@@ -50,12 +50,12 @@ func (tg *target) evidence(from time.Time) evidence {
 
 func (e evidence) String() string {
 	return fmt.Sprintf("two advertising VRID %d: %s; gratuitous ARPs from two: %s; recorded %d adverts, %d gratuitous ARPs, %d ARP replies",
-		vrid, describeOverlaps(e.masters), describeOverlaps(e.garps), e.adverts, e.garpN, e.replies)
+		vrid, describe(e.masters), describe(e.garps), e.adverts, e.garpN, e.replies)
 }
 
-// describeOverlaps says how often and how long several directors claimed
-// at once.
-func describeOverlaps(ov []topo.Overlap) string {
+// describe says how often and how long several directors did the same
+// thing at once: answered ARP for the VIP (splits), advertised, announced.
+func describe(ov []topo.Interval) string {
 	if len(ov) == 0 {
 		return "never"
 	}

@@ -59,20 +59,7 @@ const garpWindow = time.Second
 // vigilBin is the vigil binary built once for the package by TestMain.
 var vigilBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "vigil-nemesis-bin")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if vigilBin, err = topo.BuildVigil(dir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(topo.RunWithVigil(m, &vigilBin)) }
 
 // nemesisBaseVS is the virtual server the nemesis's cluster starts with;
 // its configuration changes add more (configLog).
@@ -273,7 +260,7 @@ func nemesisKeepalivedRun(t *testing.T, scheds []schedule, res *result) {
 		o.evidence = tg.evidence(o.start)
 		res.outcomes = append(res.outcomes, o)
 		t.Logf("schedule %d (seed %d): %s: served by %q %v after healing; two directors answered %s; %s",
-			i+1, s.seed, s, o.by, o.served.Round(time.Millisecond), describeSplits(tg.obs.Splits(o.start)), o.evidence)
+			i+1, s.seed, s, o.by, o.served.Round(time.Millisecond), describe(tg.obs.Splits(o.start)), o.evidence)
 	}
 }
 

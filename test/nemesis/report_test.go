@@ -154,7 +154,7 @@ func report(seed uint64, scheds []schedule, v, k result, advert string) string {
 				served = "served by " + o.by + " after " + secs(o.served)
 			}
 			fmt.Fprintf(&b, " %s; two answering: %s; two advertising: %s; gratuitous ARPs from two: %s; the client's record: %s |",
-				served, describeSplits(o.splits), describeOverlaps(o.masters), describeOverlaps(o.garps), describeAnswers(o.answers, o.start))
+				served, describe(o.splits), describe(o.masters), describe(o.garps), describeAnswers(o.answers, o.start))
 		}
 		b.WriteString("\n")
 	}
@@ -179,17 +179,6 @@ func allSplits(r result) []topo.Split {
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
 
-// describeSplits says how often and how long two directors answered.
-func describeSplits(sp []topo.Split) string {
-	if len(sp) == 0 {
-		return "never"
-	}
-	var parts []string
-	for _, s := range sp {
-		parts = append(parts, fmt.Sprintf("%s (%s)", secs(s.Duration()), strings.Join(s.Who, " ")))
-	}
-	return strings.Join(parts, ", ")
-}
 
 // overlapRows adds the summary rows of one kind of overlap: in how many
 // schedules, how many intervals, their total and longest duration.

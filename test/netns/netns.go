@@ -179,15 +179,8 @@ type Iface struct {
 func (h *Host) Link(b *Bridge, ifname string, cidrs ...string) *Iface {
 	l := h.lab
 	l.t.Helper()
-	l.mu.Lock()
-	l.nveth++
-	n := l.nveth
-	l.mu.Unlock()
-	port := fmt.Sprintf("%sp%d", l.prefix, n)
-	tmp := fmt.Sprintf("%sh%d", l.prefix, n)
-	l.must(l.ipn(l.sw, "link", "add", port, "type", "veth", "peer", "name", tmp, "netns", h.ns))
+	port := h.veth("p", ifname)
 	l.must(l.ipn(l.sw, "link", "set", port, "master", b.name, "up"))
-	l.must(l.ipn(h.ns, "link", "set", tmp, "name", ifname))
 	for _, c := range cidrs {
 		l.must(l.ipn(h.ns, "addr", "add", c, "dev", ifname))
 	}
@@ -211,14 +204,7 @@ func (h *Host) Link(b *Bridge, ifname string, cidrs ...string) *Iface {
 func (h *Host) Tap(b *Bridge, ifname string) *Iface {
 	l := h.lab
 	l.t.Helper()
-	l.mu.Lock()
-	l.nveth++
-	n := l.nveth
-	l.mu.Unlock()
-	tap := fmt.Sprintf("%st%d", l.prefix, n)
-	tmp := fmt.Sprintf("%sh%d", l.prefix, n)
-	l.must(l.ipn(l.sw, "link", "add", tap, "type", "veth", "peer", "name", tmp, "netns", h.ns))
-	l.must(l.ipn(h.ns, "link", "set", tmp, "name", ifname))
+	tap := h.veth("t", ifname)
 	if err := h.Sysctl("net.ipv6.conf."+ifname+".disable_ipv6", "1"); err != nil {
 		l.t.Fatalf("netns: %v", err)
 	}
@@ -234,6 +220,23 @@ func (h *Host) Tap(b *Bridge, ifname string) *Iface {
 		l.must(l.mirror(port, tap, first))
 	}
 	return &Iface{Host: h, Name: ifname, Peer: tap}
+}
+
+// veth makes a veth pair between the switch and the host, the host's end
+// named ifname (down), and returns the switch's end's name: the lab's
+// prefix, kind and a number.
+func (h *Host) veth(kind, ifname string) string {
+	l := h.lab
+	l.t.Helper()
+	l.mu.Lock()
+	l.nveth++
+	n := l.nveth
+	l.mu.Unlock()
+	sw := fmt.Sprintf("%s%s%d", l.prefix, kind, n)
+	tmp := fmt.Sprintf("%sh%d", l.prefix, n)
+	l.must(l.ipn(l.sw, "link", "add", sw, "type", "veth", "peer", "name", tmp, "netns", h.ns))
+	l.must(l.ipn(h.ns, "link", "set", tmp, "name", ifname))
+	return sw
 }
 
 // mirror copies every frame entering the switch from port to tap (tc

@@ -9,16 +9,11 @@ import (
 // Overlap is an interval in which more than one director claimed the
 // same thing (to be master of a VRID, to have a VIP), each within a
 // window of another's claim: the timeline evidence of two directors
-// acting as holder. It is evidence, not proof of a split: a killed
+// acting as holder. From is the earlier claim of the first pair, To the
+// later claim of the last. It is evidence, not proof of a split: a killed
 // holder's last advert legitimately precedes its successor's first by
 // less than an advert interval, though nobody answers for it any more.
-type Overlap struct {
-	From, To time.Time // the earlier claim of the first pair, the later claim of the last
-	Who      []string  // every director claiming in it, sorted
-}
-
-// Duration is how long the overlap lasted, claim to claim.
-func (o Overlap) Duration() time.Duration { return o.To.Sub(o.From) }
+type Overlap = Interval
 
 // TwoMasters is the intervals in which more than one director sent VRRP
 // adverts of a non-zero priority for vrid, each within within (the advert

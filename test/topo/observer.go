@@ -39,15 +39,19 @@ type Observer struct {
 	stop, stopped chan struct{}
 }
 
-// Split is a run of consecutive rounds in which more than one director
-// answered ARP for the VIP.
-type Split struct {
-	From, To time.Time // the first round's request, the last round's end
-	Who      []string  // every director that answered in those rounds
+// Interval is a time during which several directors did the same thing.
+type Interval struct {
+	From, To time.Time
+	Who      []string // every director that did it, sorted
 }
 
-// Duration is how long the split was seen.
-func (s Split) Duration() time.Duration { return s.To.Sub(s.From) }
+// Duration is how long the interval lasted.
+func (i Interval) Duration() time.Duration { return i.To.Sub(i.From) }
+
+// Split is a run of consecutive rounds in which more than one director
+// answered ARP for the VIP: From is the first round's request, To the last
+// round's end.
+type Split = Interval
 
 // Change is the client's record of the VIP answering: from the round whose
 // request went out At on, until the next change, Who (the directors whose

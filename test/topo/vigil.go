@@ -2,6 +2,7 @@ package topo
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,23 @@ func BuildVigil(dir string) (string, error) {
 		return "", fmt.Errorf("topo: build vigil: %w\n%s", err, out)
 	}
 	return bin, nil
+}
+
+// RunWithVigil is the TestMain of a package that runs vigil agents: it
+// builds the binary into a temporary directory, sets *bin to it, runs the
+// tests and returns their exit code (for os.Exit), the directory removed.
+func RunWithVigil(m interface{ Run() int }, bin *string) int {
+	dir, err := os.MkdirTemp("", "vigil-test-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if *bin, err = BuildVigil(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
 }
 
 // VigilConf is a vigil configuration of th's three directors: a cluster
