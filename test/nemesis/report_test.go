@@ -179,7 +179,6 @@ func allSplits(r result) []topo.Split {
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
 
-
 // overlapRows adds the summary rows of one kind of overlap: in how many
 // schedules, how many intervals, their total and longest duration.
 func overlapRows(row func(string, func(result) string), what string, of func(outcome) []topo.Overlap) {
