@@ -36,6 +36,7 @@ var (
 	nemesisKeepalived = flag.Bool("nemesis.keepalived", true, "run the same schedules against three keepalived nodes and report side by side")
 	nemesisAdvert     = flag.String("nemesis.advert", "1", "keepalived's advert_int in seconds (VRRPv3 below 1, else VRRPv2)")
 	nemesisReport     = flag.String("nemesis.report", "", "write the side-by-side report as Markdown to this `FILE`")
+	nemesisTimeline   = flag.Bool("nemesis.timeline", false, "log every schedule's timeline (the recorded adverts and gratuitous ARPs, the client's record), not only a failing one's")
 )
 
 // healBound: from healing to the VIP served again (election, the lease
@@ -198,6 +199,9 @@ func nemesisVigil(t *testing.T, scheds []schedule, res *result) {
 		res.outcomes[i] = o
 		t.Logf("schedule %d (seed %d): %s: served by %s %v after healing; config changes acknowledged %d/%d; %s",
 			i+1, s.seed, s, o.by, o.served.Round(time.Millisecond), o.acked, o.tried, o.evidence)
+		if *nemesisTimeline {
+			t.Log(tg.timeline(o.start))
+		}
 		if nacks := tg.config.nacked(tried0 - acked0); len(nacks) > 0 {
 			t.Logf("  not acknowledged: %s", strings.Join(nacks, "; "))
 			if n := strings.Join(nacks, ""); strings.Contains(n, "400 Bad Request") {
@@ -261,6 +265,9 @@ func nemesisKeepalivedRun(t *testing.T, scheds []schedule, res *result) {
 		res.outcomes = append(res.outcomes, o)
 		t.Logf("schedule %d (seed %d): %s: served by %q %v after healing; two directors answered %s; %s",
 			i+1, s.seed, s, o.by, o.served.Round(time.Millisecond), describe(tg.obs.Splits(o.start)), o.evidence)
+		if *nemesisTimeline {
+			t.Log(tg.timeline(o.start))
+		}
 	}
 }
 
