@@ -36,6 +36,7 @@ var (
 	nemesisKeepalived = flag.Bool("nemesis.keepalived", true, "run the same schedules against three keepalived nodes and report side by side")
 	nemesisAdvert     = flag.String("nemesis.advert", "1", "keepalived's advert_int in seconds (VRRPv3 below 1, else VRRPv2)")
 	nemesisReport     = flag.String("nemesis.report", "", "write the side-by-side report as Markdown to this `FILE`")
+	nemesisLogLevel   = flag.String("nemesis.loglevel", "info", "the vigil agents' --log-level")
 	nemesisTimeline   = flag.Bool("nemesis.timeline", false, "log every schedule's timeline (the recorded adverts and gratuitous ARPs, the client's record), not only a failing one's")
 )
 
@@ -147,7 +148,7 @@ func nemesisVigil(t *testing.T, scheds []schedule, res *result) {
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	d := topo.Vigil(th, vigilBin, conf, dir, "info")
+	d := topo.Vigil(th, vigilBin, conf, dir, *nemesisLogLevel)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("agent logs:\n%s", d.Dump(0))
