@@ -184,8 +184,8 @@ func nemesisVigil(t *testing.T, scheds []schedule, res *result) {
 			res.failed = fmt.Sprintf("schedule %d (seed %d): %s", i+1, s.seed, why)
 			res.outcomes[i].evidence = tg.evidence(o.start)
 			// The agents' logs follow (the cleanup above prints them).
-			t.Fatalf("schedule %d (seed %d; -nemesis.seed=%d -nemesis.n=%d replays the run up to it, -nemesis.n=1 it alone): %s\nschedule (started %s, healed %s): %s\n%s",
-				i+1, s.seed, scheds[0].seed, i+1, why, o.start.UTC().Format(stamp), o.healed.UTC().Format(stamp), s, tg.timeline(o.start))
+			t.Fatalf("schedule %d (seed %d; -nemesis.seed=%d -nemesis.n=%d replays the run up to it, -nemesis.n=1 it alone): %s\nschedule (started %s, healed %s): %s\n%s\nthe directors' status now:\n%s",
+				i+1, s.seed, scheds[0].seed, i+1, why, o.start.UTC().Format(stamp), o.healed.UTC().Format(stamp), s, tg.timeline(o.start), tg.status())
 		}
 		if o.served < 0 {
 			replay("the VIP was not served within " + healBound.String() + " of healing")

@@ -174,6 +174,21 @@ func (tg *target) vigilRun(n string, args ...string) error {
 	return err
 }
 
+// status is vigil status --json on every director running, for a
+// failure message: drains, faults, pins, holders as each sees them.
+func (tg *target) status() string {
+	var b strings.Builder
+	for _, n := range names3 {
+		if !tg.d.Running(n) {
+			fmt.Fprintf(&b, "--- %s: not running\n", n)
+			continue
+		}
+		out, err := tg.th.D[n].Host.Run(vigilBin, "status", "--json", "-f", tg.conf)
+		fmt.Fprintf(&b, "--- %s (err %v):\n%s\n", n, err, out)
+	}
+	return b.String()
+}
+
 // untilDone runs the vigil command args through any director until one
 // succeeds: after healing the cluster commits it within seconds.
 func (tg *target) untilDone(args ...string) {
