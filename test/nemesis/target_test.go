@@ -174,8 +174,8 @@ func (tg *target) vigilRun(n string, args ...string) error {
 	return err
 }
 
-// status is vigil status --json on every director running, for a
-// failure message: drains, faults, pins, holders as each sees them.
+// status is GET /v1/status (vigil status --json) on every director
+// running, for a failure message: drains and holders as each sees them.
 func (tg *target) status() string {
 	var b strings.Builder
 	for _, n := range names3 {
@@ -183,7 +183,7 @@ func (tg *target) status() string {
 			fmt.Fprintf(&b, "--- %s: not running\n", n)
 			continue
 		}
-		out, err := tg.th.D[n].Host.Run(vigilBin, "status", "--json", "-f", tg.conf)
+		out, err := tg.th.D[n].Host.Get("127.0.0.1:7070", "/v1/status", 2*time.Second)
 		fmt.Fprintf(&b, "--- %s (err %v):\n%s\n", n, err, out)
 	}
 	return b.String()
