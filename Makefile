@@ -36,20 +36,23 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 	$(GO) run ./test/bench/failover -n $(TRIALS) -health $(HEALTH) -out bin/bench-failover.md
 
-# Random fault schedules (kill -9, isolation, one link cut, partitions
-# at the hosts, majority/minority and asymmetric, pauses longer than the
-# lease, packet loss, drains, configuration changes) against three vigil
-# agents in namespaces, with an ARP observer failing the run if two
-# directors answer at once and a checker failing it if an acknowledged
-# configuration change is lost; then the same schedules against three
-# keepalived nodes, whose split brains are counted, not failed. make test
-# runs a short slice (20 schedules); this runs N and keeps the side-by-side
+# Random fault schedules (test/nemesis: kill -9, isolation, one link cut,
+# partitions at the hosts, majority/minority and asymmetric, pauses longer
+# than the lease, packet loss, drains, transfers, configuration changes)
+# against three vigil agents in namespaces, with an ARP observer on the
+# client failing the run if two directors answer at once and a checker
+# failing it if an acknowledged configuration change is lost; then the
+# same schedules against three keepalived nodes, whose split brains are
+# counted, not failed. A recorder tapped into both bridges keeps every
+# VRRP advert and gratuitous ARP: the report shows for both systems when
+# two directors advertised or announced the VIP at once. make test runs a
+# short slice (20 schedules); this runs N and keeps the side-by-side
 # report (bin/nemesis-report.md) and the log (bin/nemesis-log.txt).
 N ?= 200
 SEED ?= 0
 nemesis:
 	@mkdir -p bin
-	@status=0; $(GO) test -count=1 -timeout 6h -v -run '^TestNemesis$$' ./test/e2e -args -nemesis.n=$(N) -nemesis.seed=$(SEED) \
+	@status=0; $(GO) test -count=1 -timeout 6h -v -run '^TestNemesis$$' ./test/nemesis -args -nemesis.n=$(N) -nemesis.seed=$(SEED) \
 		-nemesis.report=$(CURDIR)/bin/nemesis-report.md > bin/nemesis-log.txt 2>&1 || status=$$?; \
 	grep -E '^\s*(---|ok|FAIL)|schedule .*(failed|replays)' bin/nemesis-log.txt; \
 	sed -n '1,/^## Schedules/p' bin/nemesis-report.md 2>/dev/null; \

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,27 +16,14 @@ import (
 // vigilBin is the vigil binary built once for the package by TestMain.
 var vigilBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "vigil-e2e-bin")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	vigilBin = filepath.Join(dir, "vigil")
-	out, err := exec.Command("go", "build", "-o", vigilBin, "vigil/cmd/vigil").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "build vigil: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(topo.RunWithVigil(m, &vigilBin)) }
 
 // subnets of the e2e lab: directors 10.99.0.11-13 and 192.168.99.11-13.
 var subnets = topo.Subnets{LAN: "10.99.0", HB: "192.168.99"}
 
 const vip = "10.99.0.200"
+
+var names3 = topo.Names
 
 // director is one vigil agent in its own namespace, on two links.
 type director struct {
@@ -138,9 +124,7 @@ func newCluster3Opts(t *testing.T, clusterExtra, extra string) *cluster3 {
 		td := th.D[n]
 		c.d[n] = &director{name: n, host: td.Host, lan: td.LAN, hb: td.HB, dir: filepath.Join(dir, n), lanIP: td.LANIP}
 	}
-	c.vigil = topo.NewDaemons(th, "vigil", func(n string) []string {
-		return []string{vigilBin, "agent", "-f", c.conf, "--node", n, "--data-dir", c.d[n].dir, "--log-level", "info"}
-	})
+	c.vigil = topo.Vigil(th, vigilBin, c.conf, dir, "info")
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("agent logs:\n%s", c.fullLogs())

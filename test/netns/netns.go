@@ -108,6 +108,10 @@ func (l *Lab) Prefix() string { return l.prefix }
 type Bridge struct {
 	lab  *Lab
 	name string
+
+	// ports and taps are the switch-side ends of the bridge's links and
+	// of its taps (guarded by lab.mu).
+	ports, taps []string
 }
 
 // Name is the bridge's interface name in the switch namespace.
@@ -175,20 +179,85 @@ type Iface struct {
 func (h *Host) Link(b *Bridge, ifname string, cidrs ...string) *Iface {
 	l := h.lab
 	l.t.Helper()
-	l.mu.Lock()
-	l.nveth++
-	n := l.nveth
-	l.mu.Unlock()
-	port := fmt.Sprintf("%sp%d", l.prefix, n)
-	tmp := fmt.Sprintf("%sh%d", l.prefix, n)
-	l.must(l.ipn(l.sw, "link", "add", port, "type", "veth", "peer", "name", tmp, "netns", h.ns))
+	port := h.veth("p", ifname)
 	l.must(l.ipn(l.sw, "link", "set", port, "master", b.name, "up"))
-	l.must(l.ipn(h.ns, "link", "set", tmp, "name", ifname))
 	for _, c := range cidrs {
 		l.must(l.ipn(h.ns, "addr", "add", c, "dev", ifname))
 	}
 	l.must(l.ipn(h.ns, "link", "set", ifname, "up"))
+	l.mu.Lock()
+	b.ports = append(b.ports, port)
+	taps := append([]string(nil), b.taps...)
+	l.mu.Unlock()
+	for i, tap := range taps {
+		l.must(l.mirror(port, tap, i == 0))
+	}
 	return &Iface{Host: h, Name: ifname, Peer: port}
+}
+
+// Tap connects the host to the bridge as a passive listener, as a switch's
+// mirror port: a veth whose host end, named ifname, receives a copy of
+// every frame any of the bridge's links (those made before and after)
+// sends into the bridge, once, and is not itself a port of the bridge, so
+// nothing the host sends on it reaches anybody. The host end is up, in
+// promiscuous mode, without ARP or IPv6: it stays silent.
+func (h *Host) Tap(b *Bridge, ifname string) *Iface {
+	l := h.lab
+	l.t.Helper()
+	tap := h.veth("t", ifname)
+	if err := h.Sysctl("net.ipv6.conf."+ifname+".disable_ipv6", "1"); err != nil {
+		l.t.Fatalf("netns: %v", err)
+	}
+	l.must(l.ipn(h.ns, "link", "set", ifname, "arp", "off", "promisc", "on", "up"))
+	l.must(l.ipn(l.sw, "link", "set", tap, "up"))
+	// Under lab.mu, so that a Link made meanwhile is mirrored exactly
+	// once: here, or by Link, which reads the taps after adding its port.
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	first := len(b.taps) == 0
+	b.taps = append(b.taps, tap)
+	for _, port := range b.ports {
+		l.must(l.mirror(port, tap, first))
+	}
+	return &Iface{Host: h, Name: ifname, Peer: tap}
+}
+
+// veth makes a veth pair between the switch and the host, the host's end
+// named ifname (down), and returns the switch's end's name: the lab's
+// prefix, kind and a number.
+func (h *Host) veth(kind, ifname string) string {
+	l := h.lab
+	l.t.Helper()
+	l.mu.Lock()
+	l.nveth++
+	n := l.nveth
+	l.mu.Unlock()
+	sw := fmt.Sprintf("%s%s%d", l.prefix, kind, n)
+	tmp := fmt.Sprintf("%sh%d", l.prefix, n)
+	l.must(l.ipn(l.sw, "link", "add", sw, "type", "veth", "peer", "name", tmp, "netns", h.ns))
+	l.must(l.ipn(h.ns, "link", "set", tmp, "name", ifname))
+	return sw
+}
+
+// mirror copies every frame entering the switch from port to tap (tc
+// mirred at the port's ingress; "continue", so the port's other taps see
+// it too, and the bridge still forwards it). first: the port's first tap,
+// which adds its ingress qdisc.
+func (l *Lab) mirror(port, tap string, first bool) error {
+	tc := func(args ...string) error {
+		out, err := exec.Command("ip", append([]string{"netns", "exec", l.sw, "tc"}, args...)...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("tc %s: %w: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
+		}
+		return nil
+	}
+	if first {
+		if err := tc("qdisc", "add", "dev", port, "ingress"); err != nil {
+			return err
+		}
+	}
+	return tc("filter", "add", "dev", port, "parent", "ffff:", "protocol", "all", "u32", "match", "u32", "0", "0",
+		"action", "mirred", "egress", "mirror", "dev", tap, "continue")
 }
 
 // Down takes the link down at the bridge port, as a cable pulled at the

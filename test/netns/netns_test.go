@@ -92,3 +92,34 @@ func TestCleanup(t *testing.T) {
 		t.Fatalf("sleep 600 still running: %s", ps)
 	}
 }
+
+// TestTap: a host tapped into a bridge sees, once each, the unicast frames
+// two other hosts exchange (one linked before the tap, one after), and
+// what it sends on the tap reaches nobody.
+func TestTap(t *testing.T) {
+	lab := netns.New(t)
+	lan := lab.Bridge("lan")
+	a, b, m := lab.Host("a"), lab.Host("b"), lab.Host("m")
+	a.Link(lan, "eth0", "10.77.0.1/24")
+	m.Tap(lan, "tap0")
+	b.Link(lan, "eth0", "10.77.0.2/24")
+	dump := m.Start("tcpdump", "-n", "-l", "-i", "tap0", "icmp")
+	// tcpdump is capturing once it says so.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(dump.Output(), "listening on"); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("tcpdump did not start:\n%s", dump.Output())
+		}
+	}
+	a.MustRun("ping", "-c3", "-i0.2", "-W2", "10.77.0.2")
+	time.Sleep(300 * time.Millisecond)
+	out := dump.Output()
+	if req, rep := strings.Count(out, "ICMP echo request"), strings.Count(out, "ICMP echo reply"); req != 3 || rep != 3 {
+		t.Errorf("the tap saw %d echo requests and %d replies, want 3 each:\n%s", req, rep, out)
+	}
+	// The tap is no port of the bridge: m cannot reach a.
+	m.MustRun("ip", "addr", "add", "10.77.0.9/24", "dev", "tap0")
+	m.MustRun("ip", "link", "set", "tap0", "arp", "on")
+	if _, err := m.Run("ping", "-c1", "-W1", "10.77.0.1"); err == nil {
+		t.Error("a host on a tap reached the bridge")
+	}
+}

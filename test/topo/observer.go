@@ -33,20 +33,34 @@ type Observer struct {
 	gapFrom time.Time     // start of the current run of unanswered rounds
 	maxGap  time.Duration // longest run of unanswered rounds since ResetGap
 	splits  []Split
-	inSplit bool // the last round was part of splits[len-1]
+	inSplit bool     // the last round was part of splits[len-1]
+	changes []Change // every round whose answer differed from the round before
 
 	stop, stopped chan struct{}
 }
 
-// Split is a run of consecutive rounds in which more than one director
-// answered ARP for the VIP.
-type Split struct {
-	From, To time.Time // the first round's request, the last round's end
-	Who      []string  // every director that answered in those rounds
+// Interval is a time during which several directors did the same thing.
+type Interval struct {
+	From, To time.Time
+	Who      []string // every director that did it, sorted
 }
 
-// Duration is how long the split was seen.
-func (s Split) Duration() time.Duration { return s.To.Sub(s.From) }
+// Duration is how long the interval lasted.
+func (i Interval) Duration() time.Duration { return i.To.Sub(i.From) }
+
+// Split is a run of consecutive rounds in which more than one director
+// answered ARP for the VIP: From is the first round's request, To the last
+// round's end.
+type Split = Interval
+
+// Change is the client's record of the VIP answering: from the round whose
+// request went out At on, until the next change, Who (the directors whose
+// MACs answered; "unknown MAC" for a MAC that is no director's; none:
+// nobody answered) answered ARP for the VIP.
+type Change struct {
+	At  time.Time
+	Who []string
+}
 
 // Observe starts observing from th's client, one round every round (the
 // time it waits for replies). onSplit, if not nil, is called from the
@@ -130,6 +144,9 @@ func (o *Observer) ask() []string {
 func (o *Observer) record(from, now time.Time, who []string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if o.rounds == 0 || !slices.Equal(who, o.last) {
+		o.changes = append(o.changes, Change{At: from, Who: who})
+	}
 	o.last, o.rounds = who, o.rounds+1
 	switch {
 	case len(who) == 0 && o.gapFrom.IsZero():
@@ -196,6 +213,26 @@ func (o *Observer) Splits(since time.Time) []Split {
 			s.Who = slices.Clone(s.Who)
 			out = append(out, s)
 		}
+	}
+	return out
+}
+
+// Changes are the changes of who answers ARP for the VIP in [from, to)
+// (zero to: until now), preceded by the one standing at from.
+func (o *Observer) Changes(from, to time.Time) []Change {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []Change
+	for i, c := range o.changes {
+		if !to.IsZero() && !c.At.Before(to) {
+			break
+		}
+		if c.At.Before(from) && (i+1 == len(o.changes) || o.changes[i+1].At.After(from)) {
+			c.At = from // the standing one, as of from
+		} else if c.At.Before(from) {
+			continue
+		}
+		out = append(out, Change{At: c.At, Who: slices.Clone(c.Who)})
 	}
 	return out
 }

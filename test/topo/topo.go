@@ -49,9 +49,11 @@ type Three struct {
 	LAN, HB *netns.Bridge
 }
 
-// New builds the topology in lab. The name services stop at t's cleanup.
+// New builds the topology in lab, once no other process has a topology
+// (exclusiveLock). The name services stop at t's cleanup.
 func New(t netns.T, lab *netns.Lab, sn Subnets) *Three {
 	t.Helper()
+	exclusiveLock(t, lab)
 	th := &Three{Lab: lab, Net: sn, D: map[string]*Director{}}
 	th.LAN, th.HB = lab.Bridge("lan"), lab.Bridge("hb")
 	for i, n := range Names {

@@ -17,15 +17,14 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
 
 	"vigil/config"
 	"vigil/test/netns"
+	"vigil/test/topo"
 )
 
 func main() {
@@ -67,9 +66,9 @@ func run(t *netns.Standalone, n int, out string) {
 		panic(netns.Failure{Msg: err.Error()})
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	bin := filepath.Join(dir, "vigil")
-	if b, err := exec.Command("go", "build", "-o", bin, "vigil/cmd/vigil").CombinedOutput(); err != nil {
-		panic(netns.Failure{Msg: fmt.Sprintf("build vigil: %v\n%s", err, b)})
+	bin, err := topo.BuildVigil(dir)
+	if err != nil {
+		panic(netns.Failure{Msg: err.Error()})
 	}
 
 	var rows []row
@@ -181,10 +180,8 @@ func quantile(d []time.Duration, q float64) time.Duration {
 
 func render(rows []row, transfers, applies []time.Duration, n int) string {
 	var b strings.Builder
-	host, _ := os.Hostname()
-	kernel, _ := exec.Command("uname", "-r").Output()
-	fmt.Fprintf(&b, "# Failover, vigil against keepalived\n\n%s, %s, %d cores, kernel %s, %d trials each, same namespace topology\n(three directors on a LAN and a heartbeat network, a client on the LAN).\n\n",
-		time.Now().UTC().Format("2006-01-02 15:04 MST"), host, runtime.NumCPU(), strings.TrimSpace(string(kernel)), n)
+	fmt.Fprintf(&b, "# Failover, vigil against keepalived\n\n%s; %d trials each, same namespace topology\n(three directors on a LAN and a heartbeat network, a client on the LAN).\n\n",
+		topo.Machine(), n)
 	fmt.Fprintln(&b, "| measure | median | p99 | vs vigil (median) |")
 	fmt.Fprintln(&b, "|---|---|---|---|")
 	base := quantile(rows[0].trials, 0.5)

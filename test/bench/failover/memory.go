@@ -51,18 +51,16 @@ func idleRSS(s *procs) int64 {
 // each (no checkers) and measures a director once they are programmed.
 func vigilWith1000(l *lab, bin, dir string) int64 {
 	var b strings.Builder
-	b.WriteString(strings.NewReplacer("TIMING", "", "WEIGHT", "1").Replace(vigilConf))
+	v := &vigilSys{th: l.Three, bin: bin, conf: filepath.Join(dir, "vigil.conf")}
+	b.WriteString(v.text(1))
 	for i := range 1000 {
 		fmt.Fprintf(&b, "virtual_server 10.98.%d.%d 80 {\n    lvs_sched mh\n    lvs_method NAT\n    protocol TCP\n    real_server 192.168.97.60 80 {\n        weight 1\n    }\n    real_server 192.168.97.61 80 {\n        weight 1\n    }\n}\n", i/250, i%250+1)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		panic(netns.Failure{Msg: err.Error()})
 	}
-	v := &vigilSys{bin: bin, conf: filepath.Join(dir, "vigil.conf")}
 	writeFile(v.conf, b.String())
-	v.procs = procs{topo.NewDaemons(l.Three, "vigil", func(n string) []string {
-		return []string{bin, "agent", "-f", v.conf, "--node", n, "--data-dir", filepath.Join(dir, n), "--log-level", "warn"}
-	})}
+	v.procs = procs{topo.Vigil(l.Three, bin, v.conf, dir, "warn")}
 	for _, n := range names {
 		v.start(n)
 	}

@@ -27,27 +27,9 @@ func (s *procs) kill(n string) {
 	}
 }
 
-const vigilConf = `global_defs {
-    router_id bench
-}
-cluster {
-    name bench
-    node d1 { address 10.97.0.11 192.168.97.11 }
-    node d2 { address 10.97.0.12 192.168.97.12 }
-    node d3 { address 10.97.0.13 192.168.97.13 }
-    api_token bench-secret
-TIMING}
-vrrp_instance VI_1 {
-    interface eth0
-    virtual_router_id 51
-    priority 100
-    node d2 { priority 99 }
-    node d3 { priority 98 }
-    virtual_ipaddress {
-        10.97.0.200/24
-    }
-}
-virtual_server 10.97.0.200 9000 {
+// benchVS is the virtual server of the benchmark's cluster, its real
+// server at weight WEIGHT.
+const benchVS = `virtual_server 10.97.0.200 9000 {
     lvs_sched mh
     lvs_method NAT
     protocol TCP
@@ -59,12 +41,14 @@ virtual_server 10.97.0.200 9000 {
 
 type vigilSys struct {
 	procs
+	th                *topo.Three
 	bin, conf, timing string
 }
 
-// text is the configuration with the real server at weight w.
+// text is the configuration (topo.VigilConf) with the real server at
+// weight w.
 func (v *vigilSys) text(w int) string {
-	return strings.NewReplacer("TIMING", v.timing, "WEIGHT", fmt.Sprint(w)).Replace(vigilConf)
+	return topo.VigilConf(v.th, "bench", "", v.timing, strings.ReplaceAll(benchVS, "WEIGHT", fmt.Sprint(w)))
 }
 
 // applies changes a real server's weight k times with vigil config apply
@@ -116,12 +100,9 @@ func startVigil(l *lab, bin, dir, timing string) *vigilSys {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		panic(netns.Failure{Msg: err.Error()})
 	}
-	v := &vigilSys{bin: bin, conf: filepath.Join(dir, "vigil.conf")}
-	v.timing = timing
+	v := &vigilSys{th: l.Three, bin: bin, conf: filepath.Join(dir, "vigil.conf"), timing: timing}
 	writeFile(v.conf, v.text(1))
-	v.procs = procs{topo.NewDaemons(l.Three, "vigil", func(n string) []string {
-		return []string{bin, "agent", "-f", v.conf, "--node", n, "--data-dir", filepath.Join(dir, n), "--log-level", "warn"}
-	})}
+	v.procs = procs{topo.Vigil(l.Three, bin, v.conf, dir, "warn")}
 	for _, n := range names {
 		v.start(n)
 	}

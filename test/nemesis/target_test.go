@@ -1,4 +1,4 @@
-package e2e
+package nemesis
 
 import (
 	"fmt"
@@ -22,11 +22,13 @@ type target struct {
 	th     *topo.Three
 	d      *topo.Daemons
 	obs    *topo.Observer
-	vigil  *cluster3  // nil for keepalived
-	ops    *opQueue   // vigil's operations, one at a time in the background
-	config *configLog // vigil's configuration changes and their outcomes
-	tables int        // nftables tables added so far (each fault gets its own)
-	stats  opStats    // vigil's drains and transfers
+	rec    *topo.Recorder
+	advert time.Duration // the system's VRRP advert interval
+	conf   string        // vigil's configuration file; "" for keepalived
+	ops    *opQueue      // vigil's operations, one at a time in the background
+	config *configLog    // vigil's configuration changes and their outcomes
+	tables int           // nftables tables added so far (each fault gets its own)
+	stats  opStats       // vigil's drains and transfers
 }
 
 // do carries out st and returns how to undo it.
@@ -76,17 +78,17 @@ func (tg *target) do(st step) (heal func()) {
 		return tg.nft(n, "add chain inet T in { type filter hook input priority -500; } ; add chain inet T out { type filter hook output priority -500; } ; "+
 			"add rule inet T in iifname != \"lo\" numgen random mod 10 < 3 drop; add rule inet T out oifname != \"lo\" numgen random mod 10 < 3 drop")
 	case drain:
-		if tg.vigil == nil {
+		if tg.conf == "" {
 			return noop
 		}
 		return tg.drainHolder()
 	case transfer:
-		if tg.vigil == nil {
+		if tg.conf == "" {
 			return noop
 		}
 		return tg.transfer(n, st.to)
 	case change:
-		if tg.vigil == nil {
+		if tg.conf == "" {
 			return noop
 		}
 		if err := tg.config.change(tg.ops, n); err != nil {
@@ -168,8 +170,23 @@ func (tg *target) transfer(via, to string) (heal func()) {
 // vigilRun runs the vigil command args in director n (with the cluster's
 // file for the token).
 func (tg *target) vigilRun(n string, args ...string) error {
-	_, err := tg.th.D[n].Host.Run(append(append([]string{vigilBin}, args...), "-f", tg.vigil.conf)...)
+	_, err := tg.th.D[n].Host.Run(append(append([]string{vigilBin}, args...), "-f", tg.conf)...)
 	return err
+}
+
+// status is GET /v1/status (vigil status --json) on every director
+// running, for a failure message: drains and holders as each sees them.
+func (tg *target) status() string {
+	var b strings.Builder
+	for _, n := range names3 {
+		if !tg.d.Running(n) {
+			fmt.Fprintf(&b, "--- %s: not running\n", n)
+			continue
+		}
+		out, err := tg.th.D[n].Host.Get("127.0.0.1:7070", "/v1/status", 2*time.Second)
+		fmt.Fprintf(&b, "--- %s (err %v):\n%s\n", n, err, out)
+	}
+	return b.String()
 }
 
 // untilDone runs the vigil command args through any director until one

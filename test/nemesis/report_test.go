@@ -1,9 +1,7 @@
-package e2e
+package nemesis
 
 import (
 	"fmt"
-	"os"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -17,12 +15,17 @@ import (
 // how soon it was served after healing, and vigil's configuration changes.
 func report(seed uint64, scheds []schedule, v, k result, advert string) string {
 	var b strings.Builder
-	host, _ := os.Hostname()
 	fmt.Fprintf(&b, "# Nemesis: vigil against keepalived, the same fault schedules\n\n")
-	fmt.Fprintf(&b, "%s, %s, %d cores. %d schedules from seed %d (`make nemesis N=%d SEED=%d` replays them; one: `-nemesis.seed=S -nemesis.n=1`).\n",
-		time.Now().UTC().Format("2006-01-02 15:04 MST"), host, runtime.NumCPU(), len(scheds), seed, len(scheds), seed)
-	fmt.Fprintf(&b, "Three directors on a LAN and a heartbeat network, a client on the LAN asking who has the VIP over ARP every 50 ms.\n")
-	fmt.Fprintf(&b, "vigil: default timing (lease %v). keepalived: VRRP, priorities 100/99/98, advert_int %s s.\n\n", config.DefaultLease, advert)
+	fmt.Fprintf(&b, "%s. %d schedules from seed %d (`make nemesis N=%d SEED=%d` replays them; one: `-nemesis.seed=S -nemesis.n=1`).\n",
+		topo.Machine(), len(scheds), seed, len(scheds), seed)
+	fmt.Fprintf(&b, "Three directors on a LAN and a heartbeat network, a client on the LAN asking who has the VIP over ARP every 50 ms "+
+		"and recording who answers, by MAC; a recorder in a namespace of its own, tapped into both bridges (it gets a copy of every frame any host sends into them), "+
+		"recording every VRRP advert, gratuitous ARP and ARP reply with its time.\n")
+	fmt.Fprintf(&b, "vigil: default timing (lease %v), advert_int 1 s, gratuitous ARP refresh 1 s. keepalived: VRRP, priorities 100/99/98, advert_int %s s.\n\n", config.DefaultLease, advert)
+	fmt.Fprintf(&b, "A run fails only on two directors answering ARP for the VIP in one round, an acknowledged configuration change lost, "+
+		"or the VIP not served within %v of healing. Two directors advertising VRID %d within one advert interval, "+
+		"or sending gratuitous ARPs for the VIP within %v of each other, is evidence, reported, not a failure: "+
+		"a killed or paused holder's last advert precedes its successor's first by less than an interval though it no longer answers.\n\n", healBound, vrid, garpWindow)
 	cols := []result{v}
 	if len(k.outcomes) > 0 {
 		cols = append(cols, k)
@@ -72,6 +75,23 @@ func report(seed uint64, scheds []schedule, v, k result, advert string) string {
 			m = max(m, s.Duration())
 		}
 		return secs(m)
+	})
+	overlapRows(row, fmt.Sprintf("two directors advertising VRID %d within one advert interval", vrid), func(o outcome) []topo.Overlap { return o.masters })
+	overlapRows(row, fmt.Sprintf("gratuitous ARPs for the VIP from two directors within %v", garpWindow), func(o outcome) []topo.Overlap { return o.garps })
+	row("frames recorded: VRRP adverts, gratuitous ARPs, ARP replies", func(r result) string {
+		var a, g, rp int
+		for _, o := range r.outcomes {
+			a, g, rp = a+o.adverts, g+o.garpN, rp+o.replies
+		}
+		return fmt.Sprintf("%d, %d, %d", a, g, rp)
+	})
+	row("the directors' LAN MACs (the client's record names them)", func(r result) string {
+		var parts []string
+		for mac, n := range r.macs {
+			parts = append(parts, n+" "+mac)
+		}
+		slices.Sort(parts)
+		return strings.Join(parts, ", ")
 	})
 	row("VIP served after healing: median, worst", func(r result) string {
 		var d []time.Duration
@@ -133,7 +153,8 @@ func report(seed uint64, scheds []schedule, v, k result, advert string) string {
 			if o.served >= 0 {
 				served = "served by " + o.by + " after " + secs(o.served)
 			}
-			fmt.Fprintf(&b, " %s; two answering: %s |", served, describeSplits(o.splits))
+			fmt.Fprintf(&b, " %s; two answering: %s; two advertising: %s; gratuitous ARPs from two: %s; the client's record: %s |",
+				served, describe(o.splits), describe(o.masters), describe(o.garps), describeAnswers(o.answers, o.start))
 		}
 		b.WriteString("\n")
 	}
@@ -158,14 +179,26 @@ func allSplits(r result) []topo.Split {
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
 
-// describeSplits says how often and how long two directors answered.
-func describeSplits(sp []topo.Split) string {
-	if len(sp) == 0 {
-		return "never"
-	}
-	var parts []string
-	for _, s := range sp {
-		parts = append(parts, fmt.Sprintf("%s (%s)", secs(s.Duration()), strings.Join(s.Who, " ")))
-	}
-	return strings.Join(parts, ", ")
+// overlapRows adds the summary rows of one kind of overlap: in how many
+// schedules, how many intervals, their total and longest duration.
+func overlapRows(row func(string, func(result) string), what string, of func(outcome) []topo.Overlap) {
+	row("schedules with "+what, func(r result) string {
+		n := 0
+		for _, o := range r.outcomes {
+			if len(of(o)) > 0 {
+				n++
+			}
+		}
+		return fmt.Sprint(n)
+	})
+	row("intervals of "+what+": count, total, longest", func(r result) string {
+		var n int
+		var sum, longest time.Duration
+		for _, o := range r.outcomes {
+			for _, ov := range of(o) {
+				n, sum, longest = n+1, sum+ov.Duration(), max(longest, ov.Duration())
+			}
+		}
+		return fmt.Sprintf("%d, %s, %s", n, secs(sum), secs(longest))
+	})
 }
