@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"vigil/cluster/agent"
+	"vigil/config"
 	"vigil/test/topo"
 )
 
@@ -51,9 +53,29 @@ func newConfigLog(th *topo.Three, conf, dir string) (*configLog, error) {
 // a prefix of another (so a plain substring search finds exactly it).
 func vsAddr(k int) string { return fmt.Sprintf("10.99.%d.%d", 50+(k-1)/150, 100+(k-1)%150) }
 
+// text is change k's configuration. Every odd change also moves the VIP
+// out of VI_1 into a second instance, VI_2 (VRID 52, the same
+// priorities), and gives VI_1 a spare address; every even one moves it
+// back. So instances are redefined, added and removed live in the middle
+// of the faults, and a VIP moves between instances: the observer fails the
+// run if two directors ever answer for it.
 func (cl *configLog) text(k int) string {
 	var b strings.Builder
-	b.WriteString(cl.base)
+	base := cl.base
+	if k%2 == 1 {
+		vipAddr := cl.th.Net.VIP()
+		spare := vipAddr[:strings.LastIndex(vipAddr, ".")+1] + "201"
+		vips := "    virtual_ipaddress {\n        " + vipAddr + "/24\n    }\n}\n"
+		var vi2 strings.Builder
+		vi2.WriteString(strings.Replace(vips, vipAddr, spare, 1))
+		vi2.WriteString("vrrp_instance VI_2 {\n    interface eth0\n    virtual_router_id 52\n    priority 100\n")
+		for i, n := range topo.Names[1:] {
+			fmt.Fprintf(&vi2, "    node %s { priority %d }\n", n, 99-i)
+		}
+		vi2.WriteString("    advert_int 1\n" + vips)
+		base = strings.Replace(base, vips, vi2.String(), 1)
+	}
+	b.WriteString(base)
 	for i := 1; i <= k; i++ {
 		fmt.Fprintf(&b, "virtual_server %s 80 {\n    lvs_sched mh\n    lvs_method NAT\n    protocol TCP\n    real_server 192.168.99.60 80 {\n        weight %d\n    }\n}\n", vsAddr(i), 1+i%5)
 	}
@@ -69,6 +91,17 @@ func (cl *configLog) change(ops *opQueue, via string) error {
 	k := cl.tried
 	cl.mu.Unlock()
 	file := filepath.Join(cl.dir, fmt.Sprintf("change%d.conf", k))
+	// A change vigil refuses as invalid would only be counted as not
+	// acknowledged: make sure the harness never writes one.
+	c, _, err := config.Parse(file, []byte(cl.text(k)))
+	if err == nil {
+		if errs := agent.Check(c); len(errs) > 0 {
+			err = config.ErrorList(errs)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("nemesis: config change %d is invalid: %w", k, err)
+	}
 	if err := os.WriteFile(file, []byte(cl.text(k)), 0o644); err != nil {
 		return fmt.Errorf("nemesis: config change: %w", err)
 	}
