@@ -99,7 +99,8 @@ func TestMembersNewNode(t *testing.T) {
 	grown := strings.Replace(orig, "    node d3 { address 10.99.0.13 192.168.99.13 }\n",
 		"    node d3 { address 10.99.0.13 192.168.99.13 }\n    node d4 { address 10.99.0.14 192.168.99.14 }\n", 1)
 	grown = strings.Replace(grown, "    node d3 { priority 98 }\n", "    node d3 { priority 98 }\n    node d4 { priority 97 }\n", 1)
-	c.conf = write("grown.conf", grown)
+	// The agents' file itself grows (d4 starts from it).
+	write(filepath.Base(c.conf), grown)
 	d2.MustRun(vigilBin, "config", "apply", c.conf)
 
 	h := c.lab.Host("d4")
