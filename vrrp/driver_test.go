@@ -78,8 +78,10 @@ func advert() vrrp.Advert {
 	return vrrp.Advert{Version: 3, VRID: 51, Priority: 200, Interval: 20 * time.Millisecond, Addrs: []netip.Addr{vip}}
 }
 
-func TestSenderHoldRelease(t *testing.T) {
-	checkGoroutines(t)
+// runSender runs a Sender of holderIP's adverts to the group until the
+// test ends, and returns it with an observer's port on the LAN.
+func runSender(t *testing.T) (*vrrp.Sender, *vrrptest.Port) {
+	t.Helper()
 	lan := vrrptest.NewLAN()
 	conn, obs := lan.Port(holderIP), lan.Port(obsIP)
 	s, err := vrrp.NewSender(conn, vrrp.SenderConfig{Src: holderIP, Dsts: []netip.Addr{vrrp.GroupV4}, Logger: testLogger(t)})
@@ -89,7 +91,13 @@ func TestSenderHoldRelease(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- s.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	t.Cleanup(func() { cancel(); <-done })
+	return s, obs
+}
+
+func TestSenderHoldRelease(t *testing.T) {
+	checkGoroutines(t)
+	s, obs := runSender(t)
 
 	// Not holding: silence.
 	if a, _, err := recv(t, obs, 60*time.Millisecond); err == nil {
@@ -168,16 +176,7 @@ func TestSenderHoldRelease(t *testing.T) {
 // Release still sends the priority-0 advert.
 func TestSenderLease(t *testing.T) {
 	checkGoroutines(t)
-	lan := vrrptest.NewLAN()
-	conn, obs := lan.Port(holderIP), lan.Port(obsIP)
-	s, err := vrrp.NewSender(conn, vrrp.SenderConfig{Src: holderIP, Dsts: []netip.Addr{vrrp.GroupV4}, Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- s.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	s, obs := runSender(t)
 	s.Lease(time.Now().Add(50 * time.Millisecond))
 	if err := s.Hold(advert()); err != nil {
 		t.Fatal(err)
