@@ -62,23 +62,21 @@ func instanceDef(base *config.VRRPInstance) (string, error) {
 // Opening happens first: if an instance cannot be opened, everything
 // opened is closed again and nothing changes.
 func (d *Director) applyInstances(cur, next *Setup) error {
-	def := func(s *Setup, name string) (string, bool) {
+	defs := func(s *Setup) map[string]string {
+		m := map[string]string{}
 		for _, sp := range s.Agent.Instances {
-			if sp.Name == name {
-				return sp.Def, true
-			}
+			m[sp.Name] = sp.Def
 		}
-		return "", false
+		return m
 	}
+	was, will := defs(cur), defs(next)
 	old := map[string]*runInstance{}
 	for _, ri := range d.insts {
 		old[ri.setup.Name] = ri
 	}
 	var keep, opened []*runInstance
 	for _, is := range next.Instances {
-		a, _ := def(cur, is.Name)
-		b, _ := def(next, is.Name)
-		if ri := old[is.Name]; ri != nil && a == b {
+		if ri := old[is.Name]; ri != nil && was[is.Name] == will[is.Name] {
 			ri.setup = is
 			keep = append(keep, ri)
 			continue
